@@ -1,0 +1,29 @@
+"""An alert: a value bet, a line move / steam, or an injury impact."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from schemas.base import GameScoped
+
+
+class AlertKind(StrEnum):
+    VALUE = "value"
+    STEAM = "steam"
+    INJURY_IMPACT = "injury_impact"
+
+
+class Alert(GameScoped):
+    kind: str = Field("alert", pattern="^alert$")
+    alert_kind: AlertKind
+    market: str
+    selection: str
+    bookmaker: str | None = None
+    price_decimal: float | None = Field(None, gt=1.0)
+    model_probability: float | None = Field(None, ge=0.0, le=1.0)
+    edge: float | None = None
+    stake_fraction: float | None = Field(None, ge=0.0, le=1.0)
+    model_version: str
+    detail: str = ""

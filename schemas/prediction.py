@@ -1,0 +1,32 @@
+"""A pregame win probability for one game, from one model version."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field, model_validator
+
+from schemas.base import GameScoped
+
+PROBABILITY_SUM_TOLERANCE = 1e-6
+
+
+class Prediction(GameScoped):
+    kind: str = Field("prediction", pattern="^prediction$")
+    model: str = Field(min_length=1, max_length=64)
+    model_version: str = Field(min_length=1, max_length=32)
+    home_team: str
+    away_team: str
+    start_time: str
+    p_home: float = Field(ge=0.0, le=1.0)
+    p_draw: float | None = Field(None, ge=0.0, le=1.0)
+    p_away: float = Field(ge=0.0, le=1.0)
+    # The inputs the probability came from (ratings, rest days...), for audit.
+    inputs: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Prediction:
+        total = self.p_home + self.p_away + (self.p_draw or 0.0)
+        if not math.isclose(total, 1.0, abs_tol=PROBABILITY_SUM_TOLERANCE):
+            raise ValueError(f"probabilities sum to {total:.6f}, not 1")
+        return self

@@ -1,0 +1,80 @@
+"""All settings, read once from the environment (prefix ``STREAMAPP_``; ``DATABASE_URL`` as is)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STREAMAPP_", extra="ignore")
+
+    # Kafka and faust
+    app_id: str = Field("streamapp", description="Faust app id: consumer group and table prefix.")
+    broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s).")
+    topic_prefix: str = Field("sports", description="Prefix of every topic the app uses.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of the topics the app creates.")
+    processing_guarantee: str = Field(
+        "at_least_once", description="Faust processing guarantee (at_least_once|exactly_once)."
+    )
+    state_dir: Path = Field(
+        PROJECT_ROOT / "var" / "state", description="Faust data dir (RocksDB tables)."
+    )
+    web_host: str = Field("127.0.0.1", description="Host the worker's web server binds.")
+    web_port: int = Field(6066, description="Port of the worker's web server.")
+    log_level: str = Field("info", description="Logging level of workers and commands.")
+
+    # Data
+    data_dir: Path = Field(
+        PROJECT_ROOT.parent / "shared" / "data",
+        description="Folder of the real historical data (football-data, moneylines, box scores).",
+    )
+
+    # Embedded stack
+    stack_dir: Path = Field(
+        PROJECT_ROOT / ".stack", description="Kafka jars, broker and PostgreSQL data and logs."
+    )
+    kafka_version: str = Field("4.0.2", description="Apache Kafka version fetched from Maven.")
+    kafka_port: int = Field(9092, description="Port of the embedded Kafka broker.")
+    kafka_controller_port: int = Field(9093, description="KRaft controller port.")
+    kafka_heap: str = Field("1g", description="Java heap of the embedded broker.")
+    postgres_port: int = Field(5433, description="Port of the embedded PostgreSQL.")
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "STREAMAPP_DATABASE_URL"),
+        description="PostgreSQL URL; when unset the embedded server is used.",
+    )
+
+    # Ratings and predictions
+    elo_k: float = Field(20.0, gt=0, description="Elo K factor (NBA-scale; scaled per sport).")
+    prediction_min_change: float = Field(
+        0.005, ge=0, description="A prediction is re-emitted only when a probability moves this much."
+    )
+
+    @property
+    def embedded_database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/streamapp"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.embedded_database_url
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker URL as aiokafka wants it (host:port, comma separated)."""
+        return ",".join(
+            part.split("://", 1)[-1] for part in self.broker.replace(";", ",").split(",")
+        )
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

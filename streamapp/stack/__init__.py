@@ -1,0 +1,1 @@
+"""The embedded stack: real Apache Kafka (KRaft) and PostgreSQL, started by the project."""

@@ -1,0 +1,1 @@
+"""Faust table definitions and the pure functions that update them."""
