@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     # Ratings and predictions
     elo_k: float = Field(20.0, gt=0, description="Elo K factor (NBA-scale; scaled per sport).")
     prediction_min_change: float = Field(
-        0.005, ge=0, description="A prediction is re-emitted only when a probability moves this much."
+        0.005,
+        ge=0,
+        description="A prediction is re-emitted only when a probability moves this much.",
     )
 
     @property

@@ -48,11 +48,19 @@ class EmbeddedKafka:
         self._require("java", "openjdk-17-jre-headless")
         self.jars.mkdir(parents=True, exist_ok=True)
         pom = resources.files("streamapp.stack") / "pom.xml"
-        log.info("fetching Apache Kafka %s jars with Maven into %s", self.settings.kafka_version, self.jars)
+        log.info(
+            "fetching Apache Kafka %s jars with Maven into %s",
+            self.settings.kafka_version,
+            self.jars,
+        )
         with resources.as_file(pom) as pom_path:
             result = subprocess.run(
                 [
-                    mvn, "-q", "-B", "-f", str(pom_path),
+                    mvn,
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(pom_path),
                     f"-Dkafka.version={self.settings.kafka_version}",
                     "dependency:copy-dependencies",
                     f"-DoutputDirectory={self.jars}",
@@ -115,9 +123,13 @@ class EmbeddedKafka:
         if (self.data / "meta.properties").exists():
             return
         java = self._java()
-        cluster_id = subprocess.run(
-            [*java, STORAGE_TOOL, "random-uuid"], capture_output=True, text=True, check=True
-        ).stdout.strip().splitlines()[-1]
+        cluster_id = (
+            subprocess.run(
+                [*java, STORAGE_TOOL, "random-uuid"], capture_output=True, text=True, check=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         result = subprocess.run(
             [*java, STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.config)],
             capture_output=True,
@@ -152,7 +164,11 @@ class EmbeddedKafka:
         self._write_config()
         self._format_storage()
         if not pid:
-            log.info("starting Kafka %s (KRaft) on 127.0.0.1:%d", self.settings.kafka_version, self.settings.kafka_port)
+            log.info(
+                "starting Kafka %s (KRaft) on 127.0.0.1:%d",
+                self.settings.kafka_version,
+                self.settings.kafka_port,
+            )
             spawn([*self._java(), KAFKA_MAIN, str(self.config)], self.log_file, self.pid_file)
         wait_until(self._ready, READY_TIMEOUT, "Kafka", self.log_file)
         log.info("Kafka ready; log: %s", self.log_file)
@@ -160,7 +176,10 @@ class EmbeddedKafka:
     def _ready(self) -> bool:
         if not read_pid(self.pid_file):
             raise StackError(f"Kafka exited during start; see {self.log_file}")
-        return port_open(self.settings.kafka_port) and "Kafka Server started" in self.log_file.read_text(errors="replace")[-200_000:]
+        return (
+            port_open(self.settings.kafka_port)
+            and "Kafka Server started" in self.log_file.read_text(errors="replace")[-200_000:]
+        )
 
     def down(self) -> None:
         pid = read_pid(self.pid_file)
@@ -173,4 +192,3 @@ class EmbeddedKafka:
         """Delete the broker's data: every topic, offset and changelog."""
         self.down()
         shutil.rmtree(self.data, ignore_errors=True)
-

@@ -97,16 +97,34 @@ class EmbeddedPostgres:
             if not (self.data / "PG_VERSION").exists():
                 log.info("initialising PostgreSQL data in %s", self.data)
                 result = self._run(
-                    [self._bin("initdb"), "-D", str(self.data), "-U", "postgres",
-                     "--auth=trust", "--encoding=UTF8"]
+                    [
+                        self._bin("initdb"),
+                        "-D",
+                        str(self.data),
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "--encoding=UTF8",
+                    ]
                 )
                 if result.returncode != 0:
                     raise StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
             log.info("starting PostgreSQL on 127.0.0.1:%d", self.settings.postgres_port)
             options = f"-h 127.0.0.1 -p {self.settings.postgres_port} -k {self.socket_dir}"
             result = self._run(
-                [self._bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log_file),
-                 "-o", options, "-w", "-t", "60", "start"]
+                [
+                    self._bin("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
             )
             if result.returncode != 0:
                 raise StackError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -87,7 +88,5 @@ def stop_pid(pid: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.2)
     log.warning("pid %d ignored SIGTERM for %.0fs; killing it", pid, timeout)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -1,0 +1,125 @@
+"""Small Kafka chores outside the faust worker: topics, message counts, consumer lag, reads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from streamapp.errors import StackError
+from streamapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def unreachable(settings: Settings, error: Exception) -> StackError:
+    return StackError(
+        f"Kafka at {settings.bootstrap_servers} is not reachable ({error}); start it with "
+        "`streamapp stack up`, or set STREAMAPP_BROKER to a running broker."
+    )
+
+
+async def ensure_topics(settings: Settings, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        await admin.start()
+    except KafkaConnectionError as error:
+        raise unreachable(settings, error) from error
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(n, settings.topic_partitions, 1) for n in missing]
+                )
+    finally:
+        await admin.close()
+
+
+async def _offsets(
+    consumer: AIOKafkaConsumer, names: list[str]
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    partitions = [
+        TopicPartition(name, p)
+        for name in names
+        for p in sorted(consumer.partitions_for_topic(name) or ())
+    ]
+    if not partitions:
+        return {}, {}
+    return (
+        await consumer.beginning_offsets(partitions),
+        await consumer.end_offsets(partitions),
+    )
+
+
+async def _started_consumer(settings: Settings, **options) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, **options)
+    try:
+        await consumer.start()
+    except KafkaConnectionError as error:
+        raise unreachable(settings, error) from error
+    return consumer
+
+
+async def message_counts(settings: Settings, names: list[str]) -> dict[str, int]:
+    """Messages held by each topic (end minus beginning offsets over its partitions)."""
+    consumer = await _started_consumer(settings)
+    try:
+        await consumer._client.force_metadata_update()
+        begin, end = await _offsets(consumer, names)
+        counts = dict.fromkeys(names, 0)
+        for tp, last in end.items():
+            counts[tp.topic] += last - begin[tp]
+        return counts
+    finally:
+        await consumer.stop()
+
+
+async def group_lag(settings: Settings, group: str, names: list[str]) -> int | None:
+    """Messages of ``names`` the consumer group has not committed yet (None: no commits)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    consumer = await _started_consumer(settings)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        await consumer._client.force_metadata_update()
+        _, end = await _offsets(consumer, names)
+        if not committed and any(end.values()):
+            return None
+        return sum(
+            max(0, last - (committed[tp].offset if tp in committed else 0))
+            for tp, last in end.items()
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def read_all(settings: Settings, name: str, timeout: float = 30.0) -> list[ConsumerRecord]:
+    """Every message the topic holds now, from the beginning."""
+    consumer = await _started_consumer(settings, enable_auto_commit=False)
+    try:
+        await consumer._client.force_metadata_update()
+        begin, end = await _offsets(consumer, [name])
+        wanted = {tp: last for tp, last in end.items() if last > begin[tp]}
+        if not wanted:
+            return []
+        consumer.assign(list(wanted))
+        for tp in wanted:
+            consumer.seek(tp, begin[tp])
+        records: list[ConsumerRecord] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while wanted and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for tp, messages in batch.items():
+                records.extend(messages)
+                if messages and messages[-1].offset + 1 >= wanted.get(tp, 0):
+                    wanted.pop(tp, None)
+        return records
+    finally:
+        await consumer.stop()

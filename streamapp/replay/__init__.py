@@ -1,0 +1,1 @@
+"""Replay: real historical files turned into the raw feed events, in event-time order."""
