@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         description="A prediction is re-emitted only when a probability moves this much.",
     )
 
+    demo_exit: bool = Field(
+        False,
+        validation_alias=AliasChoices("DEMO_EXIT", "STREAMAPP_DEMO_EXIT"),
+        description="`make demo` exits after its summary instead of serving the web view.",
+    )
+    demo_season: int = Field(2021, description="The season (by its end year) `make demo` replays.")
+
     @property
     def embedded_database_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/streamapp"

@@ -65,7 +65,6 @@ async def replay(
         enable_idempotence=True,
         linger_ms=20,
         max_batch_size=512 * 1024,
-        compression_type="lz4",
     )
     try:
         await producer.start()

@@ -1,0 +1,1 @@
+"""Faust agents: one per module, each a thin loop over pure functions."""

@@ -1,0 +1,63 @@
+"""The topics of the app and what every agent is given: topics, tables, settings, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import faust
+
+from schemas.feeds import FEEDS
+from tables.definitions import Tables
+
+if TYPE_CHECKING:
+    from streamapp.metrics import Metrics
+    from streamapp.settings import Settings
+
+
+@dataclass
+class Topics:
+    raw: dict[str, faust.TopicT]
+    clean: dict[str, faust.TopicT]
+    deadletter: faust.TopicT
+    predictions: faust.TopicT
+    alerts: faust.TopicT
+
+    def all(self) -> list[faust.TopicT]:
+        return [
+            *self.raw.values(),
+            *self.clean.values(),
+            self.deadletter,
+            self.predictions,
+            self.alerts,
+        ]
+
+
+def define_topics(app: faust.App, settings: Settings) -> Topics:
+    def topic(name: str) -> faust.TopicT:
+        # Values stay bytes: agents validate them with the pydantic models, which is
+        # faster and stricter than faust's own record codecs. internal=True: the worker
+        # creates the topic at start, so an agent never subscribes to a missing topic.
+        return app.topic(
+            settings.topic(name),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.topic_partitions,
+            internal=True,
+        )
+
+    return Topics(
+        raw={name: topic(feed.raw_topic) for name, feed in FEEDS.items()},
+        clean={name: topic(feed.clean_topic) for name, feed in FEEDS.items()},
+        deadletter=topic("deadletter"),
+        predictions=topic("predictions"),
+        alerts=topic("alerts"),
+    )
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    topics: Topics
+    tables: Tables
+    metrics: Metrics

@@ -1,0 +1,77 @@
+"""The app factory: one faust App with its topics, tables, agents and web views.
+
+``faust -A streamapp.app worker`` finds ``app`` here; it is built on first access, from the
+environment, so importing this module for ``create_app`` builds nothing.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from agents import (
+    ingest_boxscores,
+    ingest_games,
+    ingest_injuries,
+    ingest_lineups,
+    ingest_odds,
+    rate_teams,
+)
+from agents.pipeline import Pipeline, define_topics
+from streamapp.metrics import Metrics
+from streamapp.settings import Settings, get_settings
+from streamapp.web import register_views
+from tables.definitions import define_tables
+
+AGENT_MODULES = (
+    ingest_games,
+    ingest_odds,
+    ingest_injuries,
+    ingest_lineups,
+    ingest_boxscores,
+    rate_teams,
+)
+
+
+def create_app(settings: Settings | None = None) -> faust.App:
+    settings = settings or get_settings()
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store="rocksdb://",
+        datadir=str(settings.state_dir),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        processing_guarantee=settings.processing_guarantee,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        consumer_auto_offset_reset="earliest",
+        autodiscover=False,
+        web_enabled=True,
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        topics=define_topics(app, settings),
+        tables=define_tables(app),
+        metrics=Metrics(),
+    )
+    for module in AGENT_MODULES:
+        module.register(app, pipeline)
+    register_views(app, pipeline)
+
+    @app.task
+    async def declare_output_topics() -> None:
+        # Source topics are created by the consumer; these are only produced to.
+        for topic in pipeline.topics.all():
+            await topic.maybe_declare()
+
+    app.pipeline = pipeline
+    return app
+
+
+def __getattr__(name: str) -> faust.App:
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

@@ -1,0 +1,124 @@
+"""The `streamapp` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+from streamapp.errors import StreamappError
+from streamapp.settings import get_settings
+
+
+def _stack(args, settings) -> None:
+    from streamapp.stack.manager import Stack
+
+    stack = Stack(settings)
+    if args.action == "up":
+        stack.up()
+    elif args.action == "down":
+        stack.down()
+    elif args.action == "wipe":
+        stack.down()
+        stack.kafka.wipe()
+    for name, state in stack.status().items():
+        print(f"{name:<9} {state}")
+
+
+def _replay(args, settings) -> None:
+    from streamapp.replay.catalog import season_files, timeline
+    from streamapp.replay.malformed import malformed_messages
+    from streamapp.replay.producer import replay
+
+    files = [Path(f) for f in args.files] or season_files(settings.data_dir, args.season)
+    events = timeline(files, args.season)
+    if args.limit:
+        events = events[: args.limit]
+    extra = (
+        [m for m, _ in malformed_messages(args.inject_malformed)] if args.inject_malformed else []
+    )
+    report = asyncio.run(replay(settings, events, speed=args.speed, extra=extra))
+    for topic, count in sorted(report.sent.items()):
+        print(f"{topic:<36} {count:>10,}")
+    print(f"{report.total:,} messages in {report.seconds:.1f}s")
+
+
+def _worker(args, settings) -> None:
+    from streamapp.worker import run_worker
+
+    run_worker(settings)
+
+
+def _demo(args, settings) -> None:
+    from streamapp.demo import run_demo
+
+    run_demo(settings)
+
+
+def _summary(args, settings) -> None:
+    from streamapp.summary import collect_summary
+
+    print(asyncio.run(collect_summary(settings)).render(settings))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="streamapp", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    stack = commands.add_parser("stack", help="start/stop the embedded Kafka and PostgreSQL")
+    stack.add_argument("action", choices=["up", "down", "status", "wipe"])
+    stack.set_defaults(run=_stack)
+
+    worker = commands.add_parser(
+        "worker", help="run a faust worker (same as faust -A streamapp.app worker)"
+    )
+    worker.set_defaults(run=_worker)
+
+    play = commands.add_parser("replay", help="replay real data files onto the raw topics")
+    play.add_argument("files", nargs="*", help="data files (default: every file of --season)")
+    play.add_argument(
+        "--season", type=int, default=None, help="only the season ending in this year"
+    )
+    play.add_argument(
+        "--speed", type=float, default=0.0, help="0: as fast as possible; N: N x real time"
+    )
+    play.add_argument("--limit", type=int, default=0, help="replay only the first N events")
+    play.add_argument(
+        "--inject-malformed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also send N synthetic malformed messages of each kind",
+    )
+    play.set_defaults(run=_replay)
+
+    demo = commands.add_parser("demo", help="stack, worker, one season replayed, summary")
+    demo.set_defaults(run=_demo)
+
+    summary = commands.add_parser("summary", help="messages per topic, predictions, dead letters")
+    summary.set_defaults(run=_summary)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    warnings.filterwarnings("ignore", module="platformdirs")
+    if args.command == "replay" and not args.files and args.season is None:
+        args.season = settings.demo_season
+    try:
+        args.run(args, settings)
+    except StreamappError as error:
+        print(f"streamapp: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

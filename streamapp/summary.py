@@ -1,0 +1,78 @@
+"""What a run did, read back from the broker: messages per topic, predictions, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import orjson
+
+from schemas.feeds import FEEDS
+from streamapp.kafka_io import group_lag, message_counts, read_all
+from streamapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    topics: dict[str, int]
+    dead_letters_by_reason: Counter = field(default_factory=Counter)
+
+    def count(self, settings: Settings, name: str) -> int:
+        return self.topics.get(settings.topic(name), 0)
+
+    def render(self, settings: Settings) -> str:
+        lines = [f"{'topic':<40} {'messages':>10}"]
+        lines += [f"{name:<40} {count:>10,}" for name, count in self.topics.items()]
+        lines.append("")
+        lines.append(f"predictions out: {self.count(settings, 'predictions'):,}")
+        lines.append(f"dead letters:    {self.count(settings, 'deadletter'):,}")
+        for (error_type, reason), n in self.dead_letters_by_reason.most_common(12):
+            lines.append(f"  {n:>5} x {error_type}: {reason[:110]}")
+        return "\n".join(lines)
+
+
+def pipeline_topics(settings: Settings) -> list[str]:
+    names = [settings.topic(feed.raw_topic) for feed in FEEDS.values()]
+    names += [settings.topic(feed.clean_topic) for feed in FEEDS.values()]
+    return [*names, settings.topic("predictions"), settings.topic("deadletter")]
+
+
+async def wait_until_drained(
+    settings: Settings, timeout: float = 600.0, settle_polls: int = 3, poll: float = 2.0
+) -> float:
+    """Wait until the worker group has committed every input and outputs stop growing.
+
+    Returns the seconds waited.
+    """
+    started = time.monotonic()
+    inputs = [settings.topic(feed.raw_topic) for feed in FEEDS.values()]
+    inputs.append(settings.topic(FEEDS["games"].clean_topic))
+    outputs = [settings.topic("predictions"), settings.topic("deadletter")]
+    last, steady = None, 0
+    while time.monotonic() - started < timeout:
+        lag = await group_lag(settings, settings.app_id, inputs)
+        counts = await message_counts(settings, outputs)
+        if lag == 0 and counts == last:
+            steady += 1
+            if steady >= settle_polls:
+                return time.monotonic() - started
+        else:
+            steady = 0
+        last = counts
+        log.info("waiting for the worker: lag %s, outputs %s", lag, counts)
+        await asyncio.sleep(poll)
+    raise TimeoutError(f"the worker did not catch up within {timeout:.0f}s")
+
+
+async def collect_summary(settings: Settings) -> RunSummary:
+    summary = RunSummary(topics=await message_counts(settings, pipeline_topics(settings)))
+    for record in await read_all(settings, settings.topic("deadletter")):
+        letter = orjson.loads(record.value)
+        reason = letter["reason"]
+        summary.dead_letters_by_reason[(letter["error_type"], reason)] += 1
+    return summary
