@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
-        store="rocksdb://",
+        store=settings.store,
         datadir=str(settings.state_dir),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     processing_guarantee: str = Field(
         "at_least_once", description="Faust processing guarantee (at_least_once|exactly_once)."
     )
+    store: str = Field("rocksdb://", description="Faust table store (rocksdb:// or memory://).")
     state_dir: Path = Field(
         PROJECT_ROOT / "var" / "state", description="Faust data dir (RocksDB tables)."
     )

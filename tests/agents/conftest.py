@@ -1,0 +1,33 @@
+"""An app on the in-memory store, whose output topics record what agents send to them."""
+
+from __future__ import annotations
+
+from unittest.mock import AsyncMock
+
+import pytest
+
+from streamapp.app import create_app
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings.model_copy(update={"store": "memory://"}))
+    app.finalize()
+    app.flow_control.resume()
+    return app
+
+
+@pytest.fixture
+def sent(app, monkeypatch):
+    """topic name -> list of (key, value) the agents sent there."""
+    record: dict[str, list[tuple[bytes, bytes]]] = {}
+    topics = app.pipeline.topics
+    for topic in [*topics.clean.values(), topics.deadletter, topics.predictions]:
+        name = topic.get_topic_name()
+        record[name] = []
+
+        async def send(*, key=None, value=None, _name=name, **_):
+            record[_name].append((key, value))
+
+        monkeypatch.setattr(topic, "send", AsyncMock(side_effect=send))
+    return record

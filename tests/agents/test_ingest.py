@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import orjson
+
+from schemas import DeadLetter
+from tests.schemas.examples import GAME, QUOTE
+
+
+def agent_of(app, name):
+    return next(a for a in app.agents.values() if a.name.endswith(name))
+
+
+async def test_valid_event_goes_to_the_clean_topic_keyed_by_game(app, sent, settings):
+    ingest = agent_of(app, "ingest-odds")
+    async with ingest.test_context() as agent:
+        await agent.put(orjson.dumps(QUOTE), key=QUOTE["game_id"].encode())
+    [(key, value)] = sent[settings.topic("clean.odds")]
+    assert key == QUOTE["game_id"].encode()
+    clean = orjson.loads(value)
+    assert clean["price_american"] == 240 and clean["kind"] == "odds"
+    assert sent[settings.topic("deadletter")] == []
+
+
+async def test_invalid_events_go_to_the_dead_letter_topic_with_reason_and_offset(
+    app, sent, settings
+):
+    ingest = agent_of(app, "ingest-games")
+    bad = [
+        b"{nope",
+        orjson.dumps({**GAME, "home_score": -1}),
+        orjson.dumps({**GAME, "sport": "curling"}),
+    ]
+    async with ingest.test_context() as agent:
+        for payload in bad:
+            await agent.put(payload, key=GAME["game_id"].encode())
+    letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
+    assert [letter.error_type for letter in letters] == [
+        "malformed_json",
+        "invalid_value",
+        "invalid_value",
+    ]
+    assert "home_score" in letters[1].reason and letters[2].reason.startswith("sport")
+    assert [letter.payload for letter in letters] == bad
+    assert len({letter.offset for letter in letters}) == 3
+    assert sent[settings.topic("clean.games")] == []
+
+
+async def test_a_message_keyed_by_something_else_is_refused(app, sent, settings):
+    ingest = agent_of(app, "ingest-games")
+    async with ingest.test_context() as agent:
+        await agent.put(orjson.dumps(GAME), key=b"another-game")
+        await agent.put(orjson.dumps(GAME), key=None)
+    letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
+    assert [letter.error_type for letter in letters] == ["wrong_key", "wrong_key"]
+    assert "must be keyed by" in letters[0].reason
+
+
+async def test_duplicates_once_and_out_of_order_to_dead_letters(app, sent, settings):
+    ingest = agent_of(app, "ingest-odds")
+    later = {**QUOTE, "event_id": "q2", "event_time": "2021-08-22T15:28:00Z", "price_decimal": 3.3}
+    earlier = {**QUOTE, "event_id": "q0", "event_time": "2021-08-22T15:00:00Z"}
+    key = QUOTE["game_id"].encode()
+    async with ingest.test_context() as agent:
+        for payload in (QUOTE, QUOTE, later, QUOTE, earlier):
+            await agent.put(orjson.dumps(payload), key=key)
+    clean_ids = [orjson.loads(v)["event_id"] for _, v in sent[settings.topic("clean.odds")]]
+    assert clean_ids == ["q1", "q2"]
+    letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
+    assert [letter.error_type for letter in letters] == ["out_of_order"]
+    assert app.pipeline.metrics.duplicates.labels("odds")._value.get() == 2

@@ -1,0 +1,139 @@
+"""A real season slice through a real worker on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from collections import defaultdict
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas import FEEDS, DeadLetter, GameEvent, Prediction, Sport, parse_feed_event
+from schemas.feeds import InvalidEvent
+from streamapp.kafka_io import message_counts, read_all
+from streamapp.replay.catalog import timeline
+from streamapp.replay.malformed import malformed_messages
+from streamapp.replay.producer import replay
+from streamapp.summary import wait_until_drained
+from tables.league_ratings import LeagueRatings
+
+pytestmark = pytest.mark.integration
+
+
+async def produce_malformed(settings):
+    """Send the synthetic bad messages; return (topic, partition, offset) -> expected phrase."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+    await producer.start()
+    try:
+        sent = {}
+        for message, phrase in malformed_messages(copies=2):
+            topic = settings.topic(FEEDS[message.feed].raw_topic)
+            meta = await producer.send_and_wait(topic, message.value, key=message.key)
+            sent[(topic, meta.partition, meta.offset)] = phrase
+        return sent
+    finally:
+        await producer.stop()
+
+
+def offline_ratings(events) -> dict[str, LeagueRatings]:
+    """The same pure functions, applied in strict event-time order."""
+    leagues: dict[str, LeagueRatings] = {}
+    for event in events:
+        if event.feed != "games":
+            continue
+        game = GameEvent.model_validate(event.payload)
+        state = leagues.setdefault(game.league, LeagueRatings(game.sport, game.league))
+        state.observe(game)
+    return leagues
+
+
+def test_season_slice_end_to_end(live_settings, worker, data_dir):
+    settings = live_settings
+    files = [data_dir / "football-data" / "E0_2021.csv", data_dir / "moneylines" / "nba.csv"]
+    events = timeline(files, season_end=2021)
+    invalid_real = 0
+    for event in events:
+        try:
+            parse_feed_event(FEEDS[event.feed], event.to_bytes())
+        except InvalidEvent:
+            invalid_real += 1
+
+    async def scenario():
+        report = await replay(settings, events, progress=False)
+        bad = await produce_malformed(settings)
+        await wait_until_drained(settings, timeout=300)
+        counts = await message_counts(
+            settings, [settings.topic("clean.games"), settings.topic("clean.odds")]
+        )
+        predictions = await read_all(settings, settings.topic("predictions"))
+        letters = await read_all(settings, settings.topic("deadletter"))
+        # The same events once more: every one is a duplicate, nothing new comes out.
+        await replay(settings, events, progress=False)
+        await wait_until_drained(settings, timeout=300)
+        counts_again = await message_counts(
+            settings, [settings.topic("clean.games"), settings.topic("clean.odds")]
+        )
+        predictions_again = await message_counts(settings, [settings.topic("predictions")])
+        return report, bad, counts, predictions, letters, counts_again, predictions_again
+
+    report, bad, counts, predictions, letters, counts_again, predictions_again = asyncio.run(
+        scenario()
+    )
+
+    # Every valid input reached a clean topic once; the invalid ones did not.
+    assert sum(counts.values()) == report.total - invalid_real
+    assert counts_again == counts
+    assert predictions_again[settings.topic("predictions")] == len(predictions)
+
+    # Dead letters: each synthetic bad message, with its reason and its exact source offset.
+    letters = [DeadLetter.model_validate_json(r.value) for r in letters]
+    by_source = {(d.source_topic, d.partition, d.offset): d for d in letters}
+    assert len(letters) == len(bad) + invalid_real
+    for source, phrase in bad.items():
+        assert phrase in by_source[source].reason, by_source[source]
+
+    # Every fixture got a prediction, keyed by its game, with valid probabilities.
+    predictions = [Prediction.model_validate_json(r.value) for r in predictions]
+    assert all(r.game_id for r in predictions)
+    fixtures = {e.key for e in events if e.feed == "games" and e.payload["status"] == "scheduled"}
+    assert {p.game_id for p in predictions} == fixtures
+    assert all((p.p_draw is None) == (p.sport is not Sport.SOCCER) for p in predictions)
+
+    # The last pregame prediction of each game is a fair forecast: better than a coin flip.
+    last = {}
+    for p in predictions:
+        last[p.game_id] = p
+    results = {
+        e.key: (e.payload["home_score"], e.payload["away_score"])
+        for e in events
+        if e.feed == "games" and e.payload["status"] == "final"
+    }
+    brier = defaultdict(list)
+    for game_id, p in last.items():
+        home, away = results[game_id]
+        if p.sport is Sport.SOCCER:
+            outcome = (home > away, home == away, home < away)
+            brier["soccer"].append(
+                sum(
+                    (q - o) ** 2
+                    for q, o in zip((p.p_home, p.p_draw, p.p_away), outcome, strict=True)
+                )
+            )
+        else:
+            brier["nba"].append((p.p_home - (home > away)) ** 2)
+    assert sum(brier["soccer"]) / len(brier["soccer"]) < 0.64  # uniform 1/3 each: 0.667
+    assert sum(brier["nba"]) / len(brier["nba"]) < 0.25  # a coin flip: 0.25
+
+    # The worker's ratings match the same functions applied offline in event-time order,
+    # up to the interleaving of partitions in a replay at full speed.
+    offline = offline_ratings(events)
+    for league, key in (("E0", "soccer:E0"), ("NBA", "nba:NBA")):
+        url = f"http://127.0.0.1:{settings.web_port}/tables/league-ratings/{key}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            live = orjson.loads(response.read())["value"]["ratings"]
+        expected = offline[league].ratings
+        assert set(live) == set(expected)
+        assert max(abs(live[t] - expected[t]) for t in live) < 25
+        assert sum(live.values()) == pytest.approx(sum(expected.values()))

@@ -1,0 +1,72 @@
+"""Valid example payloads of every feed, to be broken one field at a time by the tests."""
+
+GAME = {
+    "event_id": "E0-2021-22-arsenal-chelsea:final",
+    "event_time": "2021-08-22T17:25:00Z",
+    "sport": "soccer",
+    "league": "E0",
+    "game_id": "E0-2021-22-arsenal-chelsea",
+    "season": "2021-22",
+    "home_team": "Arsenal",
+    "away_team": "Chelsea",
+    "start_time": "2021-08-22T15:30:00Z",
+    "status": "final",
+    "home_score": 0,
+    "away_score": 2,
+}
+QUOTE = {
+    "event_id": "q1",
+    "event_time": "2021-08-22T15:25:00Z",
+    "sport": "soccer",
+    "league": "E0",
+    "game_id": "E0-2021-22-arsenal-chelsea",
+    "bookmaker": "pinnacle",
+    "market": "moneyline",
+    "selection": "draw",
+    "price_decimal": 3.4,
+}
+INJURY = {
+    "event_id": "i1",
+    "event_time": "2021-05-20T18:00:00Z",
+    "sport": "nba",
+    "league": "NBA",
+    "team": "LAL",
+    "player_id": "2544",
+    "player_name": "LeBron James",
+    "status": "QUESTIONABLE",
+    "reason": "ankle",
+}
+LINEUP = {
+    "event_id": "l1",
+    "event_time": "2021-05-20T23:00:00Z",
+    "sport": "nba",
+    "league": "NBA",
+    "game_id": "nba-401327717",
+    "team": "DEN",
+    "players": [
+        {"player_id": "203999", "player_name": "Nikola Jokic", "position": "C"},
+        {"player_id": "1629008", "player_name": "Michael Porter Jr.", "position": "F"},
+    ],
+}
+BOXSCORE = {
+    "event_id": "b1",
+    "event_time": "2021-05-23T03:10:00Z",
+    "sport": "nba",
+    "league": "NBA",
+    "game_id": "nba-401327717",
+    "team": "DEN",
+    "player_id": "203999",
+    "player_name": "Nikola Jokic",
+    "minutes": 36.5,
+    "fgm": 13,
+    "fga": 23,
+    "fg3m": 2,
+    "fg3a": 5,
+    "ftm": 7,
+    "fta": 8,
+    "oreb": 3,
+    "dreb": 10,
+    "reb": 13,
+    "ast": 5,
+    "pts": 35,
+}
