@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     warnings.filterwarnings("ignore", module="platformdirs")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     if args.command == "replay" and not args.files and args.season is None:
         args.season = settings.demo_season
     try:

@@ -6,33 +6,37 @@ import asyncio
 import contextlib
 import logging
 import signal
+import subprocess
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streamapp.replay.catalog import season_files, timeline
 from streamapp.replay.malformed import malformed_messages
-from streamapp.replay.producer import replay
+from streamapp.replay.producer import RawMessage, ReplayReport, replay
+from streamapp.replay.sources import FeedEvent
 from streamapp.settings import Settings
 from streamapp.stack.manager import Stack
-from streamapp.summary import collect_summary, wait_until_drained
+from streamapp.summary import RunSummary, collect_summary, wait_until_drained
 from streamapp.worker import spawn_worker
 
 log = logging.getLogger(__name__)
-DEMO_PREFIX = "demo-"
+RUN_PREFIX = "run-"
 MALFORMED_COPIES = 2
 
 
-async def _drop_old_demo_topics(settings: Settings) -> None:
-    """Each demo runs on fresh topics; earlier demos' topics are deleted, not reused."""
+async def _drop_old_run_topics(settings: Settings) -> None:
+    """Each demo or benchmark runs on fresh topics; earlier runs' topics are deleted."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
         old = [
             t
             for t in await admin.list_topics()
-            if t.startswith(DEMO_PREFIX) or t.startswith(f"streamapp-{DEMO_PREFIX}")
+            if t.startswith(RUN_PREFIX) or t.startswith(f"streamapp-{RUN_PREFIX}")
         ]
         if old:
             await admin.delete_topics(old)
@@ -40,28 +44,68 @@ async def _drop_old_demo_topics(settings: Settings) -> None:
         await admin.close()
 
 
-def demo_settings(base: Settings) -> Settings:
+def fresh_run_settings(base: Settings) -> Settings:
+    """Settings of a new app with its own topics, consumer group and state."""
     run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     return base.model_copy(
         update={
-            "app_id": f"streamapp-{DEMO_PREFIX}{run}",
-            "topic_prefix": f"{DEMO_PREFIX}{run}",
-            "state_dir": base.state_dir.parent / "demo-state" / run,
+            "app_id": f"streamapp-{RUN_PREFIX}{run}",
+            "topic_prefix": f"{RUN_PREFIX}{run}",
+            "state_dir": base.state_dir.parent / "runs" / run,
         }
     )
 
 
+@contextlib.contextmanager
+def worker_process(settings: Settings) -> Iterator[subprocess.Popen]:
+    log_file = settings.state_dir / "worker.log"
+    worker = spawn_worker(settings, log_file)
+    print(f"worker pid {worker.pid}, log {log_file}")
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@dataclass
+class Run:
+    report: ReplayReport
+    caught_up_after: float  # seconds from the end of the replay until the worker was done
+    wall: float  # seconds from the first message sent until the worker was done
+    summary: RunSummary
+
+    @property
+    def events_per_second(self) -> float:
+        return self.report.total / self.wall
+
+
+def replay_through_worker(
+    settings: Settings, events: Sequence[FeedEvent], extra: Sequence[RawMessage] = ()
+) -> Run:
+    """Replay as fast as possible into a running worker; wait until it has processed all."""
+
+    async def run() -> Run:
+        report = await replay(settings, events, speed=0.0, extra=extra)
+        waited = await wait_until_drained(settings, poll=0.5)
+        return Run(report, waited, report.seconds + waited, await collect_summary(settings))
+
+    return asyncio.run(run())
+
+
+def prepare(base: Settings) -> Settings:
+    Stack(base).up()
+    asyncio.run(_drop_old_run_topics(base))
+    return fresh_run_settings(base)
+
+
 def run_demo(base: Settings) -> None:
     started = time.monotonic()
-    Stack(base).up()
-    asyncio.run(_drop_old_demo_topics(base))
-    settings = demo_settings(base)
-    log_file = settings.state_dir.parent / "worker.log"
-    worker = spawn_worker(settings, log_file)
-    print(
-        f"worker pid {worker.pid}, log {log_file}, web http://{settings.web_host}:{settings.web_port}"
-    )
-    try:
+    settings = prepare(base)
+    with worker_process(settings):
         files = season_files(settings.data_dir, settings.demo_season)
         events = timeline(files, settings.demo_season)
         bad = [message for message, _ in malformed_messages(MALFORMED_COPIES)]
@@ -69,19 +113,13 @@ def run_demo(base: Settings) -> None:
             f"replaying the season ending {settings.demo_season}: {len(events):,} real events "
             f"from {len(files)} files, plus {len(bad)} synthetic malformed messages"
         )
-        report = asyncio.run(replay(settings, events, speed=0.0, extra=bad))
-        print(
-            f"replayed {report.total:,} messages in {report.seconds:.1f}s "
-            f"({report.total / max(report.seconds, 1e-9):,.0f} msg/s)"
-        )
-        waited = asyncio.run(wait_until_drained(settings))
-        summary = asyncio.run(collect_summary(settings))
-        elapsed = time.monotonic() - started
+        run = replay_through_worker(settings, events, bad)
         print()
-        print(summary.render(settings))
+        print(run.summary.render(settings))
         print(
-            f"\nworker caught up {waited:.1f}s after the replay ended; "
-            f"demo wall time {elapsed:.1f}s"
+            f"\nreplay {run.report.seconds:.1f}s; worker done {run.caught_up_after:.1f}s later: "
+            f"{run.events_per_second:,.0f} events/s end to end; "
+            f"demo wall time {time.monotonic() - started:.1f}s"
         )
         if settings.demo_exit:
             return
@@ -90,9 +128,3 @@ def run_demo(base: Settings) -> None:
         print("Ctrl-C to stop the worker (the stack keeps running: `make stop` stops it).")
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except Exception:
-            worker.kill()

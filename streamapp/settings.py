@@ -52,7 +52,6 @@ class Settings(BaseSettings):
     )
 
     # Ratings and predictions
-    elo_k: float = Field(20.0, gt=0, description="Elo K factor (NBA-scale; scaled per sport).")
     prediction_min_change: float = Field(
         0.005,
         ge=0,

@@ -1,0 +1,43 @@
+# The two set-up commands are `make demo` and `make test`; both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install demo test test-unit stack-up stop lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: install
+	$(BIN)/streamapp demo
+
+# Starts the stack, runs the whole suite, stops the stack (also when tests fail).
+test: install
+	$(BIN)/streamapp stack up
+	$(BIN)/pytest -q --durations=10; status=$$?; $(BIN)/streamapp stack down; exit $$status
+
+test-unit: install
+	$(BIN)/pytest -q -m "not integration"
+
+stack-up: install
+	$(BIN)/streamapp stack up
+
+stop: install
+	$(BIN)/streamapp stack down
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/streamapp stack up
+	$(BIN)/python bench/pipeline_throughput.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

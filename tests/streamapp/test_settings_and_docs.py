@@ -1,0 +1,40 @@
+"""Settings come from the environment, and the README documents every one of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamapp.settings import PROJECT_ROOT, Settings
+
+SPECIAL = {"database_url": "DATABASE_URL", "demo_exit": "DEMO_EXIT"}
+
+
+def env_name(field: str) -> str:
+    return SPECIAL.get(field, f"STREAMAPP_{field.upper()}")
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setenv("STREAMAPP_TOPIC_PARTITIONS", "8")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db/x")
+    monkeypatch.setenv("DEMO_EXIT", "1")
+    settings = Settings()
+    assert settings.topic_partitions == 8
+    assert settings.effective_database_url == "postgresql://u@db/x"
+    assert settings.demo_exit is True
+    assert settings.topic("raw.odds") == "sports.raw.odds"
+
+
+def test_bootstrap_servers_drop_the_scheme():
+    assert Settings(broker="kafka://a:1;kafka://b:2").bootstrap_servers == "a:1,b:2"
+
+
+def test_readme_lists_every_setting():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = [env_name(f) for f in Settings.model_fields if f"`{env_name(f)}`" not in readme]
+    assert missing == []
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (Path(PROJECT_ROOT) / "README.md").read_text()
+    setup = readme.split("## Set up", 1)[1].split("##", 1)[0]
+    assert "make demo" in setup and "make test" in setup
