@@ -8,7 +8,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from streamapp.errors import StackError
 from streamapp.settings import Settings
@@ -81,12 +81,22 @@ async def message_counts(settings: Settings, names: list[str]) -> dict[str, int]
 
 
 async def group_lag(settings: Settings, group: str, names: list[str]) -> int | None:
-    """Messages of ``names`` the consumer group has not committed yet (None: no commits)."""
+    """Messages of ``names`` the consumer group has not committed yet.
+
+    None while that cannot be told yet: no commits, or the group coordinator still loading
+    (a fresh broker creates its offsets topic on first use).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = await _started_consumer(settings)
     await admin.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group)
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+        except KafkaError as error:
+            if not error.retriable:
+                raise
+            log.info("group offsets of %s not available yet: %s", group, error)
+            return None
         await consumer._client.force_metadata_update()
         _, end = await _offsets(consumer, names)
         if not committed and any(end.values()):
