@@ -1,5 +1,9 @@
 """Ingest: raw bytes -> validated, deduplicated, in-order events on the clean topic keyed by
-game; anything else -> the dead-letter topic with the reason and where it came from."""
+game; anything else -> the dead-letter topic with the reason and where it came from.
+
+Messages are taken in small batches: a game's events in a batch are judged against its
+ordering state with one table read and one table write (see tables.feed_order).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from datetime import UTC, datetime
 
 import faust
 
+from agents.batching import current_event
 from agents.pipeline import Pipeline
 from schemas.base import Event
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS, Feed, InvalidEvent, parse_feed_event
-from tables.feed_order import Verdict, admit
+from tables.feed_order import Verdict, admit_game_events
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +27,7 @@ def validate_message(feed: Feed, key: bytes | None, payload: bytes | None) -> Ev
 
     Producers key raw messages by the event's partition key (the game id): the ordering
     state of a game lives on the partition that key selects, so a message keyed otherwise
-    could be checked against the wrong state.
+    would be checked against the wrong state.
     """
     event = parse_feed_event(feed, payload)
     expected = event.partition_key
@@ -38,12 +43,13 @@ def validate_message(feed: Feed, key: bytes | None, payload: bytes | None) -> Ev
 
 def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> faust.types.AgentT:
     feed = FEEDS[feed_name]
+    settings = pipeline.settings
     source = pipeline.topics.raw[feed_name]
     clean = pipeline.topics.clean[feed_name]
     deadletter = pipeline.topics.deadletter
     order = pipeline.tables.feed_order[feed_name]
     metrics = pipeline.metrics
-    source_name = source.get_topic_name()
+    source_name, clean_name = source.get_topic_name(), clean.get_topic_name()
 
     async def dead_letter(message, reason: str, error_type: str) -> None:
         letter = DeadLetter.for_message(
@@ -59,14 +65,13 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         await deadletter.send(key=message.key, value=letter.to_json())
         metrics.dead_letters.labels(feed_name, error_type).inc()
 
-    @app.agent(source, name=f"ingest-{feed_name}")
-    async def ingest(stream):
-        async for record in stream.events():
+    async def parsed(batch) -> dict[str, list[tuple[faust.types.EventT, Event]]]:
+        """The batch's valid events grouped by game, in arrival order; the rest dead-lettered."""
+        games: dict[str, list] = {}
+        for record in batch:
             message = record.message
-            metrics.events_in.labels(source_name).inc()
             try:
                 event = validate_message(feed, message.key, message.value)
-                verdict, state = admit(order.get(event.ordering_key), event)
             except InvalidEvent as invalid:
                 await dead_letter(message, invalid.reason, invalid.error_type)
                 continue
@@ -74,19 +79,33 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                 log.exception("ingest-%s failed on %s:%d", feed_name, message.topic, message.offset)
                 await dead_letter(message, f"internal error: {error!r}", "internal")
                 continue
-            if verdict is Verdict.DUPLICATE:
-                metrics.duplicates.labels(feed_name).inc()
-                continue
-            if verdict is Verdict.OUT_OF_ORDER:
-                await dead_letter(
-                    message,
-                    f"out of order: {event.event_time.isoformat()} is older than an event "
-                    f"already processed for {event.ordering_key!r}",
-                    "out_of_order",
-                )
-                continue
-            order[event.ordering_key] = state
-            await clean.send(key=message.key, value=event.to_json())
-            metrics.events_out.labels(clean.get_topic_name()).inc()
+            games.setdefault(event.partition_key, []).append((record, event))
+        return games
+
+    @app.agent(source, name=f"ingest-{feed_name}")
+    async def ingest(stream):
+        batches = stream.take_events(
+            settings.ingest_batch_size, within=settings.ingest_batch_seconds
+        )
+        async for batch in batches:
+            metrics.events_in.labels(source_name).inc(len(batch))
+            for game_id, items in (await parsed(batch)).items():
+                with current_event(items[0][0]):
+                    verdicts, state = admit_game_events(order.get(game_id), [e for _, e in items])
+                    if state is not None:
+                        order[game_id] = state
+                for (record, event), verdict in zip(items, verdicts, strict=True):
+                    if verdict is Verdict.ACCEPT:
+                        await clean.send(key=record.message.key, value=event.to_json())
+                        metrics.events_out.labels(clean_name).inc()
+                    elif verdict is Verdict.DUPLICATE:
+                        metrics.duplicates.labels(feed_name).inc()
+                    else:
+                        await dead_letter(
+                            record.message,
+                            f"out of order: {event.event_time.isoformat()} is older than an "
+                            f"event already processed for {event.ordering_key!r}",
+                            "out_of_order",
+                        )
 
     return ingest

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, description="Port of the worker's web server.")
     log_level: str = Field("info", description="Logging level of workers and commands.")
 
+    ingest_batch_size: int = Field(
+        1000, ge=1, description="Raw messages an ingest agent takes at most per batch."
+    )
+    ingest_batch_seconds: float = Field(
+        0.01, gt=0, description="Longest wait for a batch to fill: the latency batching may add."
+    )
+
     # Data
     data_dir: Path = Field(
         PROJECT_ROOT.parent / "shared" / "data",

@@ -9,9 +9,11 @@ from __future__ import annotations
 import faust
 from faust.exceptions import SameNode
 from faust.web.exceptions import ServiceUnavailable
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from agents.pipeline import Pipeline
+
+# Prometheus text format; aiohttp takes the charset separately, so it is not in the type.
+EXPOSITION_TYPE = "text/plain; version=0.0.4"
 
 
 def register_views(app: faust.App, pipeline: Pipeline) -> None:
@@ -23,7 +25,7 @@ def register_views(app: faust.App, pipeline: Pipeline) -> None:
 
     @app.page("/metrics")
     async def metrics(web, request):
-        return web.bytes(pipeline.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+        return web.bytes(pipeline.metrics.exposition(), content_type=EXPOSITION_TYPE)
 
     @app.page("/tables")
     async def table_index(web, request):

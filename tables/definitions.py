@@ -11,19 +11,15 @@ from schemas.feeds import FEEDS
 
 @dataclass
 class Tables:
-    # feed name -> ordering key -> [latest event millis, recent event ids]
+    # feed name -> game id -> {ordering key: [latest event millis, recent event ids]}
     feed_order: dict[str, faust.Table]
     # "sport:league" -> LeagueRatings.to_dict()
     league_ratings: faust.Table
 
     @property
     def routable(self) -> dict[str, faust.Table]:
-        """Tables whose key is also their partition key, so any worker can route a lookup.
-
-        The feed-order tables are keyed finer than they are partitioned (by game id), so a
-        key alone does not name the worker that holds it.
-        """
-        return {self.league_ratings.name: self.league_ratings}
+        """Tables keyed like the topic that feeds them, so any worker can route a lookup."""
+        return {t.name: t for t in (*self.feed_order.values(), self.league_ratings)}
 
 
 def define_tables(app: faust.App) -> Tables:
@@ -31,8 +27,8 @@ def define_tables(app: faust.App) -> Tables:
         feed_order={
             name: app.Table(
                 f"feed-order-{name}",
-                help=f"Latest event time and recent event ids per ordering key of the {name} "
-                "feed: dedupe and out-of-order detection.",
+                help=f"Per game: latest event time and recent event ids of each ordering key "
+                f"of the {name} feed (dedupe and out-of-order detection).",
             )
             for name in FEEDS
         },

@@ -1,14 +1,23 @@
-"""Dedupe and ordering of feed events: each ordering key remembers its latest event time
-and its most recent event ids, so a re-sent event is processed once and an older event that
-arrives after a newer one is recognised as out of order."""
+"""Dedupe and ordering of feed events, per game.
+
+A game's state maps each ordering key (a game's state, one bookmaker's selection, one
+player's line...) to its latest event time and most recent event ids, so a re-sent event is
+processed once and an older event arriving after a newer one is recognised as out of order.
+The state is keyed by the game id — the raw messages' key — so it lives on the partition the
+game's messages arrive on, and a batch of a game's events costs one table write.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 
 from schemas.base import Event
 
 RECENT_IDS = 8
+
+# ordering key -> [latest event millis, recent event ids]
+GameOrder = dict[str, list]
 
 
 class Verdict(Enum):
@@ -22,9 +31,9 @@ def event_millis(event: Event) -> int:
 
 
 def admit(state: list | None, event: Event) -> tuple[Verdict, list | None]:
-    """Decide on ``event`` given its key's state ``[latest_millis, recent_ids]``.
+    """Decide on ``event`` given its ordering key's state ``[latest_millis, recent_ids]``.
 
-    Returns the verdict and the state to store (None when nothing changes).
+    Returns the verdict and the key's new state (None when nothing changes).
     """
     millis = event_millis(event)
     if state is None:
@@ -35,3 +44,21 @@ def admit(state: list | None, event: Event) -> tuple[Verdict, list | None]:
     if millis < latest:
         return Verdict.OUT_OF_ORDER, None
     return Verdict.ACCEPT, [millis, [*recent[-(RECENT_IDS - 1) :], event.event_id]]
+
+
+def admit_game_events(
+    state: GameOrder | None, events: Sequence[Event]
+) -> tuple[list[Verdict], GameOrder | None]:
+    """Verdicts for one game's events in arrival order, and the game's state to store
+    (None when no event was accepted, so nothing needs writing)."""
+    state = dict(state or {})
+    verdicts = []
+    changed = False
+    for event in events:
+        key = event.ordering_key
+        verdict, new = admit(state.get(key), event)
+        verdicts.append(verdict)
+        if new is not None:
+            state[key] = new
+            changed = True
+    return verdicts, state if changed else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas import GameEvent
-from tables.feed_order import RECENT_IDS, Verdict, admit
+from tables.feed_order import RECENT_IDS, Verdict, admit, admit_game_events
 from tests.schemas.examples import GAME
 
 T0 = datetime(2021, 8, 22, 17, 0, tzinfo=UTC)
@@ -44,3 +44,12 @@ def test_recent_ids_are_bounded():
         _, state = admit(state, game(f"e{i}", i))
     assert len(state[1]) == RECENT_IDS
     assert state[1][-1] == f"e{RECENT_IDS * 3 - 1}"
+
+
+def test_a_games_events_are_judged_in_order_with_one_state():
+    events = [game("a", 0), game("b", 5), game("a", 0), game("c", 3)]
+    verdicts, state = admit_game_events(None, events)
+    assert verdicts == [Verdict.ACCEPT, Verdict.ACCEPT, Verdict.DUPLICATE, Verdict.OUT_OF_ORDER]
+    assert state == {GAME["game_id"]: [state[GAME["game_id"]][0], ["a", "b"]]}
+    again, unchanged = admit_game_events(state, [game("b", 5)])
+    assert again == [Verdict.DUPLICATE] and unchanged is None
