@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.error
 import urllib.request
 from collections import defaultdict
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import FEEDS, DeadLetter, GameEvent, Prediction, Sport, parse_feed_event
 from schemas.feeds import InvalidEvent
@@ -126,11 +128,41 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
     assert sum(brier["soccer"]) / len(brier["soccer"]) < 0.64  # uniform 1/3 each: 0.667
     assert sum(brier["nba"]) / len(brier["nba"]) < 0.25  # a coin flip: 0.25
 
+    # Health and Prometheus metrics on the worker's web server.
+    base = f"http://127.0.0.1:{settings.web_port}"
+    with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
+        assert orjson.loads(response.read())["status"] == "ok"
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
+    consumed = {
+        s.labels["topic"]: s.value
+        for s in families["streamapp_events_in"].samples
+        if s.name.endswith("_total")
+    }
+    assert sum(consumed.values()) == 2 * report.total + len(bad)
+    dead = sum(
+        s.value for s in families["streamapp_dead_letters"].samples if s.name.endswith("_total")
+    )
+    assert dead == len(letters) + invalid_real  # the second replay dead-letters them again
+    duplicates = sum(
+        s.value for s in families["streamapp_duplicates"].samples if s.name.endswith("_total")
+    )
+    assert duplicates == report.total - invalid_real
+
+    for path, phrase in (
+        ("/tables/nope/x", "no table"),
+        ("/tables/league-ratings/nfl:XFL", "no key"),
+    ):
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}{path}", timeout=10)
+        assert missing.value.code == 404
+        assert phrase in orjson.loads(missing.value.read())["error"]
+
     # The worker's ratings match the same functions applied offline in event-time order,
     # up to the interleaving of partitions in a replay at full speed.
     offline = offline_ratings(events)
     for league, key in (("E0", "soccer:E0"), ("NBA", "nba:NBA")):
-        url = f"http://127.0.0.1:{settings.web_port}/tables/league-ratings/{key}"
+        url = f"{base}/tables/league-ratings/{key}"
         with urllib.request.urlopen(url, timeout=10) as response:
             live = orjson.loads(response.read())["value"]["ratings"]
         expected = offline[league].ratings
