@@ -14,6 +14,7 @@ from streamapp.errors import StackError
 from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
+TOPIC_WAIT_POLLS = 100
 
 
 def unreachable(settings: Settings, error: Exception) -> StackError:
