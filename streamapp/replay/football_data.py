@@ -29,18 +29,9 @@ ONE_X_TWO = {
     "market_avg": (("Avg", "BbAv"), ("AvgC",)),
     "market_max": (("Max", "BbMx"), ("MaxC",)),
 }
-TOTALS = {
-    "pinnacle": (("P",), ("PC",)),
-    "bet365": (("B365",), ("B365C",)),
-    "market_avg": (("Avg", "BbAv"), ("AvgC",)),
-    "market_max": (("Max", "BbMx"), ("MaxC",)),
-}
-ASIAN_HANDICAP = {
-    "pinnacle": (("P",), ("PC",)),
-    "bet365": (("B365",), ("B365C",)),
-    "market_avg": (("Avg", "BbAv"), ("AvgC",)),
-    "market_max": (("Max", "BbMx"), ("MaxC",)),
-}
+# Over/under 2.5 and Asian handicap columns: Pinnacle's start with P rather than PS.
+LINE_MARKETS = {**ONE_X_TWO, "pinnacle": (("P",), ("PC",))}
+TOTAL_LINE = 2.5
 MATCH_STATS = {
     "home_shots": "HS",
     "away_shots": "AS",
@@ -105,51 +96,31 @@ def _quotes(row, game, when, phase, book, market, selections) -> Iterator[FeedEv
         )
 
 
+def _selections(market: str, prefix: str, handicap: float | None) -> list[tuple]:
+    """(selection, price column, line) of one bookmaker's prices in one market."""
+    if market == "moneyline":
+        return [
+            ("home", prefix + "H", None),
+            ("draw", prefix + "D", None),
+            ("away", prefix + "A", None),
+        ]
+    if market == "total":
+        return [("over", prefix + ">2.5", TOTAL_LINE), ("under", prefix + "<2.5", TOTAL_LINE)]
+    return [("home", prefix + "AHH", handicap), ("away", prefix + "AHA", -handicap)]
+
+
 def _market_quotes(row, game, when, phase) -> Iterator[FeedEvent]:
     closing = phase == "close"
-    for book, prefixes in ONE_X_TWO.items():
-        prefix = _first_prefix(row, prefixes[closing], "H")
-        if prefix:
-            yield from _quotes(
-                row,
-                game,
-                when,
-                phase,
-                book,
-                "moneyline",
-                [
-                    ("home", prefix + "H", None),
-                    ("draw", prefix + "D", None),
-                    ("away", prefix + "A", None),
-                ],
-            )
-    for book, prefixes in TOTALS.items():
-        prefix = _first_prefix(row, prefixes[closing], ">2.5")
-        if prefix:
-            yield from _quotes(
-                row,
-                game,
-                when,
-                phase,
-                book,
-                "total",
-                [("over", prefix + ">2.5", 2.5), ("under", prefix + "<2.5", 2.5)],
-            )
     handicap = number(row, "AHCh") if closing else number(row, "AHh", "BbAHh")
-    if handicap is None:
-        return
-    for book, prefixes in ASIAN_HANDICAP.items():
-        prefix = _first_prefix(row, prefixes[closing], "AHH")
-        if prefix:
-            yield from _quotes(
-                row,
-                game,
-                when,
-                phase,
-                book,
-                "spread",
-                [("home", prefix + "AHH", handicap), ("away", prefix + "AHA", -handicap)],
-            )
+    markets = [("moneyline", ONE_X_TWO, "H"), ("total", LINE_MARKETS, ">2.5")]
+    if handicap is not None:
+        markets.append(("spread", LINE_MARKETS, "AHH"))
+    for market, books, probe in markets:
+        for book, prefixes in books.items():
+            prefix = _first_prefix(row, prefixes[closing], probe)
+            if prefix:
+                selections = _selections(market, prefix, handicap)
+                yield from _quotes(row, game, when, phase, book, market, selections)
 
 
 def read_football_data(path: Path, season_end: int | None = None) -> Iterator[FeedEvent]:
