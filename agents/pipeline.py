@@ -11,6 +11,7 @@ from schemas.feeds import FEEDS
 from tables.definitions import Tables
 
 if TYPE_CHECKING:
+    from streamapp.db.writer import Database
     from streamapp.metrics import Metrics
     from streamapp.settings import Settings
 
@@ -61,3 +62,4 @@ class Pipeline:
     topics: Topics
     tables: Tables
     metrics: Metrics
+    database: Database | None = None  # None when the worker runs without the PostgreSQL sink

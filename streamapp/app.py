@@ -15,8 +15,15 @@ from agents import (
     ingest_lineups,
     ingest_odds,
     rate_teams,
+    sink_alerts,
+    sink_boxscores,
+    sink_deadletters,
+    sink_games,
+    sink_odds,
+    sink_predictions,
 )
 from agents.pipeline import Pipeline, define_topics
+from streamapp.db.writer import Database
 from streamapp.metrics import Metrics
 from streamapp.settings import Settings, get_settings
 from streamapp.web import register_views
@@ -29,6 +36,14 @@ AGENT_MODULES = (
     ingest_lineups,
     ingest_boxscores,
     rate_teams,
+)
+SINK_MODULES = (
+    sink_games,
+    sink_odds,
+    sink_boxscores,
+    sink_predictions,
+    sink_alerts,
+    sink_deadletters,
 )
 
 
@@ -50,13 +65,16 @@ def create_app(settings: Settings | None = None) -> faust.App:
         autodiscover=False,
         web_enabled=True,
     )
+    metrics = Metrics()
     pipeline = Pipeline(
         settings=settings,
         topics=define_topics(app, settings),
         tables=define_tables(app),
-        metrics=Metrics(),
+        metrics=metrics,
+        database=Database(settings, metrics) if settings.sink_enabled else None,
     )
-    for module in AGENT_MODULES:
+    modules = AGENT_MODULES + (SINK_MODULES if pipeline.database else ())
+    for module in modules:
         module.register(app, pipeline)
     register_views(app, pipeline)
 

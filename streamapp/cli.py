@@ -64,6 +64,28 @@ def _summary(args, settings) -> None:
     print(asyncio.run(collect_summary(settings)).render(settings))
 
 
+def _db(args, settings) -> None:
+    from streamapp.db.migrate import migrate, migrations
+
+    applied = migrate(settings.effective_database_url)
+    print(f"{len(applied)} migration(s) applied; schema at version {migrations()[-1].version}")
+
+
+def _backfill(args, settings) -> None:
+    from streamapp.db.backfill import backfill
+    from streamapp.replay.catalog import source_of
+
+    paths = [Path(f) for f in args.files]
+    for path in paths:
+        if args.source and source_of(path) != args.source:
+            raise StreamappError(f"{path} is not a {args.source} file (it is {source_of(path)})")
+    for result in backfill(settings, paths, force=args.force):
+        print(
+            f"{result.job:<60} {result.status:<10} {result.processed:>9,} rows "
+            f"{result.failed:>5,} failed {result.seconds:7.1f}s"
+        )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="streamapp", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -97,6 +119,16 @@ def parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="stack, worker, one season replayed, summary")
     demo.set_defaults(run=_demo)
+
+    db = commands.add_parser("db", help="PostgreSQL schema")
+    db.add_argument("action", choices=["migrate"])
+    db.set_defaults(run=_db)
+
+    fill = commands.add_parser("backfill", help="load historical files into PostgreSQL (resumable)")
+    fill.add_argument("--source", choices=["football-data", "moneylines", "nba-boxscores"])
+    fill.add_argument("files", nargs="+", help="data files")
+    fill.add_argument("--force", action="store_true", help="load files already loaded again")
+    fill.set_defaults(run=_backfill)
 
     summary = commands.add_parser("summary", help="messages per topic, predictions, dead letters")
     summary.set_defaults(run=_summary)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -35,10 +35,43 @@ class Metrics:
             ["sport", "model"],
             registry=self.registry,
         )
-        self.table_keys = Gauge(
-            "streamapp_table_keys",
-            "Keys held locally, by table.",
+        self.sink_rows = Counter(
+            "streamapp_sink_rows",
+            "Rows upserted into PostgreSQL, by table.",
             ["table"],
+            registry=self.registry,
+        )
+        self.sink_batch_seconds = Histogram(
+            "streamapp_sink_batch_seconds",
+            "Time to make one batch durable in PostgreSQL, retries included, by table.",
+            ["table"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.sink_retries = Counter(
+            "streamapp_sink_retries",
+            "PostgreSQL writes retried because the server was unavailable, by table.",
+            ["table"],
+            registry=self.registry,
+        )
+        self.sink_backlog = Gauge(
+            "streamapp_sink_backlog",
+            "Rows taken from Kafka and waiting to be made durable, by table.",
+            ["table"],
+            registry=self.registry,
+        )
+        self.sink_rejected = Counter(
+            "streamapp_sink_rejected",
+            "Rows PostgreSQL refused (kept in dead_letters), by table.",
+            ["table"],
+            registry=self.registry,
+        )
+
+        self.query_seconds = Histogram(
+            "streamapp_query_seconds",
+            "Response time of the PostgreSQL queries behind the web view, by query.",
+            ["query"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
 

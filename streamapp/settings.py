@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         0.01, gt=0, description="Longest wait for a batch to fill: the latency batching may add."
     )
 
+    sink_enabled: bool = Field(True, description="Workers write topics to PostgreSQL.")
+    sink_batch_size: int = Field(2000, ge=1, description="Rows a sink writes at most per batch.")
+    sink_batch_seconds: float = Field(
+        0.5, gt=0, description="Longest wait for a sink batch to fill before it is written."
+    )
+
     # Data
     data_dir: Path = Field(
         PROJECT_ROOT.parent / "shared" / "data",

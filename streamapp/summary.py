@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas.feeds import FEEDS
+from streamapp.db.sinks import FEED_SINKS as SUNK_FEEDS
 from streamapp.kafka_io import group_lag, message_counts, read_all
 from streamapp.settings import Settings
 
@@ -42,6 +43,19 @@ def pipeline_topics(settings: Settings) -> list[str]:
     return [*names, settings.topic("predictions"), settings.topic("deadletter")]
 
 
+def consumed_topics(settings: Settings) -> list[str]:
+    """The topics the worker group consumes (the sinks read the clean and output topics)."""
+    names = [settings.topic(feed.raw_topic) for feed in FEEDS.values()]
+    if settings.sink_enabled:
+        names += [
+            settings.topic(feed.clean_topic) for feed in FEEDS.values() if feed.name in SUNK_FEEDS
+        ]
+        names += [settings.topic("predictions"), settings.topic("deadletter")]
+    else:
+        names.append(settings.topic(FEEDS["games"].clean_topic))
+    return names
+
+
 async def wait_until_drained(
     settings: Settings, timeout: float = 600.0, settle_polls: int = 3, poll: float = 2.0
 ) -> float:
@@ -50,8 +64,7 @@ async def wait_until_drained(
     Returns the seconds waited.
     """
     started = time.monotonic()
-    inputs = [settings.topic(feed.raw_topic) for feed in FEEDS.values()]
-    inputs.append(settings.topic(FEEDS["games"].clean_topic))
+    inputs = consumed_topics(settings)
     outputs = [settings.topic("predictions"), settings.topic("deadletter")]
     last, steady = None, 0
     while time.monotonic() - started < timeout:

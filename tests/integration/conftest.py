@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import uuid
 
+import psycopg
 import pytest
 
 from streamapp.settings import Settings
 from streamapp.stack.manager import Stack
 from streamapp.worker import spawn_worker
+
+SNAPSHOT_TABLES = {
+    # table -> columns compared (volatile ones, like when a dead letter was received, left out)
+    "games": "*",
+    "odds_quotes": "*",
+    "player_boxscores": "*",
+    "predictions": "*",
+    "alerts": "*",
+    "dead_letters": 'source_topic, partition, "offset", reason, error_type, key, payload',
+}
 
 
 def free_port() -> int:
@@ -24,9 +36,31 @@ def stack():
     Stack(Settings()).up()
 
 
+def server_url(database: str) -> str:
+    return Settings().effective_database_url.rsplit("/", 1)[0] + f"/{database}"
+
+
 @pytest.fixture
-def live_settings(stack, settings):
-    return settings.model_copy(update={"web_port": free_port()})
+def make_database(stack):
+    """Creates empty databases on the stack's PostgreSQL server; drops them afterwards."""
+    created = []
+
+    def make() -> str:
+        name = f"test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return server_url(name)
+
+    yield make
+    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def live_settings(stack, settings, make_database):
+    return settings.model_copy(update={"web_port": free_port(), "database_url": make_database()})
 
 
 @pytest.fixture
@@ -41,3 +75,20 @@ def worker(live_settings, tmp_path):
     except subprocess.TimeoutExpired:
         process.kill()
     print(log_file.read_text(errors="replace")[-5000:])
+
+
+def snapshot(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and a digest of the rows of every sink table."""
+    result = {}
+    with psycopg.connect(url) as conn:
+        for table, columns in SNAPSHOT_TABLES.items():
+            result[table] = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), ''))"
+                f" FROM (SELECT {columns} FROM {table}) r"
+            ).fetchone()
+    return result
+
+
+def count(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -20,8 +20,14 @@ from streamapp.replay.malformed import malformed_messages
 from streamapp.replay.producer import replay
 from streamapp.summary import wait_until_drained
 from tables.league_ratings import LeagueRatings
+from tests.integration.conftest import snapshot
 
 pytestmark = pytest.mark.integration
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return orjson.loads(response.read())
 
 
 async def produce_malformed(settings):
@@ -71,6 +77,7 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
         )
         predictions = await read_all(settings, settings.topic("predictions"))
         letters = await read_all(settings, settings.topic("deadletter"))
+        stored = snapshot(settings.database_url)
         # The same events once more: every one is a duplicate, nothing new comes out.
         await replay(settings, events, progress=False)
         await wait_until_drained(settings, timeout=300)
@@ -78,16 +85,38 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
             settings, [settings.topic("clean.games"), settings.topic("clean.odds")]
         )
         predictions_again = await message_counts(settings, [settings.topic("predictions")])
-        return report, bad, counts, predictions, letters, counts_again, predictions_again
+        stored_again = snapshot(settings.database_url)
+        return (
+            report,
+            bad,
+            counts,
+            predictions,
+            letters,
+            counts_again,
+            predictions_again,
+            stored,
+            stored_again,
+        )
 
-    report, bad, counts, predictions, letters, counts_again, predictions_again = asyncio.run(
-        scenario()
-    )
+    (
+        report, bad, counts, predictions, letters, counts_again, predictions_again, stored,
+        stored_again,
+    ) = asyncio.run(scenario())  # fmt: skip
 
     # Every valid input reached a clean topic once; the invalid ones did not.
     assert sum(counts.values()) == report.total - invalid_real
     assert counts_again == counts
     assert predictions_again[settings.topic("predictions")] == len(predictions)
+
+    # PostgreSQL holds each event once, and the second replay changed no row.
+    assert {t: v for t, v in stored.items() if t != "dead_letters"} == {
+        t: v for t, v in stored_again.items() if t != "dead_letters"
+    }
+    assert stored["odds_quotes"][0] == counts[settings.topic("clean.odds")]
+    fixtures = {e.key for e in events if e.feed == "games"}
+    assert stored["games"][0] == len(fixtures)
+    assert stored["predictions"][0] == len(predictions)
+    assert stored["dead_letters"][0] == len(letters) + invalid_real
 
     # Dead letters: each synthetic bad message, with its reason and its exact source offset.
     letters = [DeadLetter.model_validate_json(r.value) for r in letters]
@@ -99,7 +128,6 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
     # Every fixture got a prediction, keyed by its game, with valid probabilities.
     predictions = [Prediction.model_validate_json(r.value) for r in predictions]
     assert all(r.game_id for r in predictions)
-    fixtures = {e.key for e in events if e.feed == "games" and e.payload["status"] == "scheduled"}
     assert {p.game_id for p in predictions} == fixtures
     assert all((p.p_draw is None) == (p.sport is not Sport.SOCCER) for p in predictions)
 
@@ -157,6 +185,27 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
             urllib.request.urlopen(f"{base}{path}", timeout=10)
         assert missing.value.code == 404
         assert phrase in orjson.loads(missing.value.read())["error"]
+
+    # History from PostgreSQL through the web view.
+    arsenal = get_json(f"{base}/db/teams/E0/Arsenal/games?limit=100")
+    assert len(arsenal["games"]) == 38 and arsenal["query_ms"] >= 0
+    game_id = "E0-2020-21-fulham-arsenal"
+    odds = get_json(f"{base}/db/games/{game_id}/odds")
+    quotes = [e for e in events if e.key == game_id and e.feed == "odds"]
+    assert len(odds["quotes"]) == len(quotes)
+    assert {c["bookmaker"] for c in odds["closing"]} == {
+        "pinnacle",
+        "bet365",
+        "market_avg",
+        "market_max",
+    }
+    periods = get_json(f"{base}/db/performance?sport=soccer")["periods"]
+    assert sum(p["n"] for p in periods) == len(brier["soccer"])
+    sql_brier = sum(p["brier"] * p["n"] for p in periods) / sum(p["n"] for p in periods)
+    assert sql_brier == pytest.approx(sum(brier["soccer"]) / len(brier["soccer"]), abs=0.005)
+    with pytest.raises(urllib.error.HTTPError) as bad_paging:
+        urllib.request.urlopen(f"{base}/db/teams/E0/Arsenal/games?limit=-1", timeout=10)
+    assert bad_paging.value.code == 400
 
     # The worker's ratings match the same functions applied offline in event-time order,
     # up to the interleaving of partitions in a replay at full speed.

@@ -1,0 +1,1 @@
+"""PostgreSQL cold storage: migrations, idempotent batched upserts, backfill, queries."""

@@ -1,0 +1,71 @@
+"""Read queries served by the web view from PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.rows import dict_row
+
+TEAM_GAMES = """
+SELECT game_id, season, start_time, status, home_team, away_team, home_score, away_score,
+       CASE WHEN home_team = %(team)s THEN 'home' ELSE 'away' END AS venue
+FROM games
+WHERE league = %(league)s AND (home_team = %(team)s OR away_team = %(team)s)
+ORDER BY start_time DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+GAME = "SELECT * FROM games WHERE game_id = %(game_id)s"
+
+GAME_ODDS = """
+SELECT bookmaker, market, selection, line, NULLIF(player, '') AS player, NULLIF(stat, '') AS stat,
+       price_decimal, price_american, quote_time
+FROM odds_quotes
+WHERE game_id = %(game_id)s
+ORDER BY market, bookmaker, selection, quote_time
+"""
+
+GAME_CLOSING = """
+SELECT bookmaker, market, selection, line, price_decimal, price_american, quote_time
+FROM closing_lines WHERE game_id = %(game_id)s
+ORDER BY market, bookmaker, selection
+"""
+
+# Each model's last pregame prediction of each finished game, scored per month.
+PERFORMANCE = """
+WITH last_pregame AS (
+    SELECT DISTINCT ON (p.game_id, p.model_version)
+           p.game_id, p.model_version, p.sport, p.league, p.p_home, p.p_draw, p.p_away,
+           g.start_time, g.home_score, g.away_score
+    FROM predictions p
+    JOIN games g USING (game_id)
+    WHERE g.status = 'final' AND p.as_of <= g.start_time
+      AND (%(model_version)s::text IS NULL OR p.model_version = %(model_version)s)
+      AND (%(sport)s::text IS NULL OR p.sport = %(sport)s)
+      AND (%(league)s::text IS NULL OR p.league = %(league)s)
+    ORDER BY p.game_id, p.model_version, p.as_of DESC
+), scored AS (
+    SELECT model_version, sport, league, date_trunc('month', start_time)::date AS period,
+           -- binary Brier without draws; summed over home/draw/away with them
+           CASE WHEN p_draw IS NULL THEN (p_home - (home_score > away_score)::int) ^ 2
+                ELSE (p_home - (home_score > away_score)::int) ^ 2
+                   + (p_draw - (home_score = away_score)::int) ^ 2
+                   + (p_away - (home_score < away_score)::int) ^ 2
+           END AS brier,
+           -ln(greatest(CASE WHEN home_score > away_score THEN p_home
+                             WHEN home_score < away_score THEN p_away
+                             ELSE coalesce(p_draw, 0.5) END, 1e-12)) AS log_loss
+    FROM last_pregame
+)
+SELECT model_version, sport, league, period, count(*) AS n,
+       avg(brier) AS brier, avg(log_loss) AS log_loss
+FROM scored
+GROUP BY model_version, sport, league, period
+ORDER BY model_version, sport, league, period
+"""
+
+
+async def fetch_all(pool, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+        await cursor.execute(sql, params)
+        return await cursor.fetchall()

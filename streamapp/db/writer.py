@@ -1,0 +1,179 @@
+"""Batched, idempotent, outage-proof writes to PostgreSQL through a psycopg pool.
+
+``write`` returns only once the batch is committed: while PostgreSQL is down it retries
+with backoff, so the sink agent does not ack (and the consumer does not commit) events
+that are not yet durable. A row PostgreSQL refuses for itself (not for an outage) is
+recorded in ``dead_letters`` with the reason instead of blocking its partition forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from streamapp.db.migrate import DatabaseUnavailable, migrate
+from streamapp.db.sinks import SINK_TABLES, SinkTable
+from streamapp.metrics import Metrics
+from streamapp.settings import Settings
+
+log = logging.getLogger(__name__)
+FIRST_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 15.0
+# Errors that mean "PostgreSQL is not there right now", as opposed to "this row is wrong".
+OUTAGE_ERRORS = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    PoolTimeout,
+    DatabaseUnavailable,
+)
+
+
+def first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class Message(Protocol):
+    """A consumed Kafka message (faust's or aiokafka's both fit)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class Database:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.url = settings.effective_database_url
+        self.metrics = metrics
+        self.pool = AsyncConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=4,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"connect_timeout": 5},
+        )
+        self._ready: asyncio.Lock | None = None
+        self._started = False
+
+    async def start(self) -> None:
+        """Migrate and open the pool, waiting for PostgreSQL as long as it takes."""
+        if self._started:
+            return
+        self._ready = self._ready or asyncio.Lock()
+        async with self._ready:
+            if self._started:
+                return
+            await self._retry("migrate", lambda: asyncio.to_thread(migrate, self.url))
+            await self.pool.open(wait=False)
+            self._started = True
+
+    async def close(self) -> None:
+        if self._started:
+            await self.pool.close()
+            self._started = False
+
+    async def _retry(self, what: str, attempt):
+        delay = FIRST_RETRY_DELAY
+        while True:
+            try:
+                return await attempt()
+            except OUTAGE_ERRORS as error:
+                self.metrics.sink_retries.labels(what).inc()
+                log.warning(
+                    "PostgreSQL unavailable for %s (%s); retrying in %.1fs. Check the server "
+                    "(`streamapp stack status`) or DATABASE_URL.",
+                    what,
+                    first_line(error),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+
+    async def write_messages(self, table_name: str, messages: Sequence[Message]) -> None:
+        """Upsert the rows of consumed messages; returns once they are durable.
+
+        A message that does not hold a valid event of the table's model is kept as a dead
+        letter rather than dropped.
+        """
+        table = SINK_TABLES[table_name]
+        rows, sources, unreadable = [], [], []
+        for message in messages:
+            try:
+                rows.append(table.row_of(message.value or b""))
+                sources.append(message)
+            except ValueError as error:
+                unreadable.append((message, f"sink {table.name}: {first_line(error)}"))
+        await self.write(table, rows, sources)
+        if unreadable:
+            await self._retry("dead_letters", lambda: self._record_rejected(table, unreadable))
+
+    async def write(
+        self, table: SinkTable, rows: Sequence[tuple], sources: Sequence[Message]
+    ) -> None:
+        """Upsert ``rows`` in one transaction; returns once they are durable."""
+        if not rows:
+            return
+        await self.start()
+        started = time.perf_counter()
+        self.metrics.sink_backlog.labels(table.name).set(len(rows))
+
+        async def attempt() -> None:
+            async with self.pool.connection() as conn:
+                try:
+                    async with conn.transaction(), conn.cursor() as cursor:
+                        await cursor.executemany(table.sql, rows)
+                except OUTAGE_ERRORS:
+                    raise
+                except psycopg.Error:
+                    await self._write_one_by_one(conn, table, rows, sources)
+
+        await self._retry(table.name, attempt)
+        self.metrics.sink_backlog.labels(table.name).set(0)
+        self.metrics.sink_rows.labels(table.name).inc(len(rows))
+        self.metrics.sink_batch_seconds.labels(table.name).observe(time.perf_counter() - started)
+
+    async def _write_one_by_one(self, conn, table, rows, sources) -> None:
+        """Find the rows PostgreSQL refuses; keep them as dead letters, write the rest."""
+        refused = []
+        for row, source in zip(rows, sources, strict=True):
+            try:
+                async with conn.transaction():
+                    await conn.execute(table.sql, row)
+            except OUTAGE_ERRORS:
+                raise
+            except psycopg.Error as error:
+                refused.append((source, f"sink {table.name}: {first_line(error)}"))
+        await self._record_rejected(table, refused, conn)
+
+    async def _record_rejected(self, table: SinkTable, rejected, conn=None) -> None:
+        if conn is None:
+            await self.start()
+            async with self.pool.connection() as own:
+                return await self._record_rejected(table, rejected, own)
+        dead = SINK_TABLES["dead_letters"]
+        for source, reason in rejected:
+            log.error("%s at %s:%d:%d", reason, source.topic, source.partition, source.offset)
+            self.metrics.sink_rejected.labels(table.name).inc()
+            key = source.key.decode("utf-8", "replace") if source.key else None
+            row = (
+                source.topic,
+                source.partition,
+                source.offset,
+                reason,
+                "sink_rejected",
+                key,
+                source.value or b"",
+                datetime.now(UTC),
+            )
+            async with conn.transaction():
+                await conn.execute(dead.sql, row)
