@@ -26,6 +26,7 @@ from streamapp.settings import Settings
 log = logging.getLogger(__name__)
 FIRST_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 15.0
+POOL_WAIT = 5.0  # seconds to wait for a connection before counting a retry
 # Errors that mean "PostgreSQL is not there right now", as opposed to "this row is wrong".
 OUTAGE_ERRORS = (
     psycopg.OperationalError,
@@ -61,6 +62,8 @@ class Database:
             open=False,
             check=AsyncConnectionPool.check_connection,
             kwargs={"connect_timeout": 5},
+            # Keep trying to reconnect through an outage of any length.
+            reconnect_timeout=float("inf"),
         )
         self._ready: asyncio.Lock | None = None
         self._started = False
@@ -128,7 +131,7 @@ class Database:
         self.metrics.sink_backlog.labels(table.name).set(len(rows))
 
         async def attempt() -> None:
-            async with self.pool.connection() as conn:
+            async with self.pool.connection(timeout=POOL_WAIT) as conn:
                 try:
                     async with conn.transaction(), conn.cursor() as cursor:
                         await cursor.executemany(table.sql, rows)
@@ -158,7 +161,7 @@ class Database:
     async def _record_rejected(self, table: SinkTable, rejected, conn=None) -> None:
         if conn is None:
             await self.start()
-            async with self.pool.connection() as own:
+            async with self.pool.connection(timeout=POOL_WAIT) as own:
                 return await self._record_rejected(table, rejected, own)
         dead = SINK_TABLES["dead_letters"]
         for source, reason in rejected:

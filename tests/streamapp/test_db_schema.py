@@ -1,0 +1,50 @@
+"""The sink tables' SQL and rows agree with each other and with the migrations."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+import pytest
+
+from schemas import FEEDS
+from streamapp.db.migrate import migrations
+from streamapp.db.sinks import FEED_SINKS, SINK_TABLES
+from tests.schemas.examples import BOXSCORE, GAME, QUOTE
+
+EXAMPLES = {"games": GAME, "odds_quotes": QUOTE, "player_boxscores": BOXSCORE}
+
+
+def test_migrations_are_numbered_in_order_and_create_every_sink_table():
+    found = migrations()
+    assert [m.version for m in found] == list(range(1, len(found) + 1))
+    schema = "\n".join(m.sql for m in found)
+    for table in SINK_TABLES:
+        assert re.search(rf"CREATE TABLE {table} \(", schema), table
+    for table in ("settlements", "model_performance", "ingestion_runs"):
+        assert f"CREATE TABLE {table} (" in schema
+    assert "CREATE VIEW closing_lines" in schema
+
+
+@pytest.mark.parametrize("table", sorted(EXAMPLES))
+def test_a_row_has_one_value_per_placeholder(table):
+    sink = SINK_TABLES[table]
+    row = sink.row_of(orjson.dumps(EXAMPLES[table]))
+    assert len(row) == sink.sql.count("%s")
+
+
+def test_latest_version_wins_only_for_mutable_tables():
+    assert "WHERE games.last_event_time <= EXCLUDED.last_event_time" in SINK_TABLES["games"].sql
+    assert "SET game_id" not in SINK_TABLES["games"].sql  # the key is never updated
+    for table in ("odds_quotes", "predictions", "alerts", "dead_letters"):
+        assert SINK_TABLES[table].sql.endswith("DO NOTHING")
+
+
+def test_every_stored_feed_has_a_sink_table():
+    assert set(FEED_SINKS) <= set(FEEDS)
+    assert set(FEED_SINKS.values()) <= set(SINK_TABLES)
+
+
+def test_an_unreadable_message_is_refused():
+    with pytest.raises(ValueError):
+        SINK_TABLES["games"].row_of(b"{not json")
