@@ -1,8 +1,8 @@
 """Ingest: raw bytes -> validated, deduplicated, in-order events on the clean topic keyed by
 game; anything else -> the dead-letter topic with the reason and where it came from.
 
-Messages are taken in small batches: a game's events in a batch are judged against its
-ordering state with one table read and one table write (see tables.feed_order).
+Messages are taken in small batches: a game's (or team's) events in a batch are judged
+against its ordering state with one table read and one table write (see tables.feed_order).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 def validate_message(feed: Feed, key: bytes | None, payload: bytes | None) -> Event:
     """The event in a raw message, or InvalidEvent.
 
-    Producers key raw messages by the event's partition key (the game id): the ordering
-    state of a game lives on the partition that key selects, so a message keyed otherwise
-    would be checked against the wrong state.
+    Producers key raw messages by the event's partition key (its league): the state of a
+    league lives on the partition that key selects, so a message keyed otherwise would be
+    checked against the wrong state.
     """
     event = parse_feed_event(feed, payload)
     expected = event.partition_key
@@ -66,7 +66,8 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         metrics.dead_letters.labels(feed_name, error_type).inc()
 
     async def parsed(batch) -> dict[str, list[tuple[faust.types.EventT, Event]]]:
-        """The batch's valid events grouped by game, in arrival order; the rest dead-lettered."""
+        """The batch's valid events grouped by game (or team), in arrival order; the rest
+        dead-lettered."""
         games: dict[str, list] = {}
         for record in batch:
             message = record.message
@@ -79,7 +80,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                 log.exception("ingest-%s failed on %s:%d", feed_name, message.topic, message.offset)
                 await dead_letter(message, f"internal error: {error!r}", "internal")
                 continue
-            games.setdefault(event.partition_key, []).append((record, event))
+            games.setdefault(event.order_group, []).append((record, event))
         return games
 
     @app.agent(source, name=f"ingest-{feed_name}")

@@ -4,17 +4,10 @@ upcoming game whose teams' ratings moved."""
 from __future__ import annotations
 
 import faust
-import orjson
 
 from agents.pipeline import Pipeline
 from schemas.game import GameEvent
-from tables.league_ratings import LeagueRatings, league_key
-
-
-def league_of(payload: bytes) -> str:
-    """Repartition key: every team of a league is rated on one partition."""
-    game = orjson.loads(payload)
-    return f"{game['sport']}:{game['league']}"
+from tables.league_ratings import LeagueRatings
 
 
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
@@ -25,9 +18,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     @app.agent(pipeline.topics.clean["games"], name="rate-teams")
     async def rate_teams(stream):
-        async for payload in stream.group_by(league_of, name="games-by-league"):
+        async for payload in stream:
             game = GameEvent.model_validate_json(payload)
-            key = league_key(game.sport, game.league)
+            key = game.partition_key
             stored = ratings.get(key)
             state = (
                 LeagueRatings.from_dict(stored)
@@ -37,7 +30,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             for game_id in state.observe(game):
                 prediction = state.prediction_if_moved(game_id, game, min_change)
                 if prediction is not None:
-                    await predictions.send(key=game_id.encode(), value=prediction.to_json())
+                    await predictions.send(key=key.encode(), value=prediction.to_json())
                     metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
             ratings[key] = state.to_dict()
 

@@ -22,6 +22,10 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def league_key(sport: Sport | str, league: str) -> str:
+    return f"{Sport(sport).value}:{league}"
+
+
 class Event(BaseModel):
     """Base of every feed event and output."""
 
@@ -30,6 +34,7 @@ class Event(BaseModel):
     event_id: str = Field(min_length=1, max_length=256)
     event_time: datetime
     sport: Sport
+    league: str = Field(min_length=1, max_length=32)
 
     @field_validator("event_time", mode="after")
     @classmethod
@@ -38,7 +43,17 @@ class Event(BaseModel):
 
     @property
     def partition_key(self) -> str:
-        """The Kafka key: everything about one game lands on one partition."""
+        """The Kafka key of every topic: the league ("sport:league").
+
+        A team's form, ratings and players span many games, so all of a league's events
+        share one partition: its state lives in one place, and events reach it in the order
+        the feed sent them (see README, "Keys and partitions").
+        """
+        return league_key(self.sport, self.league)
+
+    @property
+    def order_group(self) -> str:
+        """The unit whose dedupe/ordering state is stored together (a game, or a team)."""
         raise NotImplementedError
 
     @property
@@ -51,11 +66,10 @@ class Event(BaseModel):
 
 
 class GameScoped(Event):
-    """An event about one game: everything about a game is keyed by its id."""
+    """An event about one game."""
 
     game_id: str = Field(min_length=1, max_length=128)
-    league: str = Field(min_length=1, max_length=32)
 
     @property
-    def partition_key(self) -> str:
+    def order_group(self) -> str:
         return self.game_id

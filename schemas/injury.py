@@ -19,7 +19,6 @@ class InjuryStatus(StrEnum):
 
 class InjuryReport(Event):
     kind: str = Field("injury", pattern="^injury$")
-    league: str = Field(min_length=1, max_length=32)
     team: str = Field(min_length=1, max_length=64)
     player_id: str = Field(min_length=1, max_length=64)
     player_name: str = Field(min_length=1, max_length=128)
@@ -29,9 +28,9 @@ class InjuryReport(Event):
     game_id: str | None = Field(None, min_length=1, max_length=128)
 
     @property
-    def ordering_key(self) -> str:
-        return f"{self.partition_key}|{self.player_id}"
+    def order_group(self) -> str:
+        return f"{self.league}:{self.team}"
 
     @property
-    def partition_key(self) -> str:
-        return self.game_id or f"{self.league}:{self.team}"
+    def ordering_key(self) -> str:
+        return f"{self.order_group}|{self.player_id}"

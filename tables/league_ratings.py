@@ -129,7 +129,3 @@ class LeagueRatings:
 
 def largest_change(current: list[float], last: list[float]) -> float:
     return max(abs(a - b) for a, b in zip(current, last, strict=True))
-
-
-def league_key(sport: Sport, league: str) -> str:
-    return f"{sport.value}:{league}"

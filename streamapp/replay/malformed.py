@@ -36,7 +36,7 @@ QUOTE = {
 
 def _message(feed: str, payload: dict | bytes, suffix: str) -> RawMessage:
     body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    return RawMessage(feed, f"synthetic-game-{suffix}".encode(), body)
+    return RawMessage(feed, f"soccer:synthetic-{suffix}".encode(), body)
 
 
 def malformed_messages(copies: int = 1) -> list[tuple[RawMessage, str]]:

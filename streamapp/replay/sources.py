@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from schemas.base import league_key
 from streamapp.errors import ReplayError
 
 
@@ -19,8 +20,12 @@ class FeedEvent(NamedTuple):
 
     feed: str  # a key of schemas.FEEDS
     event_time: datetime
-    key: str  # the game id (partition key)
+    key: str  # the partition key: "sport:league"
     payload: dict[str, Any]
+
+    @property
+    def game_id(self) -> str:
+        return self.payload["game_id"]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.payload)
@@ -28,7 +33,8 @@ class FeedEvent(NamedTuple):
 
 def feed_event(feed: str, **payload: Any) -> FeedEvent:
     """A raw event whose event time and key are taken from its own payload."""
-    return FeedEvent(feed, payload["event_time"], payload["game_id"], payload)
+    key = league_key(payload["sport"], payload["league"])
+    return FeedEvent(feed, payload["event_time"], key, payload)
 
 
 def read_rows(path: Path) -> Iterator[dict[str, str]]:

@@ -10,12 +10,12 @@ def agent_of(app, name):
     return next(a for a in app.agents.values() if a.name.endswith(name))
 
 
-async def test_valid_event_goes_to_the_clean_topic_keyed_by_game(app, sent, settings):
+async def test_valid_event_goes_to_the_clean_topic_keyed_by_league(app, sent, settings):
     ingest = agent_of(app, "ingest-odds")
     async with ingest.test_context() as agent:
-        await agent.put(orjson.dumps(QUOTE), key=QUOTE["game_id"].encode())
+        await agent.put(orjson.dumps(QUOTE), key=b"soccer:E0")
     [(key, value)] = sent[settings.topic("clean.odds")]
-    assert key == QUOTE["game_id"].encode()
+    assert key == b"soccer:E0"
     clean = orjson.loads(value)
     assert clean["price_american"] == 240 and clean["kind"] == "odds"
     assert sent[settings.topic("deadletter")] == []
@@ -32,7 +32,7 @@ async def test_invalid_events_go_to_the_dead_letter_topic_with_reason_and_offset
     ]
     async with ingest.test_context() as agent:
         for payload in bad:
-            await agent.put(payload, key=GAME["game_id"].encode())
+            await agent.put(payload, key=b"soccer:E0")
     letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
     assert [letter.error_type for letter in letters] == [
         "malformed_json",
@@ -48,7 +48,7 @@ async def test_invalid_events_go_to_the_dead_letter_topic_with_reason_and_offset
 async def test_a_message_keyed_by_something_else_is_refused(app, sent, settings):
     ingest = agent_of(app, "ingest-games")
     async with ingest.test_context() as agent:
-        await agent.put(orjson.dumps(GAME), key=b"another-game")
+        await agent.put(orjson.dumps(GAME), key=b"soccer:SP1")
         await agent.put(orjson.dumps(GAME), key=None)
     letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
     assert [letter.error_type for letter in letters] == ["wrong_key", "wrong_key"]
@@ -59,7 +59,7 @@ async def test_duplicates_once_and_out_of_order_to_dead_letters(app, sent, setti
     ingest = agent_of(app, "ingest-odds")
     later = {**QUOTE, "event_id": "q2", "event_time": "2021-08-22T15:28:00Z", "price_decimal": 3.3}
     earlier = {**QUOTE, "event_id": "q0", "event_time": "2021-08-22T15:00:00Z"}
-    key = QUOTE["game_id"].encode()
+    key = b"soccer:E0"
     async with ingest.test_context() as agent:
         for payload in (QUOTE, QUOTE, later, QUOTE, earlier):
             await agent.put(orjson.dumps(payload), key=key)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import orjson
 
-from agents.rate_teams import league_of
 from schemas import Prediction
 from tests.agents.test_ingest import agent_of
 from tests.schemas.examples import GAME
@@ -13,10 +12,6 @@ FIXTURE = {
     "status": "scheduled",
     "event_time": "2021-08-15T15:30:00Z",
 }
-
-
-def test_games_are_repartitioned_by_league():
-    assert league_of(orjson.dumps(GAME)) == "soccer:E0"
 
 
 async def test_a_fixture_gets_a_prediction_and_results_update_ratings(app, sent, settings):

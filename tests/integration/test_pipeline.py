@@ -113,7 +113,7 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
         t: v for t, v in stored_again.items() if t != "dead_letters"
     }
     assert stored["odds_quotes"][0] == counts[settings.topic("clean.odds")]
-    fixtures = {e.key for e in events if e.feed == "games"}
+    fixtures = {e.game_id for e in events if e.feed == "games"}
     assert stored["games"][0] == len(fixtures)
     assert stored["predictions"][0] == len(predictions)
     assert stored["dead_letters"][0] == len(letters) + invalid_real
@@ -136,7 +136,7 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
     for p in predictions:
         last[p.game_id] = p
     results = {
-        e.key: (e.payload["home_score"], e.payload["away_score"])
+        e.game_id: (e.payload["home_score"], e.payload["away_score"])
         for e in events
         if e.feed == "games" and e.payload["status"] == "final"
     }
@@ -191,7 +191,7 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
     assert len(arsenal["games"]) == 38 and arsenal["query_ms"] >= 0
     game_id = "E0-2020-21-fulham-arsenal"
     odds = get_json(f"{base}/db/games/{game_id}/odds")
-    quotes = [e for e in events if e.key == game_id and e.feed == "odds"]
+    quotes = [e for e in events if e.game_id == game_id and e.feed == "odds"]
     assert len(odds["quotes"]) == len(quotes)
     assert {c["bookmaker"] for c in odds["closing"]} == {
         "pinnacle",

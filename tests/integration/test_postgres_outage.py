@@ -67,7 +67,7 @@ def test_postgres_outage_mid_replay_loses_and_doubles_nothing(live_settings, wor
     assert retries > 0, "the outage did not reach the sink; the test proved nothing"
     url = settings.database_url
     assert count(url, "odds_quotes") == sum(e.feed == "odds" for e in valid)
-    assert count(url, "games") == len({e.key for e in valid if e.feed == "games"})
+    assert count(url, "games") == len({e.game_id for e in valid if e.feed == "games"})
     with psycopg.connect(url) as conn:
         finals = conn.execute("SELECT count(*) FROM games WHERE status = 'final'").fetchone()[0]
     assert finals == sum(e.feed == "games" and e.payload["status"] == "final" for e in valid)

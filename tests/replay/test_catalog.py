@@ -20,8 +20,8 @@ def test_each_game_goes_fixture_open_close_final(data_dir):
     phases = defaultdict(list)
     for e in events:
         phase = e.payload["status"] if e.feed == "games" else e.payload["event_id"].split(":")[1]
-        if not phases[e.key] or phases[e.key][-1] != phase:
-            phases[e.key].append(phase)
+        if not phases[e.game_id] or phases[e.game_id][-1] != phase:
+            phases[e.game_id].append(phase)
     assert len(phases) == 380
     assert all(p == ["scheduled", "open", "close", "final"] for p in phases.values())
 

@@ -20,7 +20,7 @@ def test_one_fixture_and_one_final_per_match(e0_2122):
 
 def test_first_match_of_the_file(e0_2122):
     gid = "E0-2021-22-brentford-arsenal"
-    events = {e.payload["event_id"]: e for e in e0_2122 if e.key == gid}
+    events = {e.payload["event_id"]: e for e in e0_2122 if e.game_id == gid}
     start = datetime(2021, 8, 13, 19, 0, tzinfo=UTC)  # 20:00 in London (BST)
     fixture = events[f"{gid}:scheduled"]
     assert fixture.payload["start_time"] == start

@@ -10,7 +10,7 @@ from streamapp.replay.moneylines import read_moneylines
 
 def test_nba_moneylines_become_fixture_quotes_and_final(data_dir):
     events = list(read_moneylines(data_dir / "moneylines" / "nba.csv", season_end=2021))
-    game = [e for e in events if e.key == "nba-401307882"]  # CHI 118-112 MIL, 16-05-2021
+    game = [e for e in events if e.game_id == "nba-401307882"]  # CHI 118-112 MIL, 16-05-2021
     assert [e.feed for e in game] == ["games", "odds", "odds", "games"]
     fixture, home, away, final = (e.payload for e in game)
     assert (fixture["home_team"], fixture["away_team"], fixture["season"]) == (
@@ -40,7 +40,7 @@ def test_box_scores_join_the_moneyline_game_ids(data_dir):
         )
     )
     assert len(events) == 2518
-    assert not [e for e in events if e.key.startswith("nba-stats-")]
+    assert not [e for e in events if e.game_id.startswith("nba-stats-")]
     teams = Counter(e.payload["team"] for e in events)
     assert "GS" in teams or "UTAH" in teams  # ESPN spellings, as in the game events
     for event in events:

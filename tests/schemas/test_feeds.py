@@ -28,8 +28,8 @@ def test_valid_examples_parse(feed):
     event = parse(feed, VALID[feed])
     assert event.event_id == VALID[feed]["event_id"]
     assert event.event_time.tzinfo is not None
-    assert event.partition_key
-    assert event.ordering_key
+    assert event.partition_key == f"{VALID[feed]['sport']}:{VALID[feed]['league']}"
+    assert event.order_group and event.ordering_key
 
 
 @pytest.mark.parametrize("feed", sorted(VALID))
@@ -136,8 +136,9 @@ def test_unknown_injury_status():
     assert "status" in reason_of("injuries", {**INJURY, "status": "MAYBE"})[0]
     report = parse("injuries", {**INJURY, "status": "OUT"})
     assert report.status is InjuryStatus.OUT
-    assert report.partition_key == "NBA:LAL"
-    assert parse("injuries", {**INJURY, "game_id": "nba-1"}).partition_key == "nba-1"
+    assert report.partition_key == "nba:NBA"
+    assert report.order_group == "NBA:LAL"
+    assert parse("injuries", {**INJURY, "game_id": "nba-1"}).order_group == "NBA:LAL"
 
 
 def test_lineup_rejects_duplicate_players_and_empty_lists():
