@@ -18,6 +18,7 @@ from schemas.base import Event
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS, Feed, InvalidEvent, parse_feed_event
 from tables.feed_order import Verdict, admit_game_events
+from tables.keys import table_key
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,9 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                 log.exception("ingest-%s failed on %s:%d", feed_name, message.topic, message.offset)
                 await dead_letter(message, f"internal error: {error!r}", "internal")
                 continue
-            games.setdefault(event.order_group, []).append((record, event))
+            games.setdefault(table_key(event.partition_key, event.order_group), []).append(
+                (record, event)
+            )
         return games
 
     @app.agent(source, name=f"ingest-{feed_name}")
@@ -97,7 +100,11 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                         order[game_id] = state
                 for (record, event), verdict in zip(items, verdicts, strict=True):
                     if verdict is Verdict.ACCEPT:
-                        await clean.send(key=record.message.key, value=event.to_json())
+                        await clean.send(
+                            key=record.message.key,
+                            value=event.to_json(),
+                            timestamp=event.event_time.timestamp(),  # event time downstream
+                        )
                         metrics.events_out.labels(clean_name).inc()
                     elif verdict is Verdict.DUPLICATE:
                         metrics.duplicates.labels(feed_name).inc()

@@ -24,6 +24,12 @@ class Topics:
     predictions: faust.TopicT
     alerts: faust.TopicT
 
+    def merged(self, app: faust.App, *topics: faust.TopicT) -> faust.TopicT:
+        """One channel over several co-partitioned topics (an agent that joins them)."""
+        return app.topic(
+            *(t.get_topic_name() for t in topics), key_serializer="raw", value_serializer="raw"
+        )
+
     def all(self) -> list[faust.TopicT]:
         return [
             *self.raw.values(),

@@ -30,7 +30,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             for game_id in state.observe(game):
                 prediction = state.prediction_if_moved(game_id, game, min_change)
                 if prediction is not None:
-                    await predictions.send(key=key.encode(), value=prediction.to_json())
+                    await predictions.send(
+                        key=key.encode(),
+                        value=prediction.to_json(),
+                        timestamp=prediction.event_time.timestamp(),
+                    )
                     metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
             ratings[key] = state.to_dict()
 

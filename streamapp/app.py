@@ -9,6 +9,7 @@ from __future__ import annotations
 import faust
 
 from agents import (
+    book_odds,
     ingest_boxscores,
     ingest_games,
     ingest_injuries,
@@ -21,12 +22,15 @@ from agents import (
     sink_games,
     sink_odds,
     sink_predictions,
+    track_availability,
+    track_form,
+    track_players,
 )
 from agents.pipeline import Pipeline, define_topics
 from streamapp.db.writer import Database
 from streamapp.metrics import Metrics
 from streamapp.settings import Settings, get_settings
-from streamapp.web import register_views
+from streamapp.views import register_views
 from tables.definitions import define_tables
 
 AGENT_MODULES = (
@@ -36,6 +40,10 @@ AGENT_MODULES = (
     ingest_lineups,
     ingest_boxscores,
     rate_teams,
+    track_form,
+    book_odds,
+    track_availability,
+    track_players,
 )
 SINK_MODULES = (
     sink_games,

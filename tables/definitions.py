@@ -1,40 +1,93 @@
-"""The faust tables of the app, each with its help text."""
+"""The faust tables of the app, each with its help text.
+
+Every key starts with the league ("sport:league"), the key of every topic (tables.keys),
+so a table partition holds whole leagues and a league prefix is a range of keys.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import faust
 
 from schemas.feeds import FEEDS
 
+RATE_WINDOW = timedelta(minutes=1)
+RATE_EXPIRES = timedelta(hours=6)
+
 
 @dataclass
 class Tables:
-    # feed name -> game id -> {ordering key: [latest event millis, recent event ids]}
+    # feed -> "league|game" (or "league|league:team") -> {ordering key: [millis, recent ids]}
     feed_order: dict[str, faust.Table]
-    # "sport:league" -> LeagueRatings.to_dict()
-    league_ratings: faust.Table
+    league_ratings: faust.Table  # "league" -> LeagueRatings.to_dict()
+    team_form: faust.Table  # "league|team" -> tables.team_form state
+    odds_book: faust.Table  # "league|game" -> tables.odds_book state
+    quote_rate: faust.Table  # windowed: "league|game" -> quotes per minute (event time)
+    line_moves: faust.Table  # windowed: "league|game" -> price moves per minute (event time)
+    injuries: faust.Table  # "league|team" -> tables.availability injury state
+    lineups: faust.Table  # "league|game" -> tables.availability lineup state
+    player_form: faust.Table  # "league|player" -> tables.player_form player state
+    team_games: faust.Table  # "league|team" -> tables.player_form team state
+
+    def all(self) -> dict[str, faust.Table]:
+        """Every table by name (windowed ones as their underlying table)."""
+        tables = [
+            *self.feed_order.values(),
+            self.league_ratings,
+            self.team_form,
+            self.odds_book,
+            self.quote_rate,
+            self.line_moves,
+            self.injuries,
+            self.lineups,
+            self.player_form,
+            self.team_games,
+        ]
+        tables = [getattr(t, "table", t) for t in tables]
+        return {t.name: t for t in tables}
 
     @property
-    def routable(self) -> dict[str, faust.Table]:
-        """Tables keyed like the topic that feeds them, so any worker can route a lookup."""
-        return {t.name: t for t in (*self.feed_order.values(), self.league_ratings)}
+    def windowed(self) -> set[str]:
+        return {self.quote_rate.table.name, self.line_moves.table.name}
 
 
 def define_tables(app: faust.App) -> Tables:
+    def table(name: str, help: str) -> faust.Table:
+        return app.Table(name, help=help)
+
+    def per_minute(name: str, help: str) -> faust.Table:
+        counts = app.Table(name, default=int, help=help)
+        # Windows follow event time: the Kafka timestamp of each message is its event time.
+        return counts.tumbling(RATE_WINDOW, expires=RATE_EXPIRES).relative_to_stream()
+
     return Tables(
         feed_order={
-            name: app.Table(
+            name: table(
                 f"feed-order-{name}",
-                help=f"Per game: latest event time and recent event ids of each ordering key "
-                f"of the {name} feed (dedupe and out-of-order detection).",
+                f"Per game (or team): latest event time and recent event ids of each ordering "
+                f"key of the {name} feed (dedupe and out-of-order detection).",
             )
             for name in FEEDS
         },
-        league_ratings=app.Table(
+        league_ratings=table(
             "league-ratings",
-            help="Elo ratings, season and upcoming fixtures of every team of a league, "
-            "keyed by sport:league.",
+            "Per league: Elo ratings, soccer attack/defence strengths, season and upcoming "
+            "fixtures.",
+        ),
+        team_form=table("team-form", "Per team: the season's finished games (form features)."),
+        odds_book=table(
+            "odds-book",
+            "Per game: every bookmaker's line history per market and selection, the game's "
+            "start time, and steam moves.",
+        ),
+        quote_rate=per_minute("quote-rate", "Per game: quotes received per minute."),
+        line_moves=per_minute("line-moves", "Per game: price moves per minute."),
+        injuries=table("injuries", "Per team: each player's injury status and its history."),
+        lineups=table("lineups", "Per game: each team's lineup and its changes."),
+        player_form=table("player-form", "Per player: the box-score game log."),
+        team_games=table(
+            "team-games", "Per team: minutes and possessions of every player in every game."
         ),
     )

@@ -14,6 +14,7 @@ from schemas.base import Sport
 from schemas.game import GameEvent, GameStatus
 from schemas.prediction import Prediction
 from tables.elo import ELO_PARAMS, MEAN_RATING, regressed, updated_ratings, win_probabilities
+from tables.strengths import START_GOALS, carried_into_new_season, updated_strengths
 
 MODEL_NAME = "elo"
 MODEL_VERSION = "elo-1"
@@ -29,6 +30,9 @@ class LeagueRatings:
     ratings: dict[str, float] = field(default_factory=dict)
     upcoming: dict[str, dict[str, Any]] = field(default_factory=dict)
     finished: deque[str] = field(default_factory=lambda: deque(maxlen=REMEMBERED_FINALS))
+    # Soccer only: attack/defence per team and the league's home/away goal averages.
+    strengths: dict[str, dict[str, float]] = field(default_factory=dict)
+    goals: dict[str, float] = field(default_factory=lambda: dict(START_GOALS))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LeagueRatings:
@@ -39,6 +43,8 @@ class LeagueRatings:
             ratings=dict(data.get("ratings", {})),
             upcoming=dict(data.get("upcoming", {})),
             finished=deque(data.get("finished", ()), maxlen=REMEMBERED_FINALS),
+            strengths=dict(data.get("strengths", {})),
+            goals=dict(data.get("goals", START_GOALS)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +55,8 @@ class LeagueRatings:
             "ratings": self.ratings,
             "upcoming": self.upcoming,
             "finished": list(self.finished),
+            "strengths": self.strengths,
+            "goals": self.goals,
         }
 
     def rating(self, team: str) -> float:
@@ -61,6 +69,7 @@ class LeagueRatings:
         if self.season:
             params = ELO_PARAMS[self.sport]
             self.ratings = {team: regressed(r, params) for team, r in self.ratings.items()}
+            self.strengths = carried_into_new_season(self.strengths)
         self.season = season
 
     def observe(self, game: GameEvent) -> list[str]:
@@ -88,6 +97,10 @@ class LeagueRatings:
             game.away_score or 0,
             ELO_PARAMS[self.sport],
         )
+        if self.sport is Sport.SOCCER:
+            self.strengths, self.goals = updated_strengths(
+                self.strengths, self.goals, home, away, game.home_score or 0, game.away_score or 0
+            )
         return [
             game_id
             for game_id, entry in self.upcoming.items()

@@ -64,6 +64,18 @@ GROUP BY model_version, sport, league, period
 ORDER BY model_version, sport, league, period
 """
 
+RECENT_PREDICTIONS = """
+SELECT game_id, sport, league, model_version, as_of, start_time, home_team, away_team,
+       p_home, p_draw, p_away
+FROM predictions ORDER BY as_of DESC, event_id LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+RECENT_ALERTS = """
+SELECT alert_id, alert_kind, game_id, league, market, selection, bookmaker, price_decimal,
+       edge, event_time, detail
+FROM alerts ORDER BY event_time DESC, alert_id LIMIT %(limit)s OFFSET %(offset)s
+"""
+
 
 async def fetch_all(pool, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:

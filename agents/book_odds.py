@@ -1,0 +1,64 @@
+"""The odds book: quotes (and the game's start time and status) into each game's book, and
+quotes and price moves counted per minute of event time."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import faust
+
+from agents.batching import current_event
+from agents.pipeline import Pipeline
+from schemas.game import GameEvent
+from schemas.odds import OddsQuote
+from tables.keys import table_key
+from tables.odds_book import apply_game, apply_quote
+
+MINUTE_MS = 60_000
+
+
+def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
+    settings = pipeline.settings
+    books = pipeline.tables.odds_book
+    quote_rate, line_moves = pipeline.tables.quote_rate, pipeline.tables.line_moves
+    games_topic = pipeline.topics.clean["games"].get_topic_name()
+    source = pipeline.topics.merged(
+        app, pipeline.topics.clean["games"], pipeline.topics.clean["odds"]
+    )
+
+    @app.agent(source, name="book-odds")
+    async def book_odds(stream):
+        batches = stream.take_events(
+            settings.ingest_batch_size, within=settings.ingest_batch_seconds
+        )
+        async for batch in batches:
+            by_game: dict[str, list] = {}
+            for record in batch:
+                model = GameEvent if record.message.topic == games_topic else OddsQuote
+                event = model.model_validate_json(record.message.value)
+                key = table_key(event.partition_key, event.game_id)
+                by_game.setdefault(key, []).append((record, event))
+            for key, items in by_game.items():
+                book = books.get(key)
+                quotes, moves = Counter(), Counter()
+                for record, event in items:
+                    if isinstance(event, GameEvent):
+                        book = apply_game(book, event)
+                        continue
+                    book, direction = apply_quote(book, event)
+                    minute = record.message.timestamp * 1000 // MINUTE_MS
+                    quotes[minute] += 1
+                    moves[minute] += bool(direction)
+                with current_event(items[0][0]):
+                    books[key] = book
+                # One windowed write per game and minute, made as an event of that minute.
+                first_of_minute = {}
+                for record, _ in items:
+                    first_of_minute.setdefault(record.message.timestamp * 1000 // MINUTE_MS, record)
+                for minute, count in quotes.items():
+                    with current_event(first_of_minute[minute]):
+                        quote_rate[key] += count
+                        if moves[minute]:
+                            line_moves[key] += moves[minute]
+
+    return book_odds

@@ -1,0 +1,32 @@
+"""Injury reports into each team's injury list; lineups into each game's lineups."""
+
+from __future__ import annotations
+
+import faust
+
+from agents.pipeline import Pipeline
+from schemas.injury import InjuryReport
+from schemas.lineup import LineupConfirmation
+from tables.availability import apply_injury, apply_lineup
+from tables.keys import table_key
+
+
+def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
+    injuries, lineups = pipeline.tables.injuries, pipeline.tables.lineups
+    clean = pipeline.topics.clean
+    injuries_topic = clean["injuries"].get_topic_name()
+    source = pipeline.topics.merged(app, clean["injuries"], clean["lineups"])
+
+    @app.agent(source, name="track-availability")
+    async def track_availability(stream):
+        async for record in stream.events():
+            if record.message.topic == injuries_topic:
+                report = InjuryReport.model_validate_json(record.value)
+                key = table_key(report.partition_key, report.team)
+                injuries[key] = apply_injury(injuries.get(key), report)
+            else:
+                lineup = LineupConfirmation.model_validate_json(record.value)
+                key = table_key(lineup.partition_key, lineup.game_id)
+                lineups[key] = apply_lineup(lineups.get(key), lineup)
+
+    return track_availability

@@ -1,0 +1,26 @@
+"""Team form: each final result is added to both teams' season game lists."""
+
+from __future__ import annotations
+
+import faust
+
+from agents.pipeline import Pipeline
+from schemas.game import GameEvent, GameStatus
+from tables.keys import table_key
+from tables.team_form import record_result
+
+
+def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
+    form = pipeline.tables.team_form
+
+    @app.agent(pipeline.topics.clean["games"], name="track-form")
+    async def track_form(stream):
+        async for payload in stream:
+            game = GameEvent.model_validate_json(payload)
+            if game.status is not GameStatus.FINAL:
+                continue
+            for team in (game.home_team, game.away_team):
+                key = table_key(game.partition_key, team)
+                form[key] = record_result(form.get(key), game, team)
+
+    return track_form

@@ -1,0 +1,154 @@
+"""Health, metrics, and the state of every table: by key, by league-prefixed range, and
+per-minute windows — answered by the worker that holds the key's league, from any worker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import faust
+from faust.exceptions import SameNode
+from faust.web.exceptions import ServiceUnavailable
+
+from agents.pipeline import Pipeline
+from schemas.base import Sport
+from streamapp.views.common import error, json_bytes, paging
+from tables.keys import SEPARATOR, partition_of, table_key
+from tables.odds_book import summarize
+from tables.player_form import player_features, teammate_boosts
+from tables.team_form import form_features
+
+# Prometheus text format; aiohttp takes the charset separately, so it is not in the type.
+EXPOSITION_TYPE = "text/plain; version=0.0.4"
+
+
+def register(app: faust.App, pipeline: Pipeline) -> None:
+    tables = pipeline.tables.all()
+    windowed = pipeline.tables.windowed
+    team_games = pipeline.tables.team_games
+
+    def derived(name: str, key: str, value, request) -> dict:
+        """What is read off a stored value, for the tables where that is the point."""
+        if name == "odds-book":
+            return {"book": summarize(value)}
+        if name == "team-form":
+            before = request.query.get("before")
+            moment = datetime.fromisoformat(before) if before else datetime.now(UTC)
+            soccer = partition_of(key).startswith(Sport.SOCCER.value)
+            return {"features": form_features(value, moment, soccer_points=soccer)}
+        if name == "player-form":
+            team = team_games.get(table_key(partition_of(key), value["team"]))
+            return {
+                "features": player_features(value, team),
+                "teammate_boosts": teammate_boosts(value["player_id"], value, team),
+            }
+        return {}
+
+    def windows_of(name: str, key: str) -> list[dict]:
+        rows = [
+            {"start": window[0], "end": window[1], "value": count}
+            for (stored_key, window), count in tables[name].data.items()
+            if stored_key == key
+        ]
+        return sorted(rows, key=lambda r: r["start"])
+
+    routing_table = pipeline.tables.league_ratings.name
+
+    async def routed(web, request, league: str):
+        """The answer of the worker that owns the league, or None when that is this one.
+
+        Every table is partitioned by league like every topic, so the owner of a league's
+        partition of one plain table (keyed by the bare league) owns it in all of them.
+        """
+        try:
+            return await app.router.route_req(routing_table, league, web, request)
+        except SameNode:
+            return None
+
+    @app.page("/health")
+    async def health(web, request):
+        return json_bytes(web, {"status": "ok", "app": app.conf.id})
+
+    @app.page("/metrics")
+    async def metrics(web, request):
+        return web.bytes(pipeline.metrics.exposition(), content_type=EXPOSITION_TYPE)
+
+    @app.page("/tables")
+    async def table_index(web, request):
+        return json_bytes(
+            web,
+            {
+                name: {
+                    "help": table.help,
+                    "windowed": name in windowed,
+                    "key": f"/tables/{name}/{{sport:league}}{SEPARATOR}{{...}}",
+                    "range": f"/tables/{name}?prefix={{sport:league}}{SEPARATOR}&limit=50",
+                }
+                for name, table in tables.items()
+            },
+        )
+
+    @app.page("/tables/{name}")
+    async def table_range(web, request, name):
+        if name not in tables:
+            return error(web, f"no table {name!r}; tables: {sorted(tables)}", 404)
+        prefix = request.query.get("prefix", "")
+        try:
+            league = partition_of(prefix)
+            limit, offset = paging(request)
+        except ValueError as problem:
+            return error(web, f"{problem} (prefix= must start with the league)", 400)
+        try:
+            forwarded = await routed(web, request, league)
+        except ServiceUnavailable:
+            return error(web, "partitions are being assigned; retry in a few seconds", 503)
+        if forwarded is not None:
+            return forwarded
+        if name in windowed:
+            keys = sorted({k for k, _ in tables[name].data if k.startswith(prefix)})
+            items = [(k, windows_of(name, k)) for k in keys[offset : offset + limit]]
+        else:
+            keys = sorted(k for k in tables[name] if k.startswith(prefix))
+            items = [(k, tables[name][k]) for k in keys[offset : offset + limit]]
+        return json_bytes(
+            web,
+            {
+                "table": name,
+                "prefix": prefix,
+                "total": len(keys),
+                "limit": limit,
+                "offset": offset,
+                "items": [{"key": k, "value": v} for k, v in items],
+            },
+        )
+
+    @app.page("/tables/{name}/{key}")
+    async def table_value(web, request, name, key):
+        if name not in tables:
+            return error(web, f"no table {name!r}; tables: {sorted(tables)}", 404)
+        try:
+            league = partition_of(key)
+        except ValueError as problem:
+            return error(web, str(problem), 400)
+        try:
+            forwarded = await routed(web, request, league)
+        except ServiceUnavailable:
+            return error(web, "partitions are being assigned; retry in a few seconds", 503)
+        if forwarded is not None:
+            return forwarded
+        if name in windowed:
+            series = windows_of(name, key)
+            if not series:
+                return error(web, f"no windows for {key!r} in {name!r}", 404)
+            current = series[-1]["value"]
+            previous = series[-2]["value"] if len(series) > 1 else 0
+            return json_bytes(
+                web,
+                {"table": name, "key": key, "windows": series, "current": series[-1],
+                 "delta": current - previous},
+            )  # fmt: skip
+        value = tables[name].get(key)
+        if value is None:
+            return error(web, f"no key {key!r} in {name!r}", 404)
+        return json_bytes(
+            web, {"table": name, "key": key, "value": value, **derived(name, key, value, request)}
+        )

@@ -1,0 +1,67 @@
+"""Soccer attack and defence strengths for a goals model.
+
+Expected home goals = league home average x home attack x away defence (and the mirror for
+away goals). After each result every factor moves a step toward the value that would have
+explained it (an exponentially weighted average), and the league averages track scoring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STEP = 0.08  # weight of the newest game in a team's attack/defence
+LEAGUE_STEP = 0.01  # weight of the newest game in the league's goal averages
+START_GOALS = {"home": 1.5, "away": 1.2}
+SEASON_CARRY = 0.7  # share of a team's deviation from average kept across a season break
+FLOOR = 0.2  # strengths never reach zero (a team that has not scored yet still can)
+
+
+def neutral() -> dict[str, float]:
+    return {"attack": 1.0, "defence": 1.0}
+
+
+def expected_goals(
+    strengths: dict[str, dict[str, float]], goals: dict[str, float], home: str, away: str
+) -> tuple[float, float]:
+    h, a = strengths.get(home, neutral()), strengths.get(away, neutral())
+    return (
+        goals["home"] * h["attack"] * a["defence"],
+        goals["away"] * a["attack"] * h["defence"],
+    )
+
+
+def updated_strengths(
+    strengths: dict[str, dict[str, float]],
+    goals: dict[str, float],
+    home: str,
+    away: str,
+    home_goals: int,
+    away_goals: int,
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """New (strengths, league goal averages) after one result; inputs are not modified."""
+    h, a = dict(strengths.get(home, neutral())), dict(strengths.get(away, neutral()))
+
+    def toward(current: float, observed: float, explained_by: float) -> float:
+        target = observed / max(explained_by, 1e-9)
+        return max(FLOOR, (1 - STEP) * current + STEP * target)
+
+    new_h = {
+        "attack": toward(h["attack"], home_goals, goals["home"] * a["defence"]),
+        "defence": toward(h["defence"], away_goals, goals["away"] * a["attack"]),
+    }
+    new_a = {
+        "attack": toward(a["attack"], away_goals, goals["away"] * h["defence"]),
+        "defence": toward(a["defence"], home_goals, goals["home"] * h["attack"]),
+    }
+    new_goals = {
+        "home": (1 - LEAGUE_STEP) * goals["home"] + LEAGUE_STEP * home_goals,
+        "away": (1 - LEAGUE_STEP) * goals["away"] + LEAGUE_STEP * away_goals,
+    }
+    return {**strengths, home: new_h, away: new_a}, new_goals
+
+
+def carried_into_new_season(strengths: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    return {
+        team: {k: 1.0 + SEASON_CARRY * (v - 1.0) for k, v in factors.items()}
+        for team, factors in strengths.items()
+    }
