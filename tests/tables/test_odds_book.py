@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemas import GameEvent, OddsQuote
+from tables.odds_book import STEAM_MIN_BOOKS, apply_game, apply_quote, summarize, volatility
+from tests.schemas.examples import GAME, QUOTE
+
+KICKOFF = datetime(2021, 8, 22, 15, 30, tzinfo=UTC)
+
+
+def quote(book: str, selection: str, price: float, minutes_before: float) -> OddsQuote:
+    return OddsQuote.model_validate({
+        **QUOTE, "event_id": f"{book}:{selection}:{minutes_before}", "bookmaker": book,
+        "selection": selection, "price_decimal": price,
+        "event_time": KICKOFF - timedelta(minutes=minutes_before),
+    })  # fmt: skip
+
+
+def fixture() -> GameEvent:
+    payload = {k: v for k, v in GAME.items() if not k.endswith("_score")}
+    return GameEvent.model_validate({**payload, "status": "scheduled", "start_time": KICKOFF})
+
+
+def test_open_current_closing_and_moves():
+    book, moved = apply_quote(None, quote("pinnacle", "home", 2.10, 2880))
+    assert moved == 0
+    book, moved = apply_quote(book, quote("pinnacle", "home", 2.00, 60))
+    assert moved == -1
+    book, _ = apply_quote(book, quote("pinnacle", "home", 2.05, -10))  # in play, after kick-off
+    line = summarize(book)["markets"]["moneyline"]["bookmakers"]["pinnacle"]["selections"]["home"]
+    assert line["closing"] is None  # the start time is not known yet
+    line = summarize(apply_game(book, fixture()))["markets"]["moneyline"]["bookmakers"]
+    home = line["pinnacle"]["selections"]["home"]
+    assert (home["open"], home["current"], home["closing"], home["moves"]) == (2.10, 2.05, 2.00, 2)
+
+
+def test_fair_probabilities_consensus_and_best_price():
+    book = None
+    for name, prices in (("pinnacle", (2.0, 3.5, 4.0)), ("bet365", (1.95, 3.6, 4.2)),
+                         ("market_max", (2.1, 3.7, 4.4))):  # fmt: skip
+        for selection, price in zip(("home", "draw", "away"), prices, strict=True):
+            book, _ = apply_quote(book, quote(name, selection, price, 30))
+    market = summarize(book)["markets"]["moneyline"]
+    pinnacle = market["bookmakers"]["pinnacle"]
+    assert pinnacle["overround"] == pytest.approx(1 / 2 + 1 / 3.5 + 1 / 4 - 1)
+    assert sum(pinnacle["fair"]["shin"].values()) == pytest.approx(1.0)
+    assert market["consensus_books"] == ["bet365", "pinnacle"]  # aggregates left out
+    assert sum(market["consensus"].values()) == pytest.approx(1.0)
+    assert market["best"]["away"] == {"price": 4.4, "bookmaker": "market_max"}
+
+
+def test_steam_needs_several_books_moving_the_same_way_in_the_window():
+    books = ["pinnacle", "bet365", "williamhill", "betfair"]
+    book = None
+    for name in books:
+        book, _ = apply_quote(book, quote(name, "home", 2.2, 120))
+    for i, name in enumerate(books[:STEAM_MIN_BOOKS]):
+        book, _ = apply_quote(book, quote(name, "home", 2.0, 20 - i))
+    [steam] = book["steam"]
+    assert steam["direction"] == -1 and steam["books"] == sorted(books[:STEAM_MIN_BOOKS])
+    book, _ = apply_quote(book, quote("betfair", "home", 2.0, 15))
+    assert len(book["steam"]) == 1  # the same situation is one steam move
+
+
+def test_moves_far_apart_are_not_steam():
+    book = None
+    for name in ("a", "b", "c"):
+        book, _ = apply_quote(book, quote(name, "home", 2.2, 1000))
+    for i, name in enumerate(("a", "b", "c")):
+        book, _ = apply_quote(book, quote(name, "home", 2.0, 500 - 60 * i))
+    assert book["steam"] == []
+
+
+def test_volatility():
+    assert volatility([[0, 2.0], [1, 2.0]]) == 0.0
+    assert volatility([[0, 2.0], [1, 2.2], [2, 2.0], [3, 2.2]]) > 0
