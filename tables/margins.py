@@ -42,7 +42,7 @@ def power(prices: Sequence[float]) -> list[float]:
     if math.isclose(sum(implied), 1.0):
         return implied
     # sum(q^k) decreases in k for q < 1; k > 1 for an overround book, < 1 for an underround one
-    k = _bisect(lambda k: sum(q**k for q in implied) - 1.0, 0.01, 20.0)
+    k = _bisect(lambda k: sum(q**k for q in implied) - 1.0, 0.001, 1000.0)
     return [q**k for q in implied]
 
 

@@ -40,9 +40,14 @@ def new_book(game_id: str) -> dict[str, Any]:
 
 
 def apply_game(book: dict[str, Any] | None, game: GameEvent) -> dict[str, Any]:
+    """The book with the game's start time and status; the newest game event wins, so the
+    result does not depend on how the game and odds topics interleave."""
     book = book or new_book(game.game_id)
+    if millis(game.event_time) < book.get("game_time", 0):
+        return book
     return {
         **book,
+        "game_time": millis(game.event_time),
         "start": millis(game.start_time),
         "status": game.status.value,
         "home": game.home_team,

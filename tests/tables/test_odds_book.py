@@ -21,7 +21,10 @@ def quote(book: str, selection: str, price: float, minutes_before: float) -> Odd
 
 def fixture() -> GameEvent:
     payload = {k: v for k, v in GAME.items() if not k.endswith("_score")}
-    return GameEvent.model_validate({**payload, "status": "scheduled", "start_time": KICKOFF})
+    return GameEvent.model_validate(
+        {**payload, "status": "scheduled", "start_time": KICKOFF,
+         "event_time": KICKOFF - timedelta(days=7)}
+    )  # fmt: skip
 
 
 def test_open_current_closing_and_moves():
@@ -77,3 +80,10 @@ def test_moves_far_apart_are_not_steam():
 def test_volatility():
     assert volatility([[0, 2.0], [1, 2.0]]) == 0.0
     assert volatility([[0, 2.0], [1, 2.2], [2, 2.0], [3, 2.2]]) > 0
+
+
+def test_the_newest_game_event_wins_whatever_the_order():
+    scheduled = fixture()
+    final = GameEvent.model_validate({**GAME, "start_time": KICKOFF})
+    assert apply_game(apply_game(None, final), scheduled)["status"] == "final"
+    assert apply_game(apply_game(None, scheduled), final)["status"] == "final"
