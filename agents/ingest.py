@@ -93,27 +93,31 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         )
         async for batch in batches:
             metrics.events_in.labels(source_name).inc(len(batch))
-            for game_id, items in (await parsed(batch)).items():
+            judged = []
+            for group, items in (await parsed(batch)).items():
                 with current_event(items[0][0]):
-                    verdicts, state = admit_game_events(order.get(game_id), [e for _, e in items])
+                    verdicts, state = admit_game_events(order.get(group), [e for _, e in items])
                     if state is not None:
-                        order[game_id] = state
-                for (record, event), verdict in zip(items, verdicts, strict=True):
-                    if verdict is Verdict.ACCEPT:
-                        await clean.send(
-                            key=record.message.key,
-                            value=event.to_json(),
-                            timestamp=event.event_time.timestamp(),  # event time downstream
-                        )
-                        metrics.events_out.labels(clean_name).inc()
-                    elif verdict is Verdict.DUPLICATE:
-                        metrics.duplicates.labels(feed_name).inc()
-                    else:
-                        await dead_letter(
-                            record.message,
-                            f"out of order: {event.event_time.isoformat()} is older than an "
-                            f"event already processed for {event.ordering_key!r}",
-                            "out_of_order",
-                        )
+                        order[group] = state
+                judged += [(*item, verdict) for item, verdict in zip(items, verdicts, strict=True)]
+            # Out in the order the feed sent them (per partition), not grouped by game.
+            judged.sort(key=lambda j: (j[0].message.partition, j[0].message.offset))
+            for record, event, verdict in judged:
+                if verdict is Verdict.ACCEPT:
+                    await clean.send(
+                        key=record.message.key,
+                        value=event.to_json(),
+                        timestamp=event.event_time.timestamp(),  # event time downstream
+                    )
+                    metrics.events_out.labels(clean_name).inc()
+                elif verdict is Verdict.DUPLICATE:
+                    metrics.duplicates.labels(feed_name).inc()
+                else:
+                    await dead_letter(
+                        record.message,
+                        f"out of order: {event.event_time.isoformat()} is older than an "
+                        f"event already processed for {event.ordering_key!r}",
+                        "out_of_order",
+                    )
 
     return ingest

@@ -1,0 +1,262 @@
+"""State tables on a real worker: equal to the same functions applied offline, shown on the
+dashboard in headless Chromium, rebuilt from their changelogs after the local state is gone,
+and answered alike by either of two workers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+
+from schemas import FEEDS, GameEvent, OddsQuote, PlayerBoxScore, parse_feed_event
+from schemas.feeds import InvalidEvent
+from streamapp.replay.catalog import timeline
+from streamapp.replay.producer import replay
+from streamapp.settings import PROJECT_ROOT
+from streamapp.summary import wait_until_drained
+from streamapp.worker import spawn_worker
+from tables.keys import table_key
+from tables.league_ratings import LeagueRatings
+from tables.odds_book import apply_game, apply_quote
+from tables.player_form import record_line
+from tables.team_form import record_result
+from tests.integration.conftest import free_port
+
+pytestmark = pytest.mark.integration
+ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--virtual-time-budget=15000",
+]  # fmt: skip
+
+
+def get(port: int, path: str, timeout: float = 30) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
+        return orjson.loads(response.read())
+
+
+def key_path(table: str, key: str) -> str:
+    return f"/tables/{table}/{urllib.parse.quote(key, safe='')}"
+
+
+def stored(port: int, table: str, key: str):
+    """What a table holds for a key (windows for a windowed table), not what is derived."""
+    answer = get(port, key_path(table, key))
+    return answer.get("windows", answer.get("value"))
+
+
+def valid(events):
+    for event in events:
+        try:
+            parse_feed_event(FEEDS[event.feed], event.to_bytes())
+        except InvalidEvent:
+            continue
+        yield event
+
+
+def offline_state(events) -> dict[str, dict]:
+    """Every table value the worker should hold, from the same functions in feed order."""
+    leagues: dict[str, LeagueRatings] = {}
+    form, books, players = {}, {}, {}
+    rate: Counter = Counter()
+    for event in valid(events):
+        p = event.payload
+        league = event.key
+        if event.feed == "games":
+            game = GameEvent.model_validate(p)
+            state = leagues.setdefault(league, LeagueRatings(game.sport, game.league))
+            state.observe(game)
+            if game.status.value == "final":
+                for team in (game.home_team, game.away_team):
+                    key = table_key(league, team)
+                    form[key] = record_result(form.get(key), game, team)
+            key = table_key(league, game.game_id)
+            books[key] = apply_game(books.get(key), game)
+        elif event.feed == "odds":
+            quote = OddsQuote.model_validate(p)
+            key = table_key(league, quote.game_id)
+            books[key], _ = apply_quote(books.get(key), quote)
+            rate[(key, int(quote.event_time.timestamp()) // 60 * 60)] += 1
+        elif event.feed == "boxscores":
+            line = PlayerBoxScore.model_validate(p)
+            key = table_key(league, line.player_id)
+            players[key] = record_line(players.get(key), line)
+    return {
+        "league-ratings": {k: orjson.loads(orjson.dumps(v.to_dict())) for k, v in leagues.items()},
+        "team-form": form,
+        "odds-book": books,
+        "player-form": players,
+        "quote-rate": rate,
+    }
+
+
+def replay_and_drain(settings, events) -> None:
+    async def run():
+        await replay(settings, events, progress=False)
+        await wait_until_drained(settings, timeout=300)
+
+    asyncio.run(run())
+
+
+def season_events(data_dir, *leagues: str, nba: bool = True):
+    files = [data_dir / "football-data" / f"{league}_2021.csv" for league in leagues]
+    if nba:
+        files += [data_dir / "moneylines" / "nba.csv", data_dir / "nba-boxscores" / "playoffs.csv"]
+    return timeline(files, season_end=2021)
+
+
+def test_tables_equal_the_offline_calculation_and_the_dashboard_shows_them(
+    live_settings, worker, data_dir
+):
+    settings = live_settings
+    events = season_events(data_dir, "E0")
+    replay_and_drain(settings, events)
+    expected = offline_state(events)
+    port = settings.web_port
+
+    for key, value in expected["league-ratings"].items():
+        assert get(port, key_path("league-ratings", key))["value"] == value
+    form = get(port, "/tables/team-form?limit=1000&prefix=" + urllib.parse.quote("soccer:E0|"))
+    assert form["total"] == 20
+    assert {i["key"]: i["value"] for i in form["items"]} == {
+        k: v for k, v in expected["team-form"].items() if k.startswith("soccer:E0|")
+    }
+    for key in list(expected["odds-book"])[:25]:
+        answer = get(port, key_path("odds-book", key))
+        assert answer["value"] == expected["odds-book"][key]
+        assert answer["book"]["markets"]["moneyline"]["consensus"]
+    for key in sorted(expected["player-form"])[:10]:
+        answer = get(port, key_path("player-form", key))
+        assert answer["value"] == expected["player-form"][key]
+        assert answer["features"]["pts"]["season"]["n"] >= 1
+    some_game = "soccer:E0|E0-2020-21-fulham-arsenal"
+    windows = get(port, key_path("quote-rate", some_game))["windows"]
+    assert {w["start"]: w["value"] for w in windows} == {
+        minute: n for (key, minute), n in expected["quote-rate"].items() if key == some_game
+    }
+    for bad, status in (("/tables/odds-book/Arsenal", 400), ("/tables/nope/soccer:E0", 404),
+                        ("/tables/team-form?prefix=E0", 400)):  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(port, bad)
+        assert refused.value.code == status
+    spec = get(port, "/openapi.json")
+    assert "/tables/{name}/{key}" in spec["paths"] and spec["openapi"].startswith("3.")
+
+    # The dashboard in headless Chromium: it loads, shows the replay's data, a screenshot.
+    chromium = shutil.which("chromium") or pytest.fail(
+        "chromium is not installed (`.ci/run` installs it)"
+    )
+    url = f"http://127.0.0.1:{port}/dashboard?league=soccer:E0&game=" + urllib.parse.quote(
+        some_game, safe=""
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    profile = ARTIFACTS / "chromium-profile"
+    dom = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}-dom", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert 'data-ready="1"' in dom
+    assert re.search(r'id="status"[^>]*>updated', dom), "the dashboard reported errors"
+    assert "Man City" in dom and "<polyline" in dom and "Fulham" in dom
+    shot = ARTIFACTS / "dashboard.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}-shot", "--window-size=1280,1000",
+         f"--screenshot={shot}", url],
+        capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert shot.stat().st_size > 20_000
+    print(f"dashboard screenshot: {shot}")
+
+
+def test_tables_are_rebuilt_from_their_changelogs(live_settings, tmp_path, data_dir):
+    settings = live_settings
+    events = season_events(data_dir, "E0", nba=False)
+    worker = spawn_worker(settings, tmp_path / "first.log")
+    try:
+        replay_and_drain(settings, events)
+        keys = {
+            "league-ratings": ["soccer:E0"],
+            "team-form": [table_key("soccer:E0", t) for t in ("Arsenal", "Chelsea", "Fulham")],
+            "odds-book": [k for k in offline_state(events)["odds-book"]][:20],
+            "quote-rate": ["soccer:E0|E0-2020-21-fulham-arsenal"],
+        }
+        before = {
+            (t, k): stored(settings.web_port, t, k) for t, ks in keys.items() for k in ks
+        }
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    shutil.rmtree(settings.state_dir)
+    started = time.monotonic()
+    worker = spawn_worker(settings, tmp_path / "second.log")
+    try:
+        deadline = started + 180
+        while True:
+            try:
+                if get(settings.web_port, key_path("league-ratings", "soccer:E0"), 5):
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            assert time.monotonic() < deadline, "the worker did not recover its tables"
+            time.sleep(0.5)
+        recovered_in = time.monotonic() - started
+        after = {key: stored(settings.web_port, *key) for key in before}
+        assert after == before
+        print(f"tables rebuilt from the changelogs in {recovered_in:.1f}s (worker start included)")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def test_two_workers_answer_every_key_alike(live_settings, tmp_path, data_dir):
+    first = live_settings
+    second = first.model_copy(
+        update={"web_port": free_port(), "state_dir": Path(str(first.state_dir) + "-2")}
+    )
+    workers = [spawn_worker(s, tmp_path / f"worker{i}.log") for i, s in enumerate((first, second))]
+    try:
+        events = season_events(data_dir, "E0", "SP1", "D1", "I1", "F1")
+        replay_and_drain(first, events)
+        leagues = sorted({e.key for e in events})
+        owners = {}
+        deadline = time.monotonic() + 120
+        while len(set(owners.values())) < 2:
+            routes = get(first.web_port, "/router/")
+            table = f"{first.app_id}-league-ratings-changelog"
+            by_partition = {
+                p: host for host, tables in routes.items() for p in tables.get(table, [])
+            }
+            owners = {
+                league: by_partition.get(
+                    DefaultPartitioner()(league.encode(), [0, 1, 2, 3], [0, 1, 2, 3])
+                )
+                for league in leagues
+            }
+            assert time.monotonic() < deadline, (
+                f"partitions never spread over both workers: {routes}"
+            )
+            time.sleep(1)
+        print(f"league owners: {owners}")
+        for league in leagues:
+            paths = [key_path("league-ratings", league)]
+            paths.append("/tables/team-form?limit=5&prefix=" + urllib.parse.quote(league + "|"))
+            for path in paths:
+                assert get(first.web_port, path) == get(second.web_port, path), path
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
