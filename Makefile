@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install demo test test-unit stack-up stop lint bench clean
+.PHONY: install chromium demo test test-unit stack-up stop lint bench clean
 
 install: $(STAMP)
 
@@ -15,11 +15,17 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# Debian's headless Chromium, for the dashboard test.
+chromium:
+	@command -v chromium >/dev/null || apt-get install -y -q chromium \
+	  || { apt-get update -q && apt-get install -y -q chromium; } \
+	  || { echo "install Debian's chromium package (the dashboard test needs it)"; exit 1; }
+
 demo: install
 	$(BIN)/streamapp demo
 
 # Starts the stack, runs the whole suite, stops the stack (also when tests fail).
-test: install
+test: install chromium
 	$(BIN)/streamapp stack up
 	$(BIN)/pytest -q --durations=10; status=$$?; $(BIN)/streamapp stack down; exit $$status
 
