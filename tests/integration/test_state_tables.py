@@ -193,9 +193,7 @@ def test_tables_are_rebuilt_from_their_changelogs(live_settings, tmp_path, data_
             "odds-book": [k for k in offline_state(events)["odds-book"]][:20],
             "quote-rate": ["soccer:E0|E0-2020-21-fulham-arsenal"],
         }
-        before = {
-            (t, k): stored(settings.web_port, t, k) for t, ks in keys.items() for k in ks
-        }
+        before = {(t, k): stored(settings.web_port, t, k) for t, ks in keys.items() for k in ks}
     finally:
         worker.terminate()
         worker.wait(timeout=60)
