@@ -46,6 +46,8 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                         book = apply_game(book, event)
                         continue
                     book, direction = apply_quote(book, event)
+                    if direction is None:
+                        continue  # redelivered after a restart: already in the book
                     minute = record.message.timestamp * 1000 // MINUTE_MS
                     quotes[minute] += 1
                     moves[minute] += bool(direction)

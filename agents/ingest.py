@@ -7,6 +7,7 @@ against its ordering state with one table read and one table write (see tables.f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -93,21 +94,23 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         )
         async for batch in batches:
             metrics.events_in.labels(source_name).inc(len(batch))
-            judged = []
+            judged, states = [], {}
             for group, items in (await parsed(batch)).items():
                 with current_event(items[0][0]):
                     verdicts, state = admit_game_events(order.get(group), [e for _, e in items])
-                    if state is not None:
-                        order[group] = state
+                states[group] = (items[0][0], state)
                 judged += [(*item, verdict) for item, verdict in zip(items, verdicts, strict=True)]
             # Out in the order the feed sent them (per partition), not grouped by game.
             judged.sort(key=lambda j: (j[0].message.partition, j[0].message.offset))
+            deliveries = []
             for record, event, verdict in judged:
                 if verdict is Verdict.ACCEPT:
-                    await clean.send(
-                        key=record.message.key,
-                        value=event.to_json(),
-                        timestamp=event.event_time.timestamp(),  # event time downstream
+                    deliveries.append(
+                        await clean.send(
+                            key=record.message.key,
+                            value=event.to_json(),
+                            timestamp=event.event_time.timestamp(),  # event time downstream
+                        )
                     )
                     metrics.events_out.labels(clean_name).inc()
                 elif verdict is Verdict.DUPLICATE:
@@ -119,5 +122,13 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                         f"event already processed for {event.ordering_key!r}",
                         "out_of_order",
                     )
+            # Only once the clean events are on the broker is their id marked as seen: a
+            # worker killed in between sends them again (downstream state is idempotent)
+            # rather than losing them.
+            await asyncio.gather(*deliveries)
+            for group, (first, state) in states.items():
+                if state is not None:
+                    with current_event(first):
+                        order[group] = state
 
     return ingest

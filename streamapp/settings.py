@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,8 +20,11 @@ class Settings(BaseSettings):
     broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s).")
     topic_prefix: str = Field("sports", description="Prefix of every topic the app uses.")
     topic_partitions: int = Field(4, ge=1, description="Partitions of the topics the app creates.")
-    processing_guarantee: str = Field(
-        "at_least_once", description="Faust processing guarantee (at_least_once|exactly_once)."
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="Faust processing guarantee: at_least_once, or exactly_once (Kafka "
+        "transactions; runs, but see README: an idle worker may leave its last offsets "
+        "uncommitted).",
     )
     store: str = Field("rocksdb://", description="Faust table store (rocksdb:// or memory://).")
     state_dir: Path = Field(

@@ -55,13 +55,16 @@ def apply_game(book: dict[str, Any] | None, game: GameEvent) -> dict[str, Any]:
     }
 
 
-def apply_quote(book: dict[str, Any] | None, quote: OddsQuote) -> tuple[dict[str, Any], int]:
+def apply_quote(book: dict[str, Any] | None, quote: OddsQuote) -> tuple[dict[str, Any], int | None]:
     """The book with ``quote`` added, and the direction it moved the price (-1, 0, +1;
-    0 for the first quote or an unchanged price)."""
+    0 for the first quote or an unchanged price; None when the quote is the newest point
+    already — a redelivery — and the book is unchanged)."""
     book = book or new_book(quote.game_id)
     key = line_key(quote)
     history = list(book["lines"].get(key, []))
     point = [millis(quote.event_time), quote.price_decimal, quote.line]
+    if history and history[-1] == point:
+        return book, None
     direction = 0
     if history:
         previous = history[-1][1]

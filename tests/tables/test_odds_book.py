@@ -87,3 +87,9 @@ def test_the_newest_game_event_wins_whatever_the_order():
     final = GameEvent.model_validate({**GAME, "start_time": KICKOFF})
     assert apply_game(apply_game(None, final), scheduled)["status"] == "final"
     assert apply_game(apply_game(None, scheduled), final)["status"] == "final"
+
+
+def test_a_redelivered_quote_changes_nothing():
+    first, _ = apply_quote(None, quote("pinnacle", "home", 2.10, 60))
+    again, direction = apply_quote(first, quote("pinnacle", "home", 2.10, 60))
+    assert direction is None and again == first
