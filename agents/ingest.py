@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 
 import faust
@@ -71,6 +72,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         """The batch's valid events grouped by game (or team), in arrival order; the rest
         dead-lettered."""
         games: dict[str, list] = {}
+        received = time.time()
         for record in batch:
             message = record.message
             try:
@@ -82,6 +84,9 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                 log.exception("ingest-%s failed on %s:%d", feed_name, message.topic, message.offset)
                 await dead_letter(message, f"internal error: {error!r}", "internal")
                 continue
+            metrics.event_latency.labels(feed_name).observe(
+                max(0.0, received - event.event_time.timestamp())
+            )
             games.setdefault(table_key(event.partition_key, event.order_group), []).append(
                 (record, event)
             )
@@ -94,6 +99,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         )
         async for batch in batches:
             metrics.events_in.labels(source_name).inc(len(batch))
+            metrics.saw_event(feed_name)
             judged, states = [], {}
             for group, items in (await parsed(batch)).items():
                 with current_event(items[0][0]):

@@ -7,7 +7,7 @@ import faust
 
 from agents.pipeline import Pipeline
 from schemas.game import GameEvent
-from tables.league_ratings import LeagueRatings
+from tables.league_ratings import MODEL_VERSION, LeagueRatings
 
 
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
@@ -37,5 +37,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     )
                     metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
             ratings[key] = state.to_dict()
+            if state.brier is not None:
+                metrics.model_brier.labels(state.sport.value, state.league, MODEL_VERSION).set(
+                    state.brier
+                )
 
     return rate_teams

@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None) -> faust.App:
         web_port=settings.web_port,
         canonical_url=f"http://{settings.web_host}:{settings.web_port}",
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.session_timeout / 5,
         autodiscover=False,
         web_enabled=True,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -75,5 +77,58 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.event_latency = Histogram(
+            "streamapp_event_latency_seconds",
+            "Event time to processed by ingest, by feed (a replay of history shows its age).",
+            ["feed"],
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400, 86400 * 365),
+            registry=self.registry,
+        )
+        self.alerts = Counter(
+            "streamapp_alerts", "Alerts emitted, by kind.", ["kind"], registry=self.registry
+        )
+        self.table_keys = Gauge(
+            "streamapp_table_keys",
+            "Keys held locally, by table.",
+            ["table"],
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "streamapp_consumer_lag",
+            "Messages not yet read, by topic and partition (assigned to this worker).",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.recovery_remaining = Gauge(
+            "streamapp_recovery_remaining",
+            "Changelog records still to apply: active tables (recovery) or standbys (lag).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "streamapp_ready",
+            "1 when partitions are assigned and tables recovered.",
+            registry=self.registry,
+        )
+        self.feed_freshness = Gauge(
+            "streamapp_feed_freshness_seconds",
+            "Seconds since this worker last received an event of the feed.",
+            ["feed"],
+            registry=self.registry,
+        )
+        self.model_brier = Gauge(
+            "streamapp_model_brier",
+            "Rolling Brier score of the last pregame predictions of finished games.",
+            ["sport", "league", "model_version"],
+            registry=self.registry,
+        )
+        self.last_event_at: dict[str, float] = {}
+
+    def saw_event(self, feed: str) -> None:
+        self.last_event_at[feed] = time.time()
+
     def exposition(self) -> bytes:
+        now = time.time()
+        for feed, at in self.last_event_at.items():
+            self.feed_freshness.labels(feed).set(now - at)
         return generate_latest(self.registry)

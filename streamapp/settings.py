@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         PROJECT_ROOT / "var" / "state", description="Faust data dir (RocksDB tables)."
     )
+    session_timeout: float = Field(
+        10.0, gt=0, description="Seconds without heartbeats before a worker's partitions move."
+    )
     web_host: str = Field("127.0.0.1", description="Host the worker's web server binds.")
     web_port: int = Field(6066, description="Port of the worker's web server.")
     log_level: str = Field("info", description="Logging level of workers and commands.")

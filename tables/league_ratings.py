@@ -20,6 +20,8 @@ MODEL_NAME = "elo"
 MODEL_VERSION = "elo-1"
 # Finals remembered per league so a corrected re-send of a result is not counted twice.
 REMEMBERED_FINALS = 500
+# The rolling Brier score is a plain mean over the first games, then weighs this many.
+BRIER_WINDOW = 100
 
 
 @dataclass
@@ -33,6 +35,9 @@ class LeagueRatings:
     # Soccer only: attack/defence per team and the league's home/away goal averages.
     strengths: dict[str, dict[str, float]] = field(default_factory=dict)
     goals: dict[str, float] = field(default_factory=lambda: dict(START_GOALS))
+    # Rolling Brier score of the last pregame prediction of each finished game.
+    brier: float | None = None
+    scored: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LeagueRatings:
@@ -45,6 +50,8 @@ class LeagueRatings:
             finished=deque(data.get("finished", ()), maxlen=REMEMBERED_FINALS),
             strengths=dict(data.get("strengths", {})),
             goals=dict(data.get("goals", START_GOALS)),
+            brier=data.get("brier"),
+            scored=data.get("scored", 0),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +64,8 @@ class LeagueRatings:
             "finished": list(self.finished),
             "strengths": self.strengths,
             "goals": self.goals,
+            "brier": self.brier,
+            "scored": self.scored,
         }
 
     def rating(self, team: str) -> float:
@@ -86,7 +95,9 @@ class LeagueRatings:
             return []
         if game.status is not GameStatus.FINAL or game.game_id in self.finished:
             return []
-        self.upcoming.pop(game.game_id, None)
+        entry = self.upcoming.pop(game.game_id, None)
+        if entry and entry["last"] is not None:
+            self._score(entry["last"], game)
         self.finished.append(game.game_id)
         home, away = game.home_team, game.away_team
         self.ratings[home], self.ratings[away] = updated_ratings(
@@ -106,6 +117,17 @@ class LeagueRatings:
             for game_id, entry in self.upcoming.items()
             if {entry["home"], entry["away"]} & {home, away}
         ]
+
+    def _score(self, last: list[float], game: GameEvent) -> None:
+        home, away = game.home_score or 0, game.away_score or 0
+        outcome = [float(home > away), float(home == away), float(home < away)]
+        if self.sport is Sport.SOCCER:
+            score = sum((p - o) ** 2 for p, o in zip(last, outcome, strict=True))
+        else:
+            score = (last[0] - outcome[0]) ** 2
+        self.scored += 1
+        weight = 1.0 / min(self.scored, BRIER_WINDOW)
+        self.brier = score if self.brier is None else (1 - weight) * self.brier + weight * score
 
     def prediction_if_moved(
         self, game_id: str, trigger: GameEvent, min_change: float

@@ -11,6 +11,7 @@ from faust.web.exceptions import ServiceUnavailable
 
 from agents.pipeline import Pipeline
 from schemas.base import Sport
+from streamapp.operations import readiness, refresh_gauges
 from streamapp.views.common import error, json_bytes, paging
 from tables.keys import SEPARATOR, partition_of, table_key
 from tables.odds_book import summarize
@@ -68,8 +69,14 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
     async def health(web, request):
         return json_bytes(web, {"status": "ok", "app": app.conf.id})
 
+    @app.page("/ready")
+    async def ready(web, request):
+        ok, reason = readiness(app)
+        return json_bytes(web, {"ready": ok, "reason": reason}, status=200 if ok else 503)
+
     @app.page("/metrics")
     async def metrics(web, request):
+        refresh_gauges(app, pipeline)
         return web.bytes(pipeline.metrics.exposition(), content_type=EXPOSITION_TYPE)
 
     @app.page("/tables")

@@ -23,7 +23,7 @@ from schemas import FEEDS, GameEvent, OddsQuote, PlayerBoxScore, parse_feed_even
 from schemas.feeds import InvalidEvent
 from streamapp.replay.catalog import timeline
 from streamapp.replay.producer import replay
-from streamapp.settings import PROJECT_ROOT
+from streamapp.settings import PROJECT_ROOT, Settings
 from streamapp.summary import wait_until_drained
 from streamapp.worker import spawn_worker
 from tables.keys import table_key
@@ -34,6 +34,7 @@ from tables.team_form import record_result
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
+PREDICTION_MIN_CHANGE = Settings().prediction_min_change
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -69,7 +70,7 @@ def valid(events):
 def offline_state(events) -> dict[str, dict]:
     """Every table value the worker should hold, from the same functions in feed order."""
     leagues: dict[str, LeagueRatings] = {}
-    form, books, players = {}, {}, {}
+    form, books, players, predictions = {}, {}, {}, {}
     rate: Counter = Counter()
     for event in valid(events):
         p = event.payload
@@ -77,7 +78,10 @@ def offline_state(events) -> dict[str, dict]:
         if event.feed == "games":
             game = GameEvent.model_validate(p)
             state = leagues.setdefault(league, LeagueRatings(game.sport, game.league))
-            state.observe(game)
+            for game_id in state.observe(game):
+                prediction = state.prediction_if_moved(game_id, game, PREDICTION_MIN_CHANGE)
+                if prediction is not None:
+                    predictions[prediction.event_id] = prediction
             if game.status.value == "final":
                 for team in (game.home_team, game.away_team):
                     key = table_key(league, team)
@@ -99,6 +103,7 @@ def offline_state(events) -> dict[str, dict]:
         "odds-book": books,
         "player-form": players,
         "quote-rate": rate,
+        "predictions": predictions,
     }
 
 
@@ -158,7 +163,7 @@ def test_tables_equal_the_offline_calculation_and_the_dashboard_shows_them(
     chromium = shutil.which("chromium") or pytest.fail(
         "chromium is not installed (`.ci/run` installs it)"
     )
-    url = f"http://127.0.0.1:{port}/dashboard?league=soccer:E0&game=" + urllib.parse.quote(
+    url = f"http://127.0.0.1:{port}/dashboard?live=0&league=soccer:E0&game=" + urllib.parse.quote(
         some_game, safe=""
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

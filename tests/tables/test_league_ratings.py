@@ -77,3 +77,13 @@ def test_state_survives_a_json_round_trip():
     state.observe(event("C", "D", "final", "2021-08-01T03:00:00Z", score=(100, 90)))
     again = LeagueRatings.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
     assert again.to_dict() == state.to_dict()
+
+
+def test_a_finished_game_scores_its_last_pregame_prediction():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    fixture = event("A", "B", "scheduled", "2021-08-01T00:00:00Z")
+    state.observe(fixture)
+    p = state.prediction_if_moved("A-B", fixture, 0.005)
+    state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 0)))
+    assert state.scored == 1
+    assert state.brier == pytest.approx((p.p_home - 1) ** 2 + p.p_draw**2 + p.p_away**2)
