@@ -1,45 +1,70 @@
 """Elo ratings per league from game results, and a pregame win probability for every
-upcoming game whose teams' ratings moved."""
+upcoming game whose teams' ratings moved.
+
+Events are taken in batches; a league's state is read once, its predictions are on the
+broker before the new state is written, so a worker killed in between re-emits them on
+restart (the state is idempotent to redelivered events) rather than losing them.
+"""
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 
+from agents.batching import current_event
 from agents.pipeline import Pipeline
 from schemas.game import GameEvent
 from tables.league_ratings import MODEL_VERSION, LeagueRatings
 
 
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
+    settings = pipeline.settings
     ratings = pipeline.tables.league_ratings
     predictions = pipeline.topics.predictions
-    min_change = pipeline.settings.prediction_min_change
+    min_change = settings.prediction_min_change
     metrics = pipeline.metrics
 
     @app.agent(pipeline.topics.clean["games"], name="rate-teams")
     async def rate_teams(stream):
-        async for payload in stream:
-            game = GameEvent.model_validate_json(payload)
-            key = game.partition_key
-            stored = ratings.get(key)
-            state = (
-                LeagueRatings.from_dict(stored)
-                if stored
-                else LeagueRatings(game.sport, game.league)
-            )
-            for game_id in state.observe(game):
-                prediction = state.prediction_if_moved(game_id, game, min_change)
-                if prediction is not None:
-                    await predictions.send(
-                        key=key.encode(),
-                        value=prediction.to_json(),
-                        timestamp=prediction.event_time.timestamp(),
+        batches = stream.take_events(
+            settings.ingest_batch_size, within=settings.ingest_batch_seconds
+        )
+        async for batch in batches:
+            leagues: dict[str, tuple] = {}
+            deliveries = []
+            for record in batch:
+                game = GameEvent.model_validate_json(record.message.value)
+                key = game.partition_key
+                if key not in leagues:
+                    with current_event(record):
+                        stored = ratings.get(key)
+                    state = (
+                        LeagueRatings.from_dict(stored)
+                        if stored
+                        else LeagueRatings(game.sport, game.league)
+                    )
+                    leagues[key] = (record, state)
+                state = leagues[key][1]
+                for game_id in state.observe(game):
+                    prediction = state.prediction_if_moved(game_id, game, min_change)
+                    if prediction is None:
+                        continue
+                    deliveries.append(
+                        await predictions.send(
+                            key=key.encode(),
+                            value=prediction.to_json(),
+                            timestamp=prediction.event_time.timestamp(),
+                        )
                     )
                     metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
-            ratings[key] = state.to_dict()
-            if state.brier is not None:
-                metrics.model_brier.labels(state.sport.value, state.league, MODEL_VERSION).set(
-                    state.brier
-                )
+            await asyncio.gather(*deliveries)
+            for key, (record, state) in leagues.items():
+                with current_event(record):
+                    ratings[key] = state.to_dict()
+                if state.brier is not None:
+                    metrics.model_brier.labels(state.sport.value, state.league, MODEL_VERSION).set(
+                        state.brier
+                    )
 
     return rate_teams

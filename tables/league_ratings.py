@@ -84,6 +84,9 @@ class LeagueRatings:
     def observe(self, game: GameEvent) -> list[str]:
         """Apply one game event; return the upcoming games whose prediction may have moved."""
         self._enter_season(game.season)
+        if game.game_id in self.finished:
+            # Already over: a fixture or result delivered again after a restart changes nothing.
+            return []
         if game.status is GameStatus.SCHEDULED:
             entry = self.upcoming.setdefault(game.game_id, {"last": None})
             entry.update(
@@ -93,7 +96,7 @@ class LeagueRatings:
         if game.status in (GameStatus.POSTPONED, GameStatus.CANCELLED):
             self.upcoming.pop(game.game_id, None)
             return []
-        if game.status is not GameStatus.FINAL or game.game_id in self.finished:
+        if game.status is not GameStatus.FINAL:
             return []
         entry = self.upcoming.pop(game.game_id, None)
         if entry and entry["last"] is not None:

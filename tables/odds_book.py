@@ -57,13 +57,18 @@ def apply_game(book: dict[str, Any] | None, game: GameEvent) -> dict[str, Any]:
 
 def apply_quote(book: dict[str, Any] | None, quote: OddsQuote) -> tuple[dict[str, Any], int | None]:
     """The book with ``quote`` added, and the direction it moved the price (-1, 0, +1;
-    0 for the first quote or an unchanged price; None when the quote is the newest point
-    already — a redelivery — and the book is unchanged)."""
+    0 for the first quote or an unchanged price; None for a redelivery, which leaves the
+    book unchanged).
+
+    Ingest lets a line's quotes through only in event-time order, so a quote older than the
+    line's newest point, or equal to a point it already has at that time, was seen before.
+    """
     book = book or new_book(quote.game_id)
     key = line_key(quote)
     history = list(book["lines"].get(key, []))
     point = [millis(quote.event_time), quote.price_decimal, quote.line]
-    if history and history[-1] == point:
+    if history and (point[0] < history[-1][0] or point in history[-HISTORY_CAP:]
+                    and point[0] == history[-1][0]):  # fmt: skip
         return book, None
     direction = 0
     if history:

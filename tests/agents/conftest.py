@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from unittest.mock import AsyncMock
 
 import pytest
@@ -28,6 +29,9 @@ def sent(app, monkeypatch):
 
         async def send(*, key=None, value=None, _name=name, **_):
             record[_name].append((key, value))
+            delivered = asyncio.get_running_loop().create_future()
+            delivered.set_result(None)  # like faust's future of the broker's acknowledgement
+            return delivered
 
         monkeypatch.setattr(topic, "send", AsyncMock(side_effect=send))
     return record

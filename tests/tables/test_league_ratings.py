@@ -87,3 +87,11 @@ def test_a_finished_game_scores_its_last_pregame_prediction():
     state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 0)))
     assert state.scored == 1
     assert state.brier == pytest.approx((p.p_home - 1) ** 2 + p.p_draw**2 + p.p_away**2)
+
+
+def test_a_fixture_delivered_again_after_its_result_is_ignored():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    fixture = event("A", "B", "scheduled", "2021-08-01T00:00:00Z")
+    state.observe(fixture)
+    state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 0)))
+    assert state.observe(fixture) == [] and state.upcoming == {}

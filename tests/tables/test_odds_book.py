@@ -93,3 +93,15 @@ def test_a_redelivered_quote_changes_nothing():
     first, _ = apply_quote(None, quote("pinnacle", "home", 2.10, 60))
     again, direction = apply_quote(first, quote("pinnacle", "home", 2.10, 60))
     assert direction is None and again == first
+
+
+def test_quotes_delivered_again_in_order_change_nothing():
+    quotes = [quote("pinnacle", "home", 2.10, 60), quote("pinnacle", "home", 2.00, 5)]
+    book = None
+    for q in quotes:
+        book, _ = apply_quote(book, q)
+    again = book
+    for q in quotes:  # a restart re-reads both
+        again, direction = apply_quote(again, q)
+        assert direction is None
+    assert again == book
