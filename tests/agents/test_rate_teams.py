@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 
 from schemas import Prediction
@@ -12,6 +14,16 @@ FIXTURE = {
     "status": "scheduled",
     "event_time": "2021-08-15T15:30:00Z",
 }
+
+
+async def processed(app, condition, timeout: float = 5.0) -> None:
+    """Wait until the agent has applied what was put: it awaits the broker between events."""
+    table = app.pipeline.tables.league_ratings
+    for _ in range(int(timeout / 0.01)):
+        if condition(table.get("soccer:E0") or {}):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the agent did not process the events")
 
 
 async def test_a_fixture_gets_a_prediction_and_results_update_ratings(app, sent, settings):
@@ -27,6 +39,7 @@ async def test_a_fixture_gets_a_prediction_and_results_update_ratings(app, sent,
         await agent.put(orjson.dumps(FIXTURE), key=b"soccer:E0")
         await agent.put(orjson.dumps(other), key=b"soccer:E0")
         await agent.put(orjson.dumps(GAME), key=b"soccer:E0")  # Arsenal 0-2 Chelsea
+        await processed(app, lambda state: "Chelsea" in state.get("ratings", {}))
     predictions = [
         Prediction.model_validate_json(v) for _, v in sent[settings.topic("predictions")]
     ]
