@@ -55,7 +55,8 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
     routing_table = pipeline.tables.league_ratings.name
 
     async def routed(web, request, league: str):
-        """The answer of the worker that owns the league, or None when that is this one.
+        """The answer of the worker that owns the league (or a 503 while partitions move),
+        or None when that is this one.
 
         Every table is partitioned by league like every topic, so the owner of a league's
         partition of one plain table (keyed by the bare league) owns it in all of them.
@@ -64,6 +65,8 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             return await app.router.route_req(routing_table, league, web, request)
         except SameNode:
             return None
+        except ServiceUnavailable:
+            return error(web, "partitions are being assigned; retry in a few seconds", 503)
 
     @app.page("/health")
     async def health(web, request):
@@ -104,10 +107,7 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             limit, offset = paging(request)
         except ValueError as problem:
             return error(web, f"{problem} (prefix= must start with the league)", 400)
-        try:
-            forwarded = await routed(web, request, league)
-        except ServiceUnavailable:
-            return error(web, "partitions are being assigned; retry in a few seconds", 503)
+        forwarded = await routed(web, request, league)
         if forwarded is not None:
             return forwarded
         if name in windowed:
@@ -136,10 +136,7 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             league = partition_of(key)
         except ValueError as problem:
             return error(web, str(problem), 400)
-        try:
-            forwarded = await routed(web, request, league)
-        except ServiceUnavailable:
-            return error(web, "partitions are being assigned; retry in a few seconds", 503)
+        forwarded = await routed(web, request, league)
         if forwarded is not None:
             return forwarded
         if name in windowed:

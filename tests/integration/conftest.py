@@ -69,12 +69,20 @@ def worker(live_settings, tmp_path):
     log_file = tmp_path / "worker.log"
     process = spawn_worker(live_settings, log_file)
     yield process
+    stop_worker(process)
+    print(log_file.read_text(errors="replace")[-5000:])
+
+
+def stop_worker(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM (faust shuts down cleanly), SIGKILL if that takes longer than ``timeout``."""
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-    print(log_file.read_text(errors="replace")[-5000:])
+        process.wait()
 
 
 def snapshot(url: str) -> dict[str, tuple[int, str]]:

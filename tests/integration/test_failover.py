@@ -19,7 +19,7 @@ from streamapp.replay.producer import replay
 from streamapp.stack.kafka import EmbeddedKafka
 from streamapp.summary import wait_until_drained
 from streamapp.worker import spawn_worker
-from tests.integration.conftest import count, free_port
+from tests.integration.conftest import count, free_port, stop_worker
 from tests.integration.test_state_tables import (
     get,
     offline_state,
@@ -79,9 +79,7 @@ def test_sigkill_of_one_of_two_workers_mid_replay_loses_and_doubles_nothing(
         assert_state_equals_offline(survivor_settings, events)
     finally:
         for worker in (survivor, victim):
-            if worker.poll() is None:
-                worker.terminate()
-                worker.wait(timeout=60)
+            stop_worker(worker)
 
 
 def test_broker_restart_mid_replay_loses_and_doubles_nothing(live_settings, tmp_path, data_dir):
@@ -104,5 +102,4 @@ def test_broker_restart_mid_replay_loses_and_doubles_nothing(live_settings, tmp_
         assert worker.poll() is None, "the worker died with the broker"
         assert_state_equals_offline(settings, events)
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        stop_worker(worker)

@@ -31,7 +31,7 @@ from tables.league_ratings import LeagueRatings
 from tables.odds_book import apply_game, apply_quote
 from tables.player_form import record_line
 from tables.team_form import record_result
-from tests.integration.conftest import free_port
+from tests.integration.conftest import free_port, stop_worker
 
 pytestmark = pytest.mark.integration
 PREDICTION_MIN_CHANGE = Settings().prediction_min_change
@@ -207,8 +207,7 @@ def test_tables_are_rebuilt_from_their_changelogs(live_settings, tmp_path, data_
         }
         before = {(t, k): stored(settings.web_port, t, k) for t, ks in keys.items() for k in ks}
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        stop_worker(worker)
     shutil.rmtree(settings.state_dir)
     started = time.monotonic()
     worker = spawn_worker(settings, tmp_path / "second.log")
@@ -227,8 +226,7 @@ def test_tables_are_rebuilt_from_their_changelogs(live_settings, tmp_path, data_
         assert after == before
         print(f"tables rebuilt from the changelogs in {recovered_in:.1f}s (worker start included)")
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        stop_worker(worker)
 
 
 def test_two_workers_answer_every_key_alike(live_settings, tmp_path, data_dir):
@@ -281,6 +279,4 @@ def test_two_workers_answer_every_key_alike(live_settings, tmp_path, data_dir):
                 assert answers[0] == answers[1], path
     finally:
         for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=60)
+            stop_worker(worker)
