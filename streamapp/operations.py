@@ -14,9 +14,10 @@ ESTIMATED_KEYS = "rocksdb.estimate-num-keys"
 
 
 def readiness(app: faust.App) -> tuple[bool, str]:
-    """Ready = partitions assigned, tables recovered, not rebalancing."""
-    if app.rebalancing:
-        return False, "rebalancing"
+    """Ready = partitions assigned and tables recovered.
+
+    (faust's own ``app.rebalancing`` flag was seen stuck on a serving worker, so it is not
+    part of the answer.)"""
     if not app.consumer.assignment():
         return False, "no partitions assigned yet"
     if not app.tables.recovery.completed.is_set():
