@@ -5,10 +5,6 @@ class StreamappError(Exception):
     """Base of every error streamapp raises on purpose."""
 
 
-class SettingError(StreamappError):
-    """A setting is missing or wrong."""
-
-
 class StackError(StreamappError):
     """The embedded stack (Kafka, PostgreSQL) cannot be started, stopped or reached."""
 

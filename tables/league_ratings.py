@@ -141,10 +141,7 @@ class LeagueRatings:
         p_home, p_draw, p_away = win_probabilities(home_rating, away_rating, ELO_PARAMS[self.sport])
         current = [p_home, p_draw or 0.0, p_away]
         last = entry["last"]
-        if (
-            last is not None
-            and max(abs(a - b) for a, b in zip(current, last, strict=True)) < min_change
-        ):
+        if last is not None and largest_change(current, last) < min_change:
             return None
         entry["last"] = current
         return Prediction(
