@@ -44,13 +44,18 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             }
         return {}
 
+    def windows_by_key(name: str, prefix: str) -> dict[str, list[dict]]:
+        """Every window of every key with ``prefix``, in one pass over the local table."""
+        found: dict[str, list[dict]] = {}
+        for (key, window), count in tables[name].data.items():
+            if key.startswith(prefix):
+                found.setdefault(key, []).append(
+                    {"start": window[0], "end": window[1], "value": count}
+                )
+        return {key: sorted(rows, key=lambda r: r["start"]) for key, rows in found.items()}
+
     def windows_of(name: str, key: str) -> list[dict]:
-        rows = [
-            {"start": window[0], "end": window[1], "value": count}
-            for (stored_key, window), count in tables[name].data.items()
-            if stored_key == key
-        ]
-        return sorted(rows, key=lambda r: r["start"])
+        return windows_by_key(name, key).get(key, [])
 
     routing_table = pipeline.tables.league_ratings.name
 
@@ -111,8 +116,9 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
         if forwarded is not None:
             return forwarded
         if name in windowed:
-            keys = sorted({k for k, _ in tables[name].data if k.startswith(prefix)})
-            items = [(k, windows_of(name, k)) for k in keys[offset : offset + limit]]
+            series = windows_by_key(name, prefix)
+            keys = sorted(series)
+            items = [(k, series[k]) for k in keys[offset : offset + limit]]
         else:
             keys = sorted(k for k in tables[name] if k.startswith(prefix))
             items = [(k, tables[name][k]) for k in keys[offset : offset + limit]]
