@@ -10,6 +10,7 @@ from schemas.injury import InjuryReport, InjuryStatus
 from schemas.lineup import LineupConfirmation, LineupPlayer
 from schemas.odds import Market, OddsQuote
 from schemas.prediction import Prediction
+from schemas.settlement import Settled, Settlement
 
 __all__ = [
     "Alert",
@@ -28,6 +29,8 @@ __all__ = [
     "OddsQuote",
     "PlayerBoxScore",
     "Prediction",
+    "Settled",
+    "Settlement",
     "Sport",
     "parse_feed_event",
 ]

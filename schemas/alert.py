@@ -20,10 +20,12 @@ class Alert(GameScoped):
     alert_kind: AlertKind
     market: str
     selection: str
+    line: float | None = None
     bookmaker: str | None = None
     price_decimal: float | None = Field(None, gt=1.0)
     model_probability: float | None = Field(None, ge=0.0, le=1.0)
-    edge: float | None = None
+    market_probability: float | None = Field(None, ge=0.0, le=1.0)  # fair consensus
+    edge: float | None = None  # expected value per unit staked
     stake_fraction: float | None = Field(None, ge=0.0, le=1.0)
     model_version: str
     detail: str = ""

@@ -21,6 +21,8 @@ class Prediction(GameScoped):
     p_home: float = Field(ge=0.0, le=1.0)
     p_draw: float | None = Field(None, ge=0.0, le=1.0)
     p_away: float = Field(ge=0.0, le=1.0)
+    # Spread and total probabilities ("spread|-0.5|home", "total|2.5|over"; pushes left out).
+    lines: dict[str, float] = Field(default_factory=dict)
     # The inputs the probability came from (ratings, rest days...), for audit.
     inputs: dict[str, float] = Field(default_factory=dict)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import warnings
 from pathlib import Path
 
+from streamapp.backtest import parse_date
 from streamapp.errors import StreamappError
+from streamapp.replay.catalog import SOURCES
 from streamapp.settings import get_settings
 
 
@@ -86,6 +89,34 @@ def _backfill(args, settings) -> None:
         )
 
 
+def _backtest(args, settings) -> None:
+    from streamapp.backtest import run_backtest, write_outputs
+    from tables.model_params import DEFAULT_PARAMS, ModelParams
+
+    params = DEFAULT_PARAMS
+    if args.params:
+        params = ModelParams.from_dict(json.loads(Path(args.params).read_text()))
+    files = [Path(f) for f in args.files]
+    backtest = run_backtest(files, params, settings.prediction_min_change, args.source)
+    figures = write_outputs(backtest, Path(args.out), args.score_from)
+    print(f"{figures['games']:,} games scored, {figures['alerts']['alerts']:,} alerts settled")
+    for name, entry in figures["groups"].items():
+        scores = ", ".join(
+            f"{model} {value['brier']:.4f} (n={value['n']:,})"
+            for model, value in entry.items()
+            if isinstance(value, dict) and "brier" in value
+        )
+        alerts = entry.get("alerts")
+        if alerts and alerts["alerts"]:
+            scores += (
+                f"; alerts {alerts['alerts']:,} ROI {alerts['roi']:+.3f} CLV fair "
+                f"{alerts['mean_clv_vs_fair_close'] or 0:+.4f} same-book "
+                f"{alerts['mean_clv_same_book'] or 0:+.4f}"
+            )
+        print(f"{name:<34} {scores}")
+    print(f"wrote predictions.csv, alerts.csv, report.json, calibration.png to {args.out}")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="streamapp", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -129,6 +160,16 @@ def parser() -> argparse.ArgumentParser:
     fill.add_argument("files", nargs="+", help="data files")
     fill.add_argument("--force", action="store_true", help="load files already loaded again")
     fill.set_defaults(run=_backfill)
+
+    test = commands.add_parser(
+        "backtest", help="walk-forward backtest of data files through the live model code"
+    )
+    test.add_argument("--source", choices=SOURCES, help="format of the files (default: folder)")
+    test.add_argument("files", nargs="+", help="data files; ratings carry across them")
+    test.add_argument("--out", required=True, help="folder for the CSVs, report and plot")
+    test.add_argument("--score-from", type=parse_date, help="score only games from YYYY-MM-DD")
+    test.add_argument("--params", help="a model version as JSON (default: the built-in one)")
+    test.set_defaults(run=_backtest)
 
     summary = commands.add_parser("summary", help="messages per topic, predictions, dead letters")
     summary.set_defaults(run=_summary)

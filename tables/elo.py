@@ -7,30 +7,11 @@ the same shape with constants fitted to their scoring (few goals, many draws in 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from schemas.base import Sport
+from tables.model_params import SportParams
 
 MEAN_RATING = 1505.0
-
-
-@dataclass(frozen=True)
-class EloParams:
-    k: float
-    home_advantage: float
-    season_carry: float  # share of the rating kept across a season break
-    mov_scale: float  # how strongly the winning margin scales the update
-    draw_peak: float = 0.0  # draw probability of two equal teams (soccer only)
-
-
-ELO_PARAMS: dict[Sport, EloParams] = {
-    Sport.NBA: EloParams(k=20.0, home_advantage=100.0, season_carry=0.75, mov_scale=1.0),
-    Sport.NFL: EloParams(k=20.0, home_advantage=48.0, season_carry=2 / 3, mov_scale=1.0),
-    Sport.NHL: EloParams(k=8.0, home_advantage=35.0, season_carry=0.7, mov_scale=1.0),
-    Sport.SOCCER: EloParams(
-        k=20.0, home_advantage=65.0, season_carry=0.8, mov_scale=1.0, draw_peak=0.28
-    ),
-}
 
 
 def expected_home_score(home_rating: float, away_rating: float, home_advantage: float) -> float:
@@ -57,7 +38,7 @@ def updated_ratings(
     away_rating: float,
     home_score: int,
     away_score: int,
-    params: EloParams,
+    params: SportParams,
 ) -> tuple[float, float]:
     """Ratings of both teams after a result; the update is zero-sum."""
     expected = expected_home_score(home_rating, away_rating, params.home_advantage)
@@ -69,20 +50,21 @@ def updated_ratings(
     return home_rating + shift, away_rating - shift
 
 
-def regressed(rating: float, params: EloParams) -> float:
+def regressed(rating: float, params: SportParams) -> float:
     """A rating carried into a new season, pulled toward the mean."""
     return MEAN_RATING + params.season_carry * (rating - MEAN_RATING)
 
 
 def win_probabilities(
-    home_rating: float, away_rating: float, params: EloParams
+    home_rating: float, away_rating: float, params: SportParams, adjustment: float = 0.0
 ) -> tuple[float, float | None, float]:
     """(home, draw, away); draw is None for sports without draws.
 
     For soccer the draw takes a share of the probability that peaks for equal teams and
     shrinks as one side dominates, keeping the Elo expected score (home + draw/2) intact.
+    ``adjustment`` adds Elo points to the home side (rest, for example).
     """
-    expected = expected_home_score(home_rating, away_rating, params.home_advantage)
+    expected = expected_home_score(home_rating + adjustment, away_rating, params.home_advantage)
     if not params.draw_peak:
         return expected, None, 1.0 - expected
     balance = 4.0 * expected * (1.0 - expected)  # 1 for equal teams, 0 for a sure thing

@@ -1,27 +1,76 @@
-"""One league's Elo state: ratings, season, upcoming fixtures and the predictions they need.
+"""One league's model state, and what each game or odds event does to it.
+
+Ratings (Elo), attack/defence strengths, rest, and every upcoming game with its market
+prices, the predictions last emitted for it and the alerts raised on it. ``observe`` folds
+one event in and returns the outputs it causes: predictions (model-only and market-aware,
+only when they moved), value alerts, and on a final result the settlement of the game's
+predictions and alerts. The agent and the backtest both call it; nothing here does I/O.
 
 The state is a plain dict in a faust table keyed by league, so every team of a league is
-rated in one place and in the order results arrive.
+rated in one place and in the order events arrive.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
+from schemas.alert import Alert, AlertKind
 from schemas.base import Sport
 from schemas.game import GameEvent, GameStatus
+from schemas.odds import Market, OddsQuote
 from schemas.prediction import Prediction
-from tables.elo import ELO_PARAMS, MEAN_RATING, regressed, updated_ratings, win_probabilities
-from tables.strengths import START_GOALS, carried_into_new_season, updated_strengths
+from schemas.settlement import Settled, Settlement
+from tables import forecast
+from tables.edges import expected_value, kelly_fraction
+from tables.elo import MEAN_RATING, expected_home_score, regressed, updated_ratings
+from tables.model_params import ModelParams, SportParams
+from tables.settlement import (
+    add_alert,
+    add_prediction,
+    new_performance,
+    outcome_index,
+    score_prediction,
+    settle_alert,
+)
+from tables.strengths import (
+    START_AVERAGES,
+    carried_into_new_season,
+    expected_goals,
+    updated_strengths,
+)
 
-MODEL_NAME = "elo"
-MODEL_VERSION = "elo-1"
+MODEL_ONLY = "model-only"
+MARKET_AWARE = "market-aware"
 # Finals remembered per league so a corrected re-send of a result is not counted twice.
 REMEMBERED_FINALS = 500
 # The rolling Brier score is a plain mean over the first games, then weighs this many.
 BRIER_WINDOW = 100
+HOUR_MS = 3600 * 1000
+PAIRS = {"home": "away", "away": "home", "over": "under", "under": "over"}
+# A league has seen all its teams after this many results; a team new after that is promoted.
+ESTABLISHED_AFTER = 200
+ABSENT_MS = 200 * 24 * HOUR_MS  # longer than any break within a season
+
+
+def millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def price_key(market: str, line: float | None, selection: str) -> str:
+    return f"{market}|{'' if line is None else format(line, 'g')}|{selection}"
+
+
+@dataclass
+class Outputs:
+    predictions: list[Prediction] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    settlements: list[Settlement] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.predictions or self.alerts or self.settlements)
 
 
 @dataclass
@@ -30,14 +79,27 @@ class LeagueRatings:
     league: str
     season: str = ""
     ratings: dict[str, float] = field(default_factory=dict)
+    # Attack/defence per team on goals (points) and, in soccer, on shots on target, with
+    # the league's home/away averages of each.
+    strengths: dict[str, dict[str, float]] = field(default_factory=dict)
+    goals: dict[str, float] = field(default_factory=dict)
+    shot_strengths: dict[str, dict[str, float]] = field(default_factory=dict)
+    shots: dict[str, float] = field(default_factory=dict)
+    last_played: dict[str, int] = field(default_factory=dict)  # team -> last start (ms)
+    # Elo home advantage, learnt per league (it fell to almost nothing without crowds).
+    home_advantage: float | None = None
     upcoming: dict[str, dict[str, Any]] = field(default_factory=dict)
     finished: deque[str] = field(default_factory=lambda: deque(maxlen=REMEMBERED_FINALS))
-    # Soccer only: attack/defence per team and the league's home/away goal averages.
-    strengths: dict[str, dict[str, float]] = field(default_factory=dict)
-    goals: dict[str, float] = field(default_factory=lambda: dict(START_GOALS))
-    # Rolling Brier score of the last pregame prediction of each finished game.
+    # Rolling Brier score of the last model-only prediction of each finished game.
     brier: float | None = None
     scored: int = 0
+    # "<version>|<model>" -> running settlement sums (tables.settlement)
+    performance: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        averages = START_AVERAGES[self.sport.value]
+        self.goals = self.goals or dict(averages["goals"])
+        self.shots = self.shots or dict(averages.get("shots", {}))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LeagueRatings:
@@ -46,12 +108,17 @@ class LeagueRatings:
             league=data["league"],
             season=data.get("season", ""),
             ratings=dict(data.get("ratings", {})),
+            strengths=dict(data.get("strengths", {})),
+            goals=dict(data.get("goals", {})),
+            shot_strengths=dict(data.get("shot_strengths", {})),
+            shots=dict(data.get("shots", {})),
+            last_played=dict(data.get("last_played", {})),
+            home_advantage=data.get("home_advantage"),
             upcoming=dict(data.get("upcoming", {})),
             finished=deque(data.get("finished", ()), maxlen=REMEMBERED_FINALS),
-            strengths=dict(data.get("strengths", {})),
-            goals=dict(data.get("goals", START_GOALS)),
             brier=data.get("brier"),
             scored=data.get("scored", 0),
+            performance=dict(data.get("performance", {})),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,107 +127,461 @@ class LeagueRatings:
             "league": self.league,
             "season": self.season,
             "ratings": self.ratings,
-            "upcoming": self.upcoming,
-            "finished": list(self.finished),
             "strengths": self.strengths,
             "goals": self.goals,
+            "shot_strengths": self.shot_strengths,
+            "shots": self.shots,
+            "last_played": self.last_played,
+            "home_advantage": self.home_advantage,
+            "upcoming": self.upcoming,
+            "finished": list(self.finished),
             "brier": self.brier,
             "scored": self.scored,
+            "performance": self.performance,
         }
 
     def rating(self, team: str) -> float:
         return self.ratings.get(team, MEAN_RATING)
 
-    def _enter_season(self, season: str) -> None:
+    # -- events -------------------------------------------------------------------------
+
+    def observe(
+        self, event: GameEvent | OddsQuote, params: ModelParams, min_change: float
+    ) -> Outputs:
+        """Apply one game or odds event; return the predictions, alerts and settlements."""
+        if isinstance(event, OddsQuote):
+            return self._observe_quote(event, params, min_change)
+        return self._observe_game(event, params, min_change)
+
+    def _observe_game(self, game: GameEvent, params: ModelParams, min_change: float) -> Outputs:
+        self._enter_season(game.season, params)
+        out = Outputs()
+        if game.game_id in self.finished:
+            # Already over: a fixture or result delivered again after a restart changes nothing.
+            return out
+        self._admit(game.home_team, game, params)
+        self._admit(game.away_team, game, params)
+        if game.status is GameStatus.SCHEDULED:
+            entry = self.upcoming.setdefault(game.game_id, {"prices": {}, "alerts": []})
+            entry.update(
+                home=game.home_team,
+                away=game.away_team,
+                start=millis(game.start_time),
+                type=game.game_type,
+            )
+            self._forecast(game.game_id, game, params, min_change, out)
+            return out
+        if game.status in (GameStatus.POSTPONED, GameStatus.CANCELLED):
+            self.upcoming.pop(game.game_id, None)
+            return out
+        if game.status is not GameStatus.FINAL:
+            return out
+        entry = self.upcoming.pop(game.game_id, None)
+        if entry:
+            self._settle(game, entry, params.sharp_books, out)
+        self.finished.append(game.game_id)
+        self._learn(game, params)
+        for game_id, other in self.upcoming.items():
+            if {other["home"], other["away"]} & {game.home_team, game.away_team}:
+                self._forecast(game_id, game, params, min_change, out)
+        return out
+
+    def _observe_quote(self, quote: OddsQuote, params: ModelParams, min_change: float) -> Outputs:
+        out = Outputs()
+        entry = self.upcoming.get(quote.game_id)
+        if entry is None or quote.market is Market.PLAYER_PROP:
+            return out
+        at = millis(quote.event_time)
+        if at > entry["start"]:
+            return out  # in-play prices are not the pregame market this model prices
+        key = price_key(quote.market.value, quote.line, quote.selection)
+        books = entry["prices"].setdefault(key, {})
+        if books.get(quote.bookmaker, [None, -1])[1] > at:
+            return out  # an older price delivered again
+        books[quote.bookmaker] = [quote.price_decimal, at]
+        snapshot = self._market_books(entry, key).get(quote.bookmaker, {})
+        if len(snapshot) < (
+            len(forecast.outcomes(self.sport)) if key.startswith("moneyline") else 2
+        ):
+            return out  # the rest of this bookmaker's update is still arriving
+        self._forecast(quote.game_id, quote, params, min_change, out)
+        return out
+
+    # -- ratings ------------------------------------------------------------------------
+
+    def _enter_season(self, season: str, params: ModelParams) -> None:
         # Seasons are labelled so that later ones sort higher ("2021-22", "NBA_2021").
         if season <= self.season:
             return
         if self.season:
-            params = ELO_PARAMS[self.sport]
-            self.ratings = {team: regressed(r, params) for team, r in self.ratings.items()}
+            sport_params = params.sport(self.sport)
+            self.ratings = {t: regressed(r, sport_params) for t, r in self.ratings.items()}
             self.strengths = carried_into_new_season(self.strengths)
+            self.shot_strengths = carried_into_new_season(self.shot_strengths)
         self.season = season
 
-    def observe(self, game: GameEvent) -> list[str]:
-        """Apply one game event; return the upcoming games whose prediction may have moved."""
-        self._enter_season(game.season)
-        if game.game_id in self.finished:
-            # Already over: a fixture or result delivered again after a restart changes nothing.
-            return []
-        if game.status is GameStatus.SCHEDULED:
-            entry = self.upcoming.setdefault(game.game_id, {"last": None})
-            entry.update(
-                home=game.home_team, away=game.away_team, start=game.start_time.isoformat()
-            )
-            return [game.game_id]
-        if game.status in (GameStatus.POSTPONED, GameStatus.CANCELLED):
-            self.upcoming.pop(game.game_id, None)
-            return []
-        if game.status is not GameStatus.FINAL:
-            return []
-        entry = self.upcoming.pop(game.game_id, None)
-        if entry and entry["last"] is not None:
-            self._score(entry["last"], game)
-        self.finished.append(game.game_id)
+    def _admit(self, team: str, game: GameEvent, params: ModelParams) -> None:
+        """A team new to an established league, or back after a season away (promoted),
+        starts as the league's weakest teams are, not as an average or its old self."""
+        pool = params.sport(self.sport).newcomer_pool
+        if not pool or len(self.finished) < ESTABLISHED_AFTER:
+            return
+        last = self.last_played.get(team)
+        away_long = last is not None and millis(game.start_time) - last > ABSENT_MS
+        if team in self.ratings and not away_long:
+            return
+        self.last_played.pop(team, None)
+        weakest = sorted(
+            (t for t in self.ratings if t != team and t in self.last_played),
+            key=self.ratings.__getitem__,
+        )[:pool]
+        if len(weakest) < pool:
+            return
+        self.ratings[team] = sum(self.ratings[t] for t in weakest) / pool
+        for strengths in (self.strengths, self.shot_strengths):
+            known = [strengths[t] for t in weakest if t in strengths]
+            if known:
+                strengths[team] = {
+                    factor: sum(s[factor] for s in known) / len(known)
+                    for factor in ("attack", "defence")
+                }
+
+    def _params(self, params: ModelParams) -> SportParams:
+        """The sport's parameters with this league's learnt home advantage."""
+        sport_params = params.sport(self.sport)
+        if self.home_advantage is None or not sport_params.home_advantage_step:
+            return sport_params
+        return replace(sport_params, home_advantage=self.home_advantage)
+
+    def _learn(self, game: GameEvent, params: ModelParams) -> None:
+        sport_params = self._params(params)
         home, away = game.home_team, game.away_team
+        home_score, away_score = game.home_score or 0, game.away_score or 0
+        before = self.rating(home), self.rating(away)
         self.ratings[home], self.ratings[away] = updated_ratings(
-            self.sport,
-            self.rating(home),
-            self.rating(away),
-            game.home_score or 0,
-            game.away_score or 0,
-            ELO_PARAMS[self.sport],
+            self.sport, *before, home_score, away_score, sport_params
         )
-        if self.sport is Sport.SOCCER:
-            self.strengths, self.goals = updated_strengths(
-                self.strengths, self.goals, home, away, game.home_score or 0, game.away_score or 0
+        if sport_params.home_advantage_step:
+            expected = expected_home_score(*before, sport_params.home_advantage)
+            actual = 1.0 if home_score > away_score else 0.0 if home_score < away_score else 0.5
+            self.home_advantage = sport_params.home_advantage + sport_params.home_advantage_step * (
+                actual - expected
             )
-        return [
-            game_id
-            for game_id, entry in self.upcoming.items()
-            if {entry["home"], entry["away"]} & {home, away}
-        ]
+        self.strengths, self.goals = updated_strengths(
+            self.strengths, self.goals, home, away, home_score, away_score,
+            sport_params.strength_step, sport_params.league_step,
+        )  # fmt: skip
+        home_shots = game.stats.get("home_shots_on_target")
+        away_shots = game.stats.get("away_shots_on_target")
+        if self.shots and home_shots is not None and away_shots is not None:
+            self.shot_strengths, self.shots = updated_strengths(
+                self.shot_strengths, self.shots, home, away, home_shots, away_shots,
+                sport_params.strength_step, sport_params.league_step,
+            )  # fmt: skip
+        start = millis(game.start_time)
+        self.last_played[home] = self.last_played[away] = start
 
-    def _score(self, last: list[float], game: GameEvent) -> None:
-        home, away = game.home_score or 0, game.away_score or 0
-        outcome = [float(home > away), float(home == away), float(home < away)]
+    # -- forecasts ----------------------------------------------------------------------
+
+    def _model(self, entry: dict[str, Any], params: ModelParams) -> tuple[list[float], dict]:
+        """Model-only probabilities of a game and the inputs they came from."""
+        sport_params = self._params(params)
+        home, away = entry["home"], entry["away"]
+        rest = forecast.rest_adjustment(
+            sport_params, entry["start"], self.last_played.get(home), self.last_played.get(away)
+        )
+        means = expected_goals(self.strengths, self.goals, home, away)
         if self.sport is Sport.SOCCER:
-            score = sum((p - o) ** 2 for p, o in zip(last, outcome, strict=True))
-        else:
-            score = (last[0] - outcome[0]) ** 2
-        self.scored += 1
-        weight = 1.0 / min(self.scored, BRIER_WINDOW)
-        self.brier = score if self.brier is None else (1 - weight) * self.brier + weight * score
+            shots = None
+            if self.shots:
+                shot_means = expected_goals(self.shot_strengths, self.shots, home, away)
+                conversion = (self.goals["home"] / self.shots["home"],
+                              self.goals["away"] / self.shots["away"])  # fmt: skip
+                shots = (shot_means[0] * conversion[0], shot_means[1] * conversion[1])
+            means = forecast.soccer_means(means, shots, sport_params.shots_weight)
+        home_rating, away_rating = self.rating(home), self.rating(away)
+        probabilities = forecast.model_probabilities(
+            self.sport, sport_params, home_rating, away_rating, rest, means
+        )
+        elo_edge = home_rating + sport_params.home_advantage + rest - away_rating
+        inputs = {
+            "home_rating": home_rating,
+            "away_rating": away_rating,
+            "rest_adjustment": rest,
+            "home_mean": means[0],
+            "away_mean": means[1],
+        }
+        return probabilities, {"inputs": inputs, "elo_edge": elo_edge, "means": means}
 
-    def prediction_if_moved(
-        self, game_id: str, trigger: GameEvent, min_change: float
-    ) -> Prediction | None:
-        """The game's prediction now, or None when no probability moved by ``min_change``."""
+    def _lines(self, game_id: str, entry: dict, params: ModelParams, model: dict) -> dict:
+        """Model-only spread/total probabilities for every line quoted on the game; the
+        simulation reruns only when the model's means or the set of lines changed."""
+        lines = sorted({k for k in entry["prices"] if not k.startswith("moneyline")})
+        spreads = sorted({float(k.split("|")[1]) for k in lines if k.endswith("|home")})
+        totals = sorted({float(k.split("|")[1]) for k in lines if k.startswith("total")})
+        sport_params = self._params(params)
+        means = forecast.score_means(self.sport, sport_params, model["elo_edge"], model["means"])
+        signature = [round(means[0], 6), round(means[1], 6), spreads, totals, params.version]
+        cached = entry.get("lines")
+        if cached and cached["signature"] == signature:
+            return cached["probabilities"]
+        probabilities = forecast.line_probabilities(
+            self.sport, sport_params, means, game_id, spreads, totals, params.simulations
+        )
+        entry["lines"] = {"signature": signature, "probabilities": probabilities}
+        return probabilities
+
+    def _forecast(
+        self,
+        game_id: str,
+        trigger: GameEvent | OddsQuote,
+        params: ModelParams,
+        min_change: float,
+        out: Outputs,
+    ) -> None:
         entry = self.upcoming[game_id]
-        home_rating, away_rating = self.rating(entry["home"]), self.rating(entry["away"])
-        p_home, p_draw, p_away = win_probabilities(home_rating, away_rating, ELO_PARAMS[self.sport])
-        current = [p_home, p_draw or 0.0, p_away]
-        last = entry["last"]
-        if last is not None and largest_change(current, last) < min_change:
-            return None
-        entry["last"] = current
+        sport_params = params.sport(self.sport)
+        model, details = self._model(entry, params)
+        lines = self._lines(game_id, entry, params, details)
+        names = forecast.outcomes(self.sport)
+        market = forecast.consensus(
+            self._books(entry, "moneyline", None, names), names, params.sharp_books
+        )
+        aware = forecast.blend(model, market, sport_params.market_weight) if market else None
+        aware_lines = self._aware_lines(
+            entry, lines, sport_params.market_weight, params.sharp_books
+        )
+        entry["current"] = {"model": model, "market": market, "aware": aware}
+        for name, probabilities, line_probs in (
+            (MODEL_ONLY, model, lines),
+            (MARKET_AWARE, aware, aware_lines),
+        ):
+            if probabilities is None:
+                continue
+            last = entry.get(name)
+            if (
+                last
+                and last["version"] == params.version
+                and (forecast.max_change(probabilities, last["p"]) < min_change)
+            ):
+                continue
+            inputs = dict(details["inputs"])
+            if name == MARKET_AWARE:
+                inputs.update({f"market_{n}": q for n, q in zip(names, market, strict=True)})
+            prediction = self._prediction(
+                game_id, entry, trigger, name, params.version, probabilities, line_probs, inputs
+            )
+            entry[name] = {"p": probabilities, "id": prediction.event_id, "version": params.version}
+            out.predictions.append(prediction)
+        if aware is not None:
+            selection_probs = {
+                price_key("moneyline", None, s): (p, q)
+                for s, p, q in zip(names, aware, market, strict=True)
+            }
+            selection_probs.update(aware_lines)
+            self._value_alerts(game_id, entry, trigger, params, selection_probs, out)
+
+    def _books(
+        self,
+        entry: dict,
+        market: str,
+        line_of: dict[str, float | None] | None,
+        names,
+        since: int = 0,
+    ) -> dict[str, dict[str, float]]:
+        """bookmaker -> selection -> current price, for one market (and line per selection).
+
+        A bookmaker's market is read as one snapshot: a selection whose price is older than
+        the bookmaker's newest price on the market is left out (the rest of an update that
+        is still arriving, quote by quote). Prices older than ``since`` are left out too.
+        """
+        quoted: dict[str, dict[str, list]] = {}
+        for selection in names:
+            line = line_of[selection] if line_of else None
+            for bookmaker, point in (
+                entry["prices"].get(price_key(market, line, selection), {}).items()
+            ):
+                quoted.setdefault(bookmaker, {})[selection] = point
+        books = {}
+        for bookmaker, points in quoted.items():
+            newest = max(at for _, at in points.values())
+            if newest >= since:
+                books[bookmaker] = {s: p for s, (p, at) in points.items() if at == newest}
+        return books
+
+    def _market_books(self, entry: dict, key: str, since: int = 0) -> dict[str, dict[str, float]]:
+        """``_books`` of the market a price key belongs to (its line for both sides)."""
+        market, line, selection = key.split("|")
+        if market == "moneyline":
+            return self._books(entry, market, None, forecast.outcomes(self.sport), since)
+        other = PAIRS[selection]
+        value = float(line)
+        other_line = -value if market == "spread" else value
+        line_of = {selection: value, other: other_line}
+        return self._books(entry, market, line_of, (selection, other), since)
+
+    def _aware_lines(
+        self, entry: dict, lines: dict[str, float], weight: float, sharp_books
+    ) -> dict[str, tuple[float, float]]:
+        """Market-aware spread/total probabilities (and the market's fair one) per price key
+        of a line with a two-sided market."""
+        aware = {}
+        for key, p in lines.items():
+            market, line, selection = key.split("|")
+            if selection not in ("home", "over"):
+                continue
+            other = PAIRS[selection]
+            other_line = -float(line) if market == "spread" else float(line)
+            fair = forecast.consensus(
+                self._market_books(entry, key), (selection, other), sharp_books
+            )
+            if fair is None:
+                continue
+            both = forecast.blend([p, 1 - p], fair, weight)
+            aware[key] = (both[0], fair[0])
+            aware[price_key(market, other_line, other)] = (both[1], fair[1])
+        return aware
+
+    def _prediction(
+        self, game_id, entry, trigger, model, version, probabilities, lines, inputs
+    ) -> Prediction:
+        three_way = len(probabilities) == 3
         return Prediction(
-            event_id=f"{game_id}:{MODEL_VERSION}:{trigger.event_id}",
+            event_id=f"{game_id}:{model}:{version}:{trigger.event_id}",
             event_time=trigger.event_time,
             sport=self.sport,
             league=self.league,
             game_id=game_id,
-            model=MODEL_NAME,
-            model_version=MODEL_VERSION,
+            model=model,
+            model_version=version,
             home_team=entry["home"],
             away_team=entry["away"],
-            start_time=entry["start"],
-            p_home=p_home,
-            p_draw=p_draw,
-            p_away=p_away,
-            inputs={"home_rating": home_rating, "away_rating": away_rating},
+            start_time=datetime.fromtimestamp(entry["start"] / 1000, UTC).isoformat(),
+            p_home=probabilities[0],
+            p_draw=probabilities[1] if three_way else None,
+            p_away=probabilities[-1],
+            lines={k: (v[0] if isinstance(v, tuple) else v) for k, v in lines.items()},
+            inputs=inputs,
         )
 
+    # -- alerts -------------------------------------------------------------------------
 
-def largest_change(current: list[float], last: list[float]) -> float:
-    return max(abs(a - b) for a, b in zip(current, last, strict=True))
+    def _value_alerts(self, game_id, entry, trigger, params, selection_probs, out) -> None:
+        """A value alert per selection whose best real price beats the market-aware
+        probability by ``value_edge``; one per selection within the cooldown."""
+        at = millis(trigger.event_time)
+        cooldown = entry.setdefault("cooldown", {})
+        for key, (probability, fair) in selection_probs.items():
+            if at - cooldown.get(key, -(10**15)) < params.alert_cooldown_hours * HOUR_MS:
+                continue
+            selection = key.split("|")[2]
+            fresh_since = at - int(params.max_price_age_minutes * 60_000)
+            offers = [
+                (prices[selection], bookmaker)
+                for bookmaker, prices in self._market_books(entry, key, fresh_since).items()
+                if selection in prices
+                and bookmaker not in forecast.AGGREGATES
+                and prices[selection] <= params.max_price
+            ]
+            if not offers:
+                continue
+            price, bookmaker = max(offers)
+            edge = expected_value(probability, price)
+            if edge < params.value_edge:
+                continue
+            market, line, selection = key.split("|")
+            stake = kelly_fraction(probability, price, params.kelly_fraction, params.kelly_cap)
+            alert = Alert(
+                event_id=f"value:{game_id}:{key}:{trigger.event_id}",
+                event_time=trigger.event_time,
+                sport=self.sport,
+                league=self.league,
+                game_id=game_id,
+                alert_kind=AlertKind.VALUE,
+                market=market,
+                selection=selection,
+                line=float(line) if line else None,
+                bookmaker=bookmaker,
+                price_decimal=price,
+                model_probability=probability,
+                market_probability=fair,
+                edge=edge,
+                stake_fraction=stake,
+                model_version=params.version,
+                detail=f"{entry['home']} v {entry['away']}: {selection} at {price:g} "
+                f"({bookmaker}), fair {1 / fair:.2f}, model {1 / probability:.2f}",
+            )
+            cooldown[key] = at
+            entry["alerts"].append(
+                {"id": alert.event_id, "key": key, "market": market, "selection": selection,
+                 "line": alert.line, "bookmaker": bookmaker, "price": price, "stake": stake,
+                 "version": params.version}
+            )  # fmt: skip
+            out.alerts.append(alert)
+
+    # -- settlement ---------------------------------------------------------------------
+
+    def _settle(self, game: GameEvent, entry: dict[str, Any], sharp_books, out: Outputs) -> None:
+        home_score, away_score = game.home_score or 0, game.away_score or 0
+        three_way = self.sport is Sport.SOCCER
+        outcome = outcome_index(home_score, away_score, three_way)
+        for name in (MODEL_ONLY, MARKET_AWARE):
+            last = entry.get(name)
+            if last is None:
+                continue
+            scores = score_prediction(last["p"], home_score, away_score)
+            add_prediction(self._performance(last["version"], name), last["p"], scores, outcome)
+            if name == MODEL_ONLY:
+                self._roll_brier(scores["brier"])
+            out.settlements.append(
+                self._settlement(
+                    game, Settled.PREDICTION, last["id"], name, last["version"], **scores
+                )  # fmt: skip
+            )
+        for alert in entry["alerts"]:
+            closing_fair = self._closing_fair(entry, alert, sharp_books)
+            same_book = entry["prices"].get(alert["key"], {}).get(alert["bookmaker"])
+            settled = settle_alert(
+                alert, home_score, away_score, same_book[0] if same_book else None, closing_fair
+            )
+            add_alert(self._performance(alert["version"], MARKET_AWARE), settled)
+            out.settlements.append(
+                self._settlement(
+                    game, Settled.ALERT, alert["id"], MARKET_AWARE, alert["version"],
+                    profit=settled["profit"], clv=settled["clv"],
+                    clv_same_book=settled["clv_same_book"],
+                )
+            )  # fmt: skip
+
+    def _closing_fair(self, entry: dict, alert: dict, sharp_books) -> float | None:
+        """The fair closing probability of an alert's selection (margin removed)."""
+        books = self._market_books(entry, alert["key"])
+        selection = alert["selection"]
+        if alert["market"] == "moneyline":
+            names = list(forecast.outcomes(self.sport))
+        else:
+            names = [selection, PAIRS[selection]]
+        fair = forecast.consensus(books, names, sharp_books)
+        return fair[names.index(selection)] if fair else None
+
+    def _performance(self, version: str, model: str) -> dict[str, Any]:
+        return self.performance.setdefault(f"{version}|{model}", new_performance())
+
+    def _roll_brier(self, score: float) -> None:
+        self.scored += 1
+        weight = 1.0 / min(self.scored, BRIER_WINDOW)
+        self.brier = score if self.brier is None else (1 - weight) * self.brier + weight * score
+
+    def _settlement(self, game, settled, ref_id, model, version, **figures) -> Settlement:
+        return Settlement(
+            event_id=f"settle:{ref_id}",
+            event_time=game.event_time,
+            sport=self.sport,
+            league=self.league,
+            game_id=game.game_id,
+            settled=settled,
+            ref_id=ref_id,
+            model=model,
+            model_version=version,
+            **figures,
+        )

@@ -12,6 +12,13 @@ from typing import Any
 STEP = 0.08  # weight of the newest game in a team's attack/defence
 LEAGUE_STEP = 0.01  # weight of the newest game in the league's goal averages
 START_GOALS = {"home": 1.5, "away": 1.2}
+# League averages a new league starts from, per sport and per counted statistic.
+START_AVERAGES = {
+    "soccer": {"goals": START_GOALS, "shots": {"home": 4.8, "away": 3.9}},
+    "nhl": {"goals": {"home": 3.1, "away": 2.8}},
+    "nba": {"goals": {"home": 108.0, "away": 105.0}},
+    "nfl": {"goals": {"home": 23.5, "away": 21.5}},
+}
 SEASON_CARRY = 0.7  # share of a team's deviation from average kept across a season break
 FLOOR = 0.2  # strengths never reach zero (a team that has not scored yet still can)
 
@@ -35,15 +42,20 @@ def updated_strengths(
     goals: dict[str, float],
     home: str,
     away: str,
-    home_goals: int,
-    away_goals: int,
+    home_goals: float,
+    away_goals: float,
+    step: float = STEP,
+    league_step: float = LEAGUE_STEP,
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """New (strengths, league goal averages) after one result; inputs are not modified."""
+    """New (strengths, league averages) after one result; inputs are not modified.
+
+    Works for any count a side produces against the other: goals, points, shots on target.
+    """
     h, a = dict(strengths.get(home, neutral())), dict(strengths.get(away, neutral()))
 
     def toward(current: float, observed: float, explained_by: float) -> float:
         target = observed / max(explained_by, 1e-9)
-        return max(FLOOR, (1 - STEP) * current + STEP * target)
+        return max(FLOOR, (1 - step) * current + step * target)
 
     new_h = {
         "attack": toward(h["attack"], home_goals, goals["home"] * a["defence"]),
@@ -54,8 +66,8 @@ def updated_strengths(
         "defence": toward(a["defence"], home_goals, goals["home"] * h["attack"]),
     }
     new_goals = {
-        "home": (1 - LEAGUE_STEP) * goals["home"] + LEAGUE_STEP * home_goals,
-        "away": (1 - LEAGUE_STEP) * goals["away"] + LEAGUE_STEP * away_goals,
+        "home": (1 - league_step) * goals["home"] + league_step * home_goals,
+        "away": (1 - league_step) * goals["away"] + league_step * away_goals,
     }
     return {**strengths, home: new_h, away: new_a}, new_goals
 

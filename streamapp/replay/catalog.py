@@ -27,8 +27,12 @@ def source_of(path: Path) -> str:
     return folder
 
 
-def read_file(path: Path, season_end: int | None = None) -> Iterator[FeedEvent]:
-    source = source_of(path)
+def read_file(
+    path: Path, season_end: int | None = None, source: str | None = None
+) -> Iterator[FeedEvent]:
+    source = source or source_of(path)
+    if source not in SOURCES:
+        raise ReplayError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
     if source == "football-data":
         return read_football_data(path, season_end)
     if source == "moneylines":
@@ -51,8 +55,11 @@ def season_files(data_dir: Path, season_end: int) -> list[Path]:
     return files
 
 
-def timeline(paths: Iterable[Path], season_end: int | None = None) -> list[FeedEvent]:
-    """All events of ``paths`` in event-time order (stable within a file at equal times)."""
-    events = [event for path in paths for event in read_file(path, season_end)]
+def timeline(
+    paths: Iterable[Path], season_end: int | None = None, source: str | None = None
+) -> list[FeedEvent]:
+    """All events of ``paths`` in event-time order (stable within a file at equal times);
+    ``source`` names their format when their folder does not."""
+    events = [event for path in paths for event in read_file(path, season_end, source)]
     events.sort(key=lambda e: (e.event_time, FEED_ORDER[e.feed]))
     return events

@@ -1,0 +1,143 @@
+"""A game's forecast from a league's state: model-only probabilities, spread and total
+probabilities from the score simulation, the market's fair probabilities and the
+market-aware blend of the two. Pure functions over plain values.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+
+from schemas.base import Sport
+from tables.elo import win_probabilities
+from tables.goals_model import outcome_probabilities, score_matrix
+from tables.margins import multiplicative
+from tables.model_params import SportParams
+from tables.simulation import market_probabilities, simulate_scores
+
+BACK_TO_BACK_MS = 36 * 3600 * 1000  # played within a day and a half before
+# Aggregated prices (an average or maximum over many bookmakers) describe the market but
+# cannot be bet at; they count for the consensus only when no real bookmaker has a price.
+AGGREGATES = frozenset({"market_avg", "market_max", "oddsportal_avg"})
+OUTCOMES = {Sport.SOCCER: ("home", "draw", "away")}
+TWO_WAY = ("home", "away")
+
+
+def outcomes(sport: Sport) -> tuple[str, ...]:
+    return OUTCOMES.get(sport, TWO_WAY)
+
+
+def rest_adjustment(
+    params: SportParams, start: int, home_last: int | None, away_last: int | None
+) -> float:
+    """Elo points added to the home side for rest: a back-to-back costs ``rest_penalty``."""
+
+    def tired(last: int | None) -> bool:
+        return last is not None and start - last <= BACK_TO_BACK_MS
+
+    return params.rest_penalty * (tired(away_last) - tired(home_last))
+
+
+def soccer_means(
+    goals_means: tuple[float, float], shots_means: tuple[float, float] | None, shots_weight: float
+) -> tuple[float, float]:
+    """Expected goals: the goals model's, pulled geometrically toward the shots model's."""
+    if shots_means is None or not shots_weight:
+        return goals_means
+    return tuple(  # type: ignore[return-value]
+        math.exp((1 - shots_weight) * math.log(g) + shots_weight * math.log(s))
+        for g, s in zip(goals_means, shots_means, strict=True)
+    )
+
+
+def soccer_probabilities(
+    means: tuple[float, float], elo: Sequence[float], params: SportParams
+) -> list[float]:
+    """Home/draw/away: the Poisson score model blended with the Elo probabilities."""
+    poisson = outcome_probabilities(score_matrix(*means, rho=params.low_score_rho))
+    w = params.elo_weight
+    return [(1 - w) * p + w * e for p, e in zip(poisson, elo, strict=True)]
+
+
+def model_probabilities(
+    sport: Sport,
+    params: SportParams,
+    home_rating: float,
+    away_rating: float,
+    rest: float,
+    means: tuple[float, float],
+) -> list[float]:
+    home, draw, away = win_probabilities(home_rating, away_rating, params, rest)
+    if sport is Sport.SOCCER:
+        return soccer_probabilities(means, (home, draw or 0.0, away), params)
+    return [home, away]
+
+
+def score_means(
+    sport: Sport, params: SportParams, elo_edge: float, means: tuple[float, float]
+) -> tuple[float, float]:
+    """Means for the score simulation. NBA/NFL: the total from the attack/defence model, the
+    margin from the Elo difference (home advantage and rest included)."""
+    if not params.points_per_elo:
+        return means
+    total, margin = sum(means), elo_edge * params.points_per_elo
+    return (total + margin) / 2, (total - margin) / 2
+
+
+def line_probabilities(
+    sport: Sport,
+    params: SportParams,
+    means: tuple[float, float],
+    game_id: str,
+    spreads: Sequence[float],
+    totals: Sequence[float],
+    simulations: int,
+) -> dict[str, float]:
+    """Spread/total probabilities from ``simulations`` simulated scores; the seed comes from
+    the game id, so a game's figures are the same on every worker and every replay."""
+    if not spreads and not totals:
+        return {}
+    seed = zlib.crc32(game_id.encode())
+    home, away = simulate_scores(sport, *means, params.score_sd, simulations, seed)
+    return market_probabilities(home, away, list(spreads), list(totals))
+
+
+def consensus(
+    prices: Mapping[str, Mapping[str, float]],
+    selections: Sequence[str],
+    sharp_books: Sequence[str] = (),
+) -> list[float] | None:
+    """Mean fair (margin-free) probabilities over the bookmakers that price every selection.
+
+    ``prices``: bookmaker -> selection -> decimal price. The sharp books alone when one of
+    them has a full market, else every real bookmaker, else the aggregates.
+    """
+    complete = {b: p for b, p in prices.items() if all(s in p for s in selections)}
+    books = (
+        [b for b in complete if b in sharp_books]
+        or [b for b in complete if b not in AGGREGATES]
+        or list(complete)
+    )
+    if not books:
+        return None
+    fair = [multiplicative([complete[b][s] for s in selections]) for b in sorted(books)]
+    return [sum(f[i] for f in fair) / len(fair) for i in range(len(selections))]
+
+
+def blend(model: Sequence[float], market: Sequence[float], market_weight: float) -> list[float]:
+    """Log-linear pool: p ~ model^(1-w) * market^w, renormalised."""
+    pooled = [
+        math.exp(
+            (1 - market_weight) * math.log(max(m, 1e-9)) + market_weight * math.log(max(q, 1e-9))
+        )
+        for m, q in zip(model, market, strict=True)
+    ]
+    total = sum(pooled)
+    return [p / total for p in pooled]
+
+
+def max_change(current: Sequence[float], last: Sequence[float] | None) -> float:
+    if last is None or len(last) != len(current):
+        return math.inf
+    return max(abs(a - b) for a, b in zip(current, last, strict=True))

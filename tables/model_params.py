@@ -1,0 +1,101 @@
+"""Versioned model parameters: what a prediction is computed with, and its version label.
+
+A version is a plain JSON document, so it can travel on the control topic and be stored
+with every prediction that used it. Missing fields take the defaults below, so a published
+version only has to name what it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from schemas.base import Sport
+
+
+@dataclass(frozen=True)
+class SportParams:
+    k: float  # Elo update size
+    home_advantage: float  # Elo points
+    season_carry: float  # share of a rating kept across a season break
+    home_advantage_step: float = 0.0  # how fast a league's home advantage follows results
+    newcomer_pool: int = 0  # a team new to a league starts as the mean of its weakest N
+    rest_penalty: float = 0.0  # Elo points a team loses playing on the second night of two
+    strength_step: float = 0.08  # weight of the newest game in attack/defence strengths
+    league_step: float = 0.01  # weight of the newest game in the league's scoring averages
+    shots_weight: float = 0.0  # soccer: share of expected goals taken from shots on target
+    elo_weight: float = 0.0  # soccer: share of the 1X2 taken from Elo rather than goals
+    low_score_rho: float = 0.0  # soccer: Dixon-Coles correction of 0-0/1-0/0-1/1-1
+    points_per_elo: float = 0.0  # NBA/NFL: expected margin per Elo point of difference
+    score_sd: float = 0.0  # NBA/NFL: standard deviation of one team's score
+    draw_peak: float = 0.0  # soccer Elo: draw probability of two equal teams
+    # market-aware: weight of the market in the log-linear pool, fitted on past seasons
+    # (bench/fit_market_weight.py; README "Model quality")
+    market_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    version: str
+    sports: dict[Sport, SportParams]
+    value_edge: float = 0.03  # smallest expected value per unit that makes a value alert
+    max_price_age_minutes: float = 60.0  # an older price may be gone: no alert on it
+    max_price: float = 6.0  # long shots carry the largest model error: no value alerts above
+    kelly_fraction: float = 0.125
+    kelly_cap: float = 0.02  # largest stake, as a share of the bankroll
+    alert_cooldown_hours: float = 12.0
+    injury_impact: float = 0.03  # projection change (win probability) that makes an alert
+    simulations: int = 10_000
+    # Bookmakers whose fair price alone is the market when they quote it (the sharpest).
+    sharp_books: tuple[str, ...] = ("pinnacle",)
+
+    def sport(self, sport: Sport) -> SportParams:
+        return self.sports[sport]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sports"] = {s.value: asdict(p) for s, p in self.sports.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: ModelParams | None = None) -> ModelParams:
+        """A version from a JSON document; fields it leaves out come from ``base``."""
+        base = base or DEFAULT_PARAMS
+        if not data.get("version"):
+            raise ValueError("a model version needs a non-empty 'version' label")
+        sports = dict(base.sports)
+        for name, changes in (data.get("sports") or {}).items():
+            sport = Sport(name)
+            unknown = set(changes) - {f.name for f in fields(SportParams)}
+            if unknown:
+                raise ValueError(f"unknown parameters for {name}: {sorted(unknown)}")
+            sports[sport] = replace(sports[sport], **changes)
+        top = {f.name for f in fields(cls)} - {"sports"}
+        unknown = set(data) - top - {"sports"}
+        if unknown:
+            raise ValueError(f"unknown model parameters: {sorted(unknown)}")
+        changes = {k: v for k, v in data.items() if k in top}
+        if "sharp_books" in changes:
+            changes["sharp_books"] = tuple(changes["sharp_books"])
+        return replace(base, **changes, sports=sports)
+
+
+DEFAULT_PARAMS = ModelParams(
+    version="v1",
+    sports={
+        Sport.NBA: SportParams(
+            k=20.0, home_advantage=100.0, season_carry=0.75, rest_penalty=46.0, home_advantage_step=3.0,
+            strength_step=0.05, points_per_elo=1 / 28, score_sd=9.5,
+        ),
+        Sport.NFL: SportParams(
+            k=20.0, home_advantage=48.0, season_carry=2 / 3, strength_step=0.1,
+            points_per_elo=1 / 25, score_sd=10.0, market_weight=0.9,
+        ),
+        Sport.NHL: SportParams(k=8.0, home_advantage=35.0, season_carry=0.7, strength_step=0.05),
+        Sport.SOCCER: SportParams(
+            k=20.0, home_advantage=65.0, season_carry=0.8,
+            shots_weight=0.75, elo_weight=0.3, low_score_rho=-0.08, draw_peak=0.28,
+            strength_step=0.04, newcomer_pool=3, home_advantage_step=4.0,
+        ),
+    },
+)  # fmt: skip
