@@ -1,8 +1,10 @@
-"""The odds book: quotes (and the game's start time and status) into each game's book, and
-quotes and price moves counted per minute of event time."""
+"""The odds book: quotes (and the game's start time and status) into each game's book,
+quotes and price moves counted per minute of event time, and a steam alert for each steam
+move the book records (on the broker before the book is written)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import faust
@@ -12,7 +14,7 @@ from agents.pipeline import Pipeline
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
 from tables.keys import table_key
-from tables.odds_book import apply_game, apply_quote
+from tables.odds_book import apply_game, apply_quote, steam_alert
 
 MINUTE_MS = 60_000
 
@@ -26,8 +28,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         app, pipeline.topics.clean["games"], pipeline.topics.clean["odds"]
     )
 
+    alerts, metrics = pipeline.topics.alerts, pipeline.metrics
+
     @app.agent(source, name="book-odds")
     async def book_odds(stream):
+        deliveries: list = []
         batches = stream.take_events(
             settings.ingest_batch_size, within=settings.ingest_batch_seconds
         )
@@ -45,12 +50,22 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     if isinstance(event, GameEvent):
                         book = apply_game(book, event)
                         continue
+                    steam_before = len(book["steam"]) if book else 0
                     book, direction = apply_quote(book, event)
                     if direction is None:
                         continue  # redelivered after a restart: already in the book
+                    for steam in book["steam"][steam_before:]:
+                        alert = steam_alert(event, steam)
+                        deliveries.append(await alerts.send(
+                            key=event.partition_key.encode(), value=alert.to_json(),
+                            timestamp=alert.event_time.timestamp(),
+                        ))  # fmt: skip
+                        metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
                     minute = record.message.timestamp * 1000 // MINUTE_MS
                     quotes[minute] += 1
                     moves[minute] += bool(direction)
+                await asyncio.gather(*deliveries)
+                deliveries.clear()
                 with current_event(items[0][0]):
                     books[key] = book
                 # One windowed write per game and minute, made as an event of that minute.

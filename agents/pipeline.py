@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import faust
 
 from schemas.feeds import FEEDS
 from tables.definitions import Tables
+from tables.model_registry import ModelRegistry
 
 if TYPE_CHECKING:
     from streamapp.db.writer import Database
@@ -23,6 +24,8 @@ class Topics:
     deadletter: faust.TopicT
     predictions: faust.TopicT
     alerts: faust.TopicT
+    settlements: faust.TopicT
+    control: faust.TopicT  # model versions (tables.model_registry); one partition
 
     def merged(self, app: faust.App, *topics: faust.TopicT) -> faust.TopicT:
         """One channel over several co-partitioned topics (an agent that joins them)."""
@@ -37,11 +40,13 @@ class Topics:
             self.deadletter,
             self.predictions,
             self.alerts,
+            self.settlements,
+            self.control,
         ]
 
 
 def define_topics(app: faust.App, settings: Settings) -> Topics:
-    def topic(name: str) -> faust.TopicT:
+    def topic(name: str, partitions: int | None = None) -> faust.TopicT:
         # Values stay bytes: agents validate them with the pydantic models, which is
         # faster and stricter than faust's own record codecs. internal=True: the worker
         # creates the topic at start, so an agent never subscribes to a missing topic.
@@ -49,7 +54,7 @@ def define_topics(app: faust.App, settings: Settings) -> Topics:
             settings.topic(name),
             key_serializer="raw",
             value_serializer="raw",
-            partitions=settings.topic_partitions,
+            partitions=partitions or settings.topic_partitions,
             internal=True,
         )
 
@@ -59,6 +64,8 @@ def define_topics(app: faust.App, settings: Settings) -> Topics:
         deadletter=topic("deadletter"),
         predictions=topic("predictions"),
         alerts=topic("alerts"),
+        settlements=topic("settlements"),
+        control=topic("control", partitions=1),
     )
 
 
@@ -69,3 +76,5 @@ class Pipeline:
     tables: Tables
     metrics: Metrics
     database: Database | None = None  # None when the worker runs without the PostgreSQL sink
+    # The model versions, kept current from the control topic on every worker.
+    registry: ModelRegistry = field(default_factory=ModelRegistry)

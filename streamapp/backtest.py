@@ -39,13 +39,15 @@ EARLY_MINUTES = 60
 PREDICTION_COLUMNS = [
     "date", "sport", "league", "season", "game_type", "home", "away",
     "p_home", "p_draw", "p_away", "m_home", "m_draw", "m_away",
-    "mc_home", "mc_draw", "mc_away", "q_home", "q_draw", "q_away", "pin_open_home", "pin_open_draw", "pin_open_away",
+    "mc_home", "mc_draw", "mc_away", "q_home", "q_draw", "q_away",
+    "pin_open_home", "pin_open_draw", "pin_open_away",
     "pin_close_home", "pin_close_draw", "pin_close_away", "home_score", "away_score", "outcome",
 ]  # fmt: skip
 ALERT_COLUMNS = [
     "date", "sport", "league", "home", "away", "market", "selection", "line", "bookmaker",
     "model_version", "model_probability", "market_probability", "edge", "stake_fraction",
-    "minutes_before_start", "price_taken", "closing_price", "clv", "clv_same_book", "result", "profit",
+    "minutes_before_start", "price_taken", "closing_price", "clv", "clv_same_book", "result",
+    "profit",
 ]  # fmt: skip
 
 

@@ -85,7 +85,28 @@ class Metrics:
             registry=self.registry,
         )
         self.alerts = Counter(
-            "streamapp_alerts", "Alerts emitted, by kind.", ["kind"], registry=self.registry
+            "streamapp_alerts",
+            "Alerts emitted, by sport and kind.",
+            ["sport", "kind"],
+            registry=self.registry,
+        )
+        self.settled_brier = Gauge(
+            "streamapp_settled_brier",
+            "Mean Brier score of settled predictions, per model version (since it went live).",
+            ["sport", "league", "model_version", "model"],
+            registry=self.registry,
+        )
+        self.alert_clv = Gauge(
+            "streamapp_alert_clv",
+            "Mean closing-line value of settled alerts against the same bookmaker's close.",
+            ["sport", "league", "model_version", "model"],
+            registry=self.registry,
+        )
+        self.model_version = Gauge(
+            "streamapp_model_version_active",
+            "1 for the model version this worker predicts with.",
+            ["model_version"],
+            registry=self.registry,
         )
         self.table_keys = Gauge(
             "streamapp_table_keys",

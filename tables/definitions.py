@@ -73,8 +73,9 @@ def define_tables(app: faust.App) -> Tables:
         },
         league_ratings=table(
             "league-ratings",
-            "Per league: Elo ratings, soccer attack/defence strengths, season and upcoming "
-            "fixtures.",
+            "Per league: Elo ratings, attack/defence strengths, rest, upcoming games with "
+            "their market prices, predictions and alerts, settled model performance, and the "
+            "game/odds events waiting for the slower feed (merge).",
         ),
         team_form=table("team-form", "Per team: the season's finished games (form features)."),
         odds_book=table(

@@ -7,7 +7,7 @@ version only has to name what it changes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from schemas.base import Sport
@@ -84,7 +84,8 @@ DEFAULT_PARAMS = ModelParams(
     version="v1",
     sports={
         Sport.NBA: SportParams(
-            k=20.0, home_advantage=100.0, season_carry=0.75, rest_penalty=46.0, home_advantage_step=3.0,
+            k=20.0, home_advantage=100.0, season_carry=0.75, rest_penalty=46.0,
+            home_advantage_step=3.0,
             strength_step=0.05, points_per_elo=1 / 28, score_sd=9.5,
         ),
         Sport.NFL: SportParams(

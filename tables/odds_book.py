@@ -13,15 +13,16 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from schemas.alert import Alert, AlertKind
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
+from tables.forecast import AGGREGATES
 from tables.margins import METHODS, overround
 
+BOOK_VERSION = "odds-book"  # steam alerts come from the book, not from a model version
 HISTORY_CAP = 500  # points kept per bookmaker and selection
 STEAM_WINDOW_MS = 10 * 60 * 1000
 STEAM_MIN_BOOKS = 3
-# Aggregates published by feeds, not bookmakers one can bet a whole market at.
-AGGREGATES = ("market_avg", "market_max")
 COMPLETE = {"moneyline": {"home", "away"}, "spread": {"home", "away"}, "total": {"over", "under"}}
 
 
@@ -117,6 +118,29 @@ def _maybe_steam(book, quote: OddsQuote, direction: int, at: int) -> dict[str, A
     return {**book, "steam": [*book["steam"], event]}
 
 
+def steam_alert(quote: OddsQuote, steam: dict[str, Any]) -> Alert:
+    """The alert for a steam move the book just recorded; its id is the move itself, so a
+    redelivered quote cannot raise it twice."""
+    way = "shortened" if steam["direction"] < 0 else "drifted"
+    return Alert(
+        event_id=f"steam:{quote.game_id}:{steam['market']}:{steam['selection']}:"
+        f"{steam['direction']}:{steam['at']}",
+        event_time=quote.event_time,
+        sport=quote.sport,
+        league=quote.league,
+        game_id=quote.game_id,
+        alert_kind=AlertKind.STEAM,
+        market=steam["market"],
+        selection=steam["selection"],
+        line=quote.line,
+        bookmaker=quote.bookmaker,
+        price_decimal=quote.price_decimal,
+        model_version=BOOK_VERSION,
+        detail=f"{steam['selection']} {way} at {len(steam['books'])} bookmakers within "
+        f"{STEAM_WINDOW_MS // 60_000} min: {', '.join(steam['books'])}",
+    )
+
+
 def volatility(history: list[list]) -> float:
     """Standard deviation of the log price changes (0 with fewer than two changes)."""
     changes = [math.log(b[1] / a[1]) for a, b in zip(history, history[1:], strict=False)]
@@ -177,13 +201,15 @@ def _market_view(name: str, bookmakers: dict[str, dict]) -> dict[str, Any]:
             entry["fair"] = {
                 method: dict(zip(order, fn(current), strict=True)) for method, fn in METHODS.items()
             }
-            if bookmaker not in AGGREGATES:
-                fair_by_book[bookmaker] = entry["fair"]["multiplicative"]
+            fair_by_book[bookmaker] = entry["fair"]["multiplicative"]
         view["bookmakers"][bookmaker] = entry
     for selection in selections:
         offers = [(p[selection]["current"], b) for b, p in bookmakers.items() if selection in p]
         price, bookmaker = max(offers)
         view["best"][selection] = {"price": price, "bookmaker": bookmaker}
+    # Real bookmakers make the consensus; the aggregates only when there is no real one.
+    real = {b: f for b, f in fair_by_book.items() if b not in AGGREGATES}
+    fair_by_book = real or fair_by_book
     if fair_by_book:
         view["consensus"] = {
             s: sum(f[s] for f in fair_by_book.values() if s in f)

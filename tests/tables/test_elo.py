@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 
 from schemas.base import Sport
 from tables.elo import (
-    ELO_PARAMS,
     MEAN_RATING,
     expected_home_score,
     mov_multiplier,
@@ -14,7 +13,9 @@ from tables.elo import (
     updated_ratings,
     win_probabilities,
 )
+from tables.model_params import DEFAULT_PARAMS
 
+ELO_PARAMS = DEFAULT_PARAMS.sports
 ratings = st.floats(min_value=1000, max_value=2000)
 scores = st.integers(min_value=0, max_value=150)
 

@@ -3,10 +3,16 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from schemas import GameEvent, Sport
-from tables.elo import ELO_PARAMS, MEAN_RATING, regressed, updated_ratings
-from tables.league_ratings import LeagueRatings
-from tests.schemas.examples import GAME
+from schemas import GameEvent, OddsQuote, Sport
+from tables.elo import MEAN_RATING, regressed, updated_ratings
+from tables.league_ratings import MARKET_AWARE, MODEL_ONLY, LeagueRatings
+from tables.margins import multiplicative
+from tables.model_params import DEFAULT_PARAMS, ModelParams
+from tests.schemas.examples import GAME, QUOTE
+
+PARAMS = DEFAULT_PARAMS
+SOCCER = PARAMS.sports[Sport.SOCCER]
+START = "2021-08-08T15:00:00Z"
 
 
 def event(home: str, away: str, status: str, when: str, season="2021-22", score=None, gid=None):
@@ -18,6 +24,7 @@ def event(home: str, away: str, status: str, when: str, season="2021-22", score=
         "away_team": away,
         "status": status,
         "event_time": when,
+        "start_time": START if status == "scheduled" else when,
         "season": season,
     }
     if score is None:
@@ -27,71 +34,174 @@ def event(home: str, away: str, status: str, when: str, season="2021-22", score=
     return GameEvent.model_validate(payload)
 
 
-def test_fixture_then_result_then_affected_fixtures():
+def quote(game: str, bookmaker: str, selection: str, price: float, when: str, **extra):
+    return OddsQuote.model_validate(
+        {
+            **QUOTE,
+            "event_id": f"{game}:{bookmaker}:{selection}:{when}",
+            "game_id": game,
+            "bookmaker": bookmaker,
+            "selection": selection,
+            "price_decimal": price,
+            "event_time": when,
+            **extra,
+        }
+    )
+
+
+def market(state, game, bookmaker, prices, when):
+    """A bookmaker's whole 1X2 market, quote by quote; the outputs of the last quote."""
+    outputs = None
+    for selection, price in zip(("home", "draw", "away"), prices, strict=True):
+        outputs = state.observe(quote(game, bookmaker, selection, price, when), PARAMS, 0.005)
+    return outputs
+
+
+def test_a_fixture_is_predicted_and_a_result_moves_only_its_teams_games():
     state = LeagueRatings(Sport.SOCCER, "E0")
-    assert state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z")) == ["A-B"]
-    first = state.prediction_if_moved(
-        "A-B", event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), 0.005
-    )
-    assert first.p_home > first.p_away  # home advantage between equal teams
-    assert state.observe(event("C", "A", "scheduled", "2021-08-02T00:00:00Z")) == ["C-A"]
-    assert state.observe(event("D", "E", "scheduled", "2021-08-02T00:00:00Z")) == ["D-E"]
-    affected = state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(3, 0)))
-    assert affected == ["C-A"]  # only upcoming games of A or B
+    first = state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    [prediction] = first.predictions
+    assert prediction.model == MODEL_ONLY and prediction.model_version == "v1"
+    assert prediction.p_home > prediction.p_away  # home advantage between equal teams
+    state.observe(event("C", "A", "scheduled", "2021-08-02T00:00:00Z"), PARAMS, 0.005)
+    state.observe(event("D", "E", "scheduled", "2021-08-02T00:00:00Z"), PARAMS, 0.005)
+    out = state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(3, 0)), PARAMS, 0)
+    assert {p.game_id for p in out.predictions} == {"C-A"}  # only games of A or B
     assert "A-B" not in state.upcoming
-    expected = updated_ratings(
-        Sport.SOCCER, MEAN_RATING, MEAN_RATING, 3, 0, ELO_PARAMS[Sport.SOCCER]
-    )
-    assert state.ratings == {"A": expected[0], "B": expected[1]}
+    home, away = updated_ratings(Sport.SOCCER, MEAN_RATING, MEAN_RATING, 3, 0, SOCCER)
+    assert state.ratings == {"A": home, "B": away}
 
 
 def test_a_repeated_final_counts_once():
     state = LeagueRatings(Sport.SOCCER, "E0")
     final = event("A", "B", "final", "2021-08-08T17:00:00Z", score=(1, 0))
-    state.observe(final)
+    state.observe(final, PARAMS, 0.005)
     after_one = dict(state.ratings)
-    assert state.observe(final) == []
+    assert not state.observe(final, PARAMS, 0.005)
     assert state.ratings == after_one
 
 
-def test_small_moves_are_not_re_emitted():
+def test_small_moves_are_not_re_emitted_but_a_new_version_is():
     state = LeagueRatings(Sport.SOCCER, "E0")
     fixture = event("A", "B", "scheduled", "2021-08-01T00:00:00Z")
-    state.observe(fixture)
-    assert state.prediction_if_moved("A-B", fixture, 0.005) is not None
-    assert state.prediction_if_moved("A-B", fixture, 0.005) is None
+    assert state.observe(fixture, PARAMS, 0.005).predictions
+    assert not state.observe(fixture, PARAMS, 0.005).predictions
+    v2 = ModelParams.from_dict({"version": "v2"})
+    [again] = state.observe(fixture, v2, 0.005).predictions
+    assert again.model_version == "v2"
 
 
 def test_new_season_regresses_ratings():
     state = LeagueRatings(Sport.SOCCER, "E0")
-    state.observe(event("A", "B", "final", "2021-05-01T17:00:00Z", season="2020-21", score=(4, 0)))
+    final = event("A", "B", "final", "2021-05-01T17:00:00Z", season="2020-21", score=(4, 0))
+    state.observe(final, PARAMS, 0.005)
     strong = state.ratings["A"]
-    state.observe(event("B", "A", "scheduled", "2021-08-01T00:00:00Z", season="2021-22"))
+    state.observe(event("B", "A", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
     assert state.season == "2021-22"
-    assert state.ratings["A"] == pytest.approx(regressed(strong, ELO_PARAMS[Sport.SOCCER]))
+    assert state.ratings["A"] == pytest.approx(regressed(strong, SOCCER))
 
 
 def test_state_survives_a_json_round_trip():
-    state = LeagueRatings(Sport.NBA, "NBA")
-    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"))
-    state.observe(event("C", "D", "final", "2021-08-01T03:00:00Z", score=(100, 90)))
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    market(state, "A-B", "pinnacle", (2.0, 3.5, 4.0), "2021-08-06T15:00:00Z")
+    state.observe(event("C", "D", "final", "2021-08-01T03:00:00Z", score=(1, 1)), PARAMS, 0.005)
     again = LeagueRatings.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
     assert again.to_dict() == state.to_dict()
 
 
-def test_a_finished_game_scores_its_last_pregame_prediction():
+def test_market_aware_waits_for_a_whole_market_and_follows_the_sharp_book():
     state = LeagueRatings(Sport.SOCCER, "E0")
-    fixture = event("A", "B", "scheduled", "2021-08-01T00:00:00Z")
-    state.observe(fixture)
-    p = state.prediction_if_moved("A-B", fixture, 0.005)
-    state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 0)))
-    assert state.scored == 1
-    assert state.brier == pytest.approx((p.p_home - 1) ** 2 + p.p_draw**2 + p.p_away**2)
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    partial = state.observe(
+        quote("A-B", "pinnacle", "home", 2.0, "2021-08-06T15:00:00Z"), PARAMS, 0
+    )
+    assert not partial.predictions  # home alone: the rest of the update is still arriving
+    out = market(state, "A-B", "pinnacle", (2.0, 3.5, 4.0), "2021-08-06T15:00:00Z")
+    [aware] = [p for p in out.predictions if p.model == MARKET_AWARE]
+    fair = multiplicative([2.0, 3.5, 4.0])
+    assert SOCCER.market_weight == 1.0  # the weight fitted on past seasons
+    assert [aware.p_home, aware.p_draw, aware.p_away] == pytest.approx(fair)
+    assert aware.inputs["market_home"] == pytest.approx(fair[0])
+
+
+def test_a_price_above_the_fair_one_makes_one_value_alert_with_a_kelly_stake():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    market(state, "A-B", "pinnacle", (2.0, 3.6, 4.2), "2021-08-06T15:00:00Z")
+    out = market(state, "A-B", "bet365", (2.3, 3.3, 3.8), "2021-08-06T15:00:00Z")
+    [alert] = out.alerts
+    fair_home = multiplicative([2.0, 3.6, 4.2])[0]
+    assert (alert.selection, alert.bookmaker, alert.price_decimal) == ("home", "bet365", 2.3)
+    assert alert.edge == pytest.approx(fair_home * 2.3 - 1)
+    full_kelly = (fair_home * 2.3 - 1) / 1.3
+    assert alert.stake_fraction == pytest.approx(min(PARAMS.kelly_cap, full_kelly / 8))
+    assert alert.event_id.startswith("value:A-B:moneyline||home:")
+    # the same situation again within the cooldown: no second alert
+    assert not market(state, "A-B", "bet365", (2.3, 3.3, 3.8), "2021-08-06T16:00:00Z").alerts
+
+
+def test_stale_prices_make_no_alert():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    market(state, "A-B", "bet365", (2.3, 3.3, 3.8), "2021-08-06T15:00:00Z")
+    # Pinnacle moves two days later; bet365's price from two days ago may be long gone.
+    out = market(state, "A-B", "pinnacle", (2.0, 3.6, 4.2), "2021-08-08T14:55:00Z")
+    assert not out.alerts
+
+
+def test_a_final_settles_predictions_and_alerts_against_the_closing_line():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    market(state, "A-B", "pinnacle", (2.0, 3.6, 4.2), "2021-08-06T15:00:00Z")
+    [alert] = market(state, "A-B", "bet365", (2.3, 3.3, 3.8), "2021-08-06T15:00:00Z").alerts
+    market(state, "A-B", "pinnacle", (1.9, 3.7, 4.6), "2021-08-08T14:55:00Z")
+    market(state, "A-B", "bet365", (2.0, 3.5, 4.0), "2021-08-08T14:55:00Z")
+    final = event("A", "B", "final", "2021-08-08T16:55:00Z", score=(2, 1))
+    out = state.observe(final, PARAMS, 0.005)
+    settled = {(s.settled.value, s.model): s for s in out.settlements}
+    last_model = state.performance["v1|model-only"]
+    assert last_model["n"] == 1
+    model = settled[("prediction", MODEL_ONLY)]
+    assert model.brier == pytest.approx(last_model["brier"])
+    [bet] = [s for s in out.settlements if s.ref_id == alert.event_id]
+    assert bet.profit == pytest.approx(1.3)  # home won at 2.3
+    assert bet.clv_same_book == pytest.approx(2.3 / 2.0 - 1)
+    assert bet.clv == pytest.approx(2.3 * multiplicative([1.9, 3.7, 4.6])[0] - 1)
+    alerts = [s for s in out.settlements if s.settled.value == "alert"]
+    assert state.performance["v1|market-aware"]["alerts"] == len(alerts)
+
+
+def test_quarter_line_totals_and_spreads_get_simulated_probabilities():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    when = "2021-08-06T15:00:00Z"
+    for selection, line in (("over", 2.5), ("under", 2.5)):
+        q = quote("A-B", "pinnacle", selection, 1.95, when, market="total", line=line)
+        state.observe(q, PARAMS, 0.005)
+    for selection, line in (("home", -0.25), ("away", 0.25)):
+        q = quote("A-B", "pinnacle", selection, 1.95, when, market="spread", line=line)
+        out = state.observe(q, PARAMS, 0.005)
+    lines = state.upcoming["A-B"]["lines"]["probabilities"]
+    assert set(lines) == {"total|2.5|over", "total|2.5|under", "spread|-0.25|home",
+                          "spread|0.25|away"}  # fmt: skip
+    assert lines["total|2.5|over"] + lines["total|2.5|under"] == pytest.approx(1)
+    [aware] = [p for p in out.predictions if p.model == MARKET_AWARE] or [None]
+    assert aware is None  # no 1X2 market yet: nothing market-aware to say about the winner
+
+
+def test_a_team_promoted_into_an_established_league_starts_among_the_weakest():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.finished.extend(f"old-{i}" for i in range(300))
+    state.ratings = {f"T{i}": 1400.0 + 10 * i for i in range(20)}
+    state.last_played = {f"T{i}": 0 for i in range(20)}
+    state.observe(event("New", "T19", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    assert state.ratings["New"] == pytest.approx(1410.0)  # mean of the three weakest
 
 
 def test_a_fixture_delivered_again_after_its_result_is_ignored():
     state = LeagueRatings(Sport.SOCCER, "E0")
     fixture = event("A", "B", "scheduled", "2021-08-01T00:00:00Z")
-    state.observe(fixture)
-    state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 0)))
-    assert state.observe(fixture) == [] and state.upcoming == {}
+    state.observe(fixture, PARAMS, 0.005)
+    state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 0)), PARAMS, 0.005)
+    assert not state.observe(fixture, PARAMS, 0.005) and state.upcoming == {}

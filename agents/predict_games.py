@@ -1,0 +1,112 @@
+"""Predictions, value alerts and settlements from each league's game and odds events.
+
+Events of a league are merged into event-time order (tables.event_merge), then folded
+into the league's model state (tables.league_ratings) with the active model version.
+Every output is on the broker before the league's new state is written, so a worker
+killed in between re-emits the same outputs (same ids) on restart rather than losing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+
+from agents.batching import current_event
+from agents.pipeline import Pipeline
+from schemas.base import Sport
+from schemas.game import GameEvent
+from schemas.odds import OddsQuote
+from tables.event_merge import new_merge, push, release
+from tables.league_ratings import LeagueRatings
+from tables.settlement import summary
+
+FEEDS = ("games", "odds")
+HOUR_MS = 3600 * 1000
+
+
+def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
+    settings = pipeline.settings
+    ratings = pipeline.tables.league_ratings
+    topics, metrics, registry = pipeline.topics, pipeline.metrics, pipeline.registry
+    games_topic = topics.clean["games"].get_topic_name()
+    max_wait_ms = int(settings.merge_max_wait_hours * HOUR_MS)
+    source = topics.merged(app, topics.clean["games"], topics.clean["odds"])
+
+    async def send_all(key: bytes, outputs) -> None:
+        deliveries = []
+        for topic, events in (
+            (topics.predictions, outputs.predictions),
+            (topics.alerts, outputs.alerts),
+            (topics.settlements, outputs.settlements),
+        ):
+            for event in events:
+                deliveries.append(
+                    await topic.send(
+                        key=key, value=event.to_json(), timestamp=event.event_time.timestamp()
+                    )
+                )
+        await asyncio.gather(*deliveries)
+        for prediction in outputs.predictions:
+            metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
+        for alert in outputs.alerts:
+            metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
+
+    def publish_quality(state: LeagueRatings) -> None:
+        for label, performance in state.performance.items():
+            version, model = label.split("|")
+            figures = summary(performance)
+            gauge_labels = (state.sport.value, state.league, version, model)
+            if figures["brier"] is not None:
+                metrics.settled_brier.labels(*gauge_labels).set(figures["brier"])
+            if figures["mean_clv_same_book"] is not None:
+                metrics.alert_clv.labels(*gauge_labels).set(figures["mean_clv_same_book"])
+        if state.brier is not None:
+            version = registry.active.version
+            metrics.model_brier.labels(state.sport.value, state.league, version).set(state.brier)
+
+    @app.agent(source, name="predict-games")
+    async def predict_games(stream):
+        batches = stream.take_events(
+            settings.ingest_batch_size, within=settings.ingest_batch_seconds
+        )
+        async for batch in batches:
+            by_league: dict[str, list] = {}
+            for record in batch:
+                by_league.setdefault(record.message.key.decode(), []).append(record)
+            for key, records in by_league.items():
+                with current_event(records[0]):
+                    stored = ratings.get(key)
+                # The merge buffer is kept in the league's value: one write stores both, so a
+                # crash cannot keep one without the other.
+                state = LeagueRatings.from_dict(stored) if stored else league_of(key)
+                merge = stored.get("merge") if stored else None
+                merge = merge or new_merge()
+                for record in records:
+                    message = record.message
+                    feed = "games" if message.topic == games_topic else "odds"
+                    push(
+                        merge, feed, int(message.timestamp * 1000),
+                        f"{message.topic}:{message.partition}", message.offset,
+                        message.value.decode(),
+                    )  # fmt: skip
+                released = release(merge, FEEDS, max_wait_ms)
+                params = registry.active
+                for feed, payload in released:
+                    model = GameEvent if feed == "games" else OddsQuote
+                    event = model.model_validate_json(payload)
+                    outputs = state.observe(event, params, settings.prediction_min_change)
+                    if outputs:
+                        await send_all(key.encode(), outputs)
+                with current_event(records[0]):
+                    ratings[key] = {**state.to_dict(), "merge": merge}
+                if released:
+                    publish_quality(state)
+
+    return predict_games
+
+
+def league_of(key: str) -> LeagueRatings:
+    """A new league's state from its key ("sport:league")."""
+    sport, league = key.split(":", 1)
+    return LeagueRatings(Sport(sport), league)

@@ -1,0 +1,59 @@
+"""Merging a league's game and odds streams into one event-time order.
+
+The two topics are consumed side by side and either may run ahead of the other (by a whole
+season in a fast replay), so the order they reach an agent is not the order things
+happened. Events wait in the league's buffer until every input has passed their event time
+(the watermark); then they are released in (event time, feed order) order, which is the
+same on every run and every worker. A feed that stops would hold everything back, so
+events older than ``max_wait`` behind the newest event seen are released regardless.
+
+Redeliveries after a restart are recognised by their offsets and ignored.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+# At the same instant a game's state goes before its prices (as in the replay timeline).
+FEED_RANK = {"games": 0, "odds": 1}
+
+
+def new_merge() -> dict[str, Any]:
+    return {"seen": {}, "offsets": {}, "pending": []}
+
+
+def push(
+    merge: dict[str, Any],
+    feed: str,
+    at: int,
+    source: str,
+    offset: int,
+    payload: str,
+) -> bool:
+    """Buffer one event; False when its offset was pushed before (a redelivery)."""
+    if offset <= merge["offsets"].get(source, -1):
+        return False
+    merge["offsets"][source] = offset
+    merge["seen"][feed] = max(merge["seen"].get(feed, at), at)
+    # sorted by (time, feed rank, source, offset): a total order independent of arrival
+    bisect.insort(merge["pending"], [at, FEED_RANK[feed], source, offset, feed, payload])
+    return True
+
+
+def release(merge: dict[str, Any], feeds: tuple[str, ...], max_wait_ms: int) -> list[tuple]:
+    """(feed, payload) of every buffered event the watermark has passed, oldest first."""
+    seen = merge["seen"]
+    if not seen:
+        return []
+    newest = max(seen.values())
+    watermark = min(seen.get(feed, -1) for feed in feeds)
+    pending = merge["pending"]
+    cut = 0
+    # Strictly before the watermark: a slower feed may still bring an event of that instant.
+    while cut < len(pending) and (
+        pending[cut][0] < watermark or pending[cut][0] <= newest - max_wait_ms
+    ):
+        cut += 1
+    released, merge["pending"] = pending[:cut], pending[cut:]
+    return [(item[4], item[5]) for item in released]

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from tables.event_merge import new_merge, push, release
+
+FEEDS = ("games", "odds")
+DAY = 24 * 3600 * 1000
+
+
+def test_events_wait_for_the_slower_feed_and_come_out_in_event_time_order():
+    merge = new_merge()
+    push(merge, "games", 10, "g:0", 0, "fixture")
+    push(merge, "games", 50, "g:0", 1, "final")
+    assert release(merge, FEEDS, 365 * DAY) == []  # no odds seen yet
+    push(merge, "odds", 20, "o:0", 0, "open")
+    assert release(merge, FEEDS, 365 * DAY) == [("games", "fixture")]
+    push(merge, "odds", 60, "o:0", 1, "close")
+    # the final waits: another game event of that very instant may still be on its way
+    assert release(merge, FEEDS, 365 * DAY) == [("odds", "open")]
+    push(merge, "games", 70, "g:0", 2, "next")
+    assert release(merge, FEEDS, 365 * DAY) == [("games", "final")]
+
+
+def test_any_arrival_order_gives_the_same_sequence():
+    events = [("games", 5, 0, "a"), ("odds", 5, 0, "b"), ("odds", 7, 1, "c"), ("games", 9, 1, "d")]
+    orders = [events, list(reversed(events)), events[1::2] + events[::2]]
+    results = []
+    for order in orders:
+        merge = new_merge()
+        for feed, at, offset, payload in sorted(order, key=lambda e: (e[0], e[2])):
+            push(merge, feed, at, feed, offset, payload)
+        push(merge, "games", 100, "games", 9, "later")
+        push(merge, "odds", 100, "odds", 9, "later")
+        results.append(release(merge, FEEDS, 365 * DAY))
+    assert results[0] == results[1] == results[2]
+    assert [p for _, p in results[0]] == ["a", "b", "c", "d"]  # games first at equal times
+
+
+def test_a_redelivered_offset_is_ignored():
+    merge = new_merge()
+    assert push(merge, "games", 10, "g:0", 3, "x")
+    assert not push(merge, "games", 10, "g:0", 3, "x")
+    assert len(merge["pending"]) == 1
+
+
+def test_a_stopped_feed_holds_events_back_only_for_max_wait():
+    merge = new_merge()
+    push(merge, "games", 0, "g:0", 0, "old")
+    push(merge, "games", 3 * DAY, "g:0", 1, "new")
+    assert release(merge, FEEDS, 2 * DAY) == [("games", "old")]

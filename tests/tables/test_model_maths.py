@@ -1,0 +1,117 @@
+"""The pure maths the predict-games agent and the backtest share."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.base import Sport
+from tables.edges import closing_line_value, expected_value, kelly_fraction, profit
+from tables.forecast import blend, consensus, rest_adjustment, soccer_means
+from tables.goals_model import outcome_probabilities, score_matrix
+from tables.model_params import DEFAULT_PARAMS
+from tables.scoring import brier, log_loss, one_sided_brier
+from tables.settlement import bet_shares, score_prediction
+from tables.simulation import line_shares, market_probabilities, simulate_scores
+
+means = st.floats(min_value=0.2, max_value=4.0)
+
+
+@given(means, means, st.floats(min_value=-0.2, max_value=0.1))
+def test_score_matrix_is_a_distribution(home, away, rho):
+    matrix = score_matrix(home, away, rho)
+    assert matrix.min() >= 0 and matrix.sum() == pytest.approx(1)
+    assert sum(outcome_probabilities(matrix)) == pytest.approx(1)
+
+
+def test_poisson_outcomes_match_a_hand_computed_case():
+    # One expected goal each, no correction: P(draw) = sum_k (e^-1 / k!)^2
+    draw = sum((math.exp(-1) / math.factorial(k)) ** 2 for k in range(13))
+    home, d, away = outcome_probabilities(score_matrix(1.0, 1.0))
+    assert d == pytest.approx(draw) and home == pytest.approx(away)
+    # A negative rho (Dixon-Coles) puts more weight on 0-0 and 1-1
+    assert outcome_probabilities(score_matrix(1.0, 1.0, -0.1))[1] > d
+
+
+def test_quarter_lines_split_the_stake():
+    # -0.25: half on 0 (push on a draw) and half on -0.5 (lost on a draw)
+    won, lost = line_shares(np.array([0.0, 1.0, -1.0]), -0.25)
+    assert list(won) == [0.0, 1.0, 0.0] and list(lost) == [0.5, 0.0, 1.0]
+    assert bet_shares("spread", "home", -0.25, 1, 1) == (0.0, 0.5)
+    assert bet_shares("total", "over", 2.5, 2, 1) == (1.0, 0.0)
+    assert bet_shares("total", "under", 3.0, 2, 1) == (0.0, 0.0)  # push
+    assert bet_shares("moneyline", "draw", None, 1, 1) == (1.0, 0.0)
+
+
+def test_monte_carlo_agrees_with_the_exact_poisson_total():
+    home, away = simulate_scores(Sport.SOCCER, 1.5, 1.1, 0, 200_000, seed=7)
+    over = market_probabilities(home, away, [], [2.5])["total|2.5|over"]
+    matrix = score_matrix(1.5, 1.1)
+    exact = sum(matrix[i, j] for i in range(13) for j in range(13) if i + j > 2)
+    assert over == pytest.approx(exact, abs=0.005)
+
+
+def test_simulations_are_repeatable_per_seed():
+    a = simulate_scores(Sport.NBA, 112, 108, 9.5, 10_000, seed=3)
+    b = simulate_scores(Sport.NBA, 112, 108, 9.5, 10_000, seed=3)
+    assert all((x == y).all() for x, y in zip(a, b, strict=True))
+    margin = a[0] - a[1]
+    assert margin.mean() == pytest.approx(4, abs=0.5)
+
+
+def test_edges_kelly_and_clv():
+    assert expected_value(0.5, 2.2) == pytest.approx(0.1)
+    # full Kelly at p=.5, price 2.2: 0.1 / 1.2; an eighth of it, capped
+    assert kelly_fraction(0.5, 2.2, 0.125, 1.0) == pytest.approx(0.1 / 1.2 / 8)
+    assert kelly_fraction(0.5, 2.2, 1.0, 0.02) == 0.02
+    assert kelly_fraction(0.4, 2.2, 0.125, 1.0) == 0.0  # no edge, no stake
+    assert closing_line_value(2.2, 2.0) == pytest.approx(0.1)
+    assert profit(2.2, True) == pytest.approx(1.2) and profit(2.2, False) == -1
+    assert profit(2.2, None) == 0
+
+
+def test_scores():
+    assert brier([0.5, 0.3, 0.2], 0) == pytest.approx(0.25 + 0.09 + 0.04)
+    assert one_sided_brier(0.7, True) == pytest.approx(0.09)
+    assert log_loss([0.5, 0.5], 1) == pytest.approx(math.log(2))
+    two_way = score_prediction([0.7, 0.3], 100, 90)
+    assert two_way["brier"] == pytest.approx(0.09)
+
+
+def test_consensus_prefers_the_sharp_book_then_real_books_then_aggregates():
+    prices = {
+        "pinnacle": {"home": 2.0, "away": 1.9},
+        "bet365": {"home": 2.1, "away": 1.75},
+        "market_avg": {"home": 2.05, "away": 1.8},
+    }
+    names = ("home", "away")
+    assert consensus(prices, names, ("pinnacle",)) == pytest.approx([1.9 / 3.9, 2.0 / 3.9])
+    without_sharp = consensus(prices, names)
+    assert without_sharp[0] == pytest.approx((1.9 / 3.9 + (1 / 2.1) / (1 / 2.1 + 1 / 1.75)) / 2)
+    assert consensus({"market_avg": prices["market_avg"]}, names) is not None
+    assert consensus({"bet365": {"home": 2.1}}, names) is None  # incomplete market
+
+
+def test_blend_is_a_log_linear_pool():
+    assert blend([0.6, 0.4], [0.5, 0.5], 0.0) == pytest.approx([0.6, 0.4])
+    assert blend([0.6, 0.4], [0.5, 0.5], 1.0) == pytest.approx([0.5, 0.5])
+    mid = blend([0.6, 0.4], [0.5, 0.5], 0.5)
+    assert 0.5 < mid[0] < 0.6 and sum(mid) == pytest.approx(1)
+
+
+def test_back_to_back_costs_the_tired_side():
+    nba = DEFAULT_PARAMS.sports[Sport.NBA]
+    day = 24 * 3600 * 1000
+    start = 10 * day
+    assert rest_adjustment(nba, start, start - day, start - 3 * day) == -nba.rest_penalty
+    assert rest_adjustment(nba, start, start - 3 * day, start - day) == nba.rest_penalty
+    assert rest_adjustment(nba, start, None, None) == 0
+
+
+def test_shots_pull_expected_goals_geometrically():
+    assert soccer_means((1.0, 1.0), (4.0, 0.25), 0.5) == pytest.approx((2.0, 0.5))
+    assert soccer_means((1.2, 0.9), None, 0.5) == (1.2, 0.9)
