@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -78,3 +79,5 @@ class Pipeline:
     database: Database | None = None  # None when the worker runs without the PostgreSQL sink
     # The model versions, kept current from the control topic on every worker.
     registry: ModelRegistry = field(default_factory=ModelRegistry)
+    # Set once the control topic has been read to its end at start.
+    registry_loaded: asyncio.Event = field(default_factory=asyncio.Event)

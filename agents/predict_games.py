@@ -67,6 +67,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     @app.agent(source, name="predict-games")
     async def predict_games(stream):
+        await pipeline.registry_loaded.wait()
         batches = stream.take_events(
             settings.ingest_batch_size, within=settings.ingest_batch_seconds
         )

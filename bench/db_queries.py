@@ -36,7 +36,7 @@ CASES = {
     ),
     "performance (all models, per month)": (
         queries.PERFORMANCE,
-        {"model_version": None, "sport": None, "league": None},
+        {"model": None, "model_version": None, "sport": None, "league": None},
     ),
 }
 

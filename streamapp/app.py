@@ -10,6 +10,7 @@ import faust
 
 from agents import (
     book_odds,
+    follow_model_versions,
     ingest_boxscores,
     ingest_games,
     ingest_injuries,
@@ -22,6 +23,7 @@ from agents import (
     sink_games,
     sink_odds,
     sink_predictions,
+    sink_settlements,
     track_availability,
     track_form,
     track_players,
@@ -34,6 +36,7 @@ from streamapp.views import register_views
 from tables.definitions import define_tables
 
 AGENT_MODULES = (
+    follow_model_versions,
     ingest_games,
     ingest_odds,
     ingest_injuries,
@@ -50,6 +53,7 @@ SINK_MODULES = (
     sink_odds,
     sink_boxscores,
     sink_predictions,
+    sink_settlements,
     sink_alerts,
     sink_deadletters,
 )

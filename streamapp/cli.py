@@ -117,6 +117,18 @@ def _backtest(args, settings) -> None:
     print(f"wrote predictions.csv, alerts.csv, report.json, calibration.png to {args.out}")
 
 
+def _model(args, settings) -> None:
+    from streamapp.model_control import current_registry, send_control
+
+    if args.action == "show":
+        state = asyncio.run(current_registry(settings)).describe()
+    else:
+        if args.action in ("publish", "activate") and not args.argument:
+            raise StreamappError(f"`streamapp model {args.action}` needs a {args.action} argument")
+        state = asyncio.run(send_control(settings, args.action, args.argument))
+    print(json.dumps(state, indent=2))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="streamapp", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -170,6 +182,13 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument("--score-from", type=parse_date, help="score only games from YYYY-MM-DD")
     test.add_argument("--params", help="a model version as JSON (default: the built-in one)")
     test.set_defaults(run=_backtest)
+
+    model = commands.add_parser(
+        "model", help="model versions: show, publish FILE, activate VERSION, rollback"
+    )
+    model.add_argument("action", choices=["show", "publish", "activate", "rollback"])
+    model.add_argument("argument", nargs="?", help="publish: a JSON file; activate: a version")
+    model.set_defaults(run=_model)
 
     summary = commands.add_parser("summary", help="messages per topic, predictions, dead letters")
     summary.set_defaults(run=_summary)

@@ -25,7 +25,9 @@ def unreachable(settings: Settings, error: Exception) -> StackError:
     )
 
 
-async def ensure_topics(settings: Settings, names: list[str]) -> None:
+async def ensure_topics(
+    settings: Settings, names: list[str], partitions: int | None = None
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
         await admin.start()
@@ -37,7 +39,7 @@ async def ensure_topics(settings: Settings, names: list[str]) -> None:
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(n, settings.topic_partitions, 1) for n in missing]
+                    [NewTopic(n, partitions or settings.topic_partitions, 1) for n in missing]
                 )
     finally:
         await admin.close()

@@ -34,18 +34,20 @@ ORDER BY market, bookmaker, selection
 # Each model's last pregame prediction of each finished game, scored per month.
 PERFORMANCE = """
 WITH last_pregame AS (
-    SELECT DISTINCT ON (p.game_id, p.model_version)
-           p.game_id, p.model_version, p.sport, p.league, p.p_home, p.p_draw, p.p_away,
+    SELECT DISTINCT ON (p.game_id, p.model, p.model_version)
+           p.game_id, p.model, p.model_version, p.sport, p.league, p.p_home, p.p_draw, p.p_away,
            g.start_time, g.home_score, g.away_score
     FROM predictions p
     JOIN games g USING (game_id)
     WHERE g.status = 'final' AND p.as_of <= g.start_time
+      AND (%(model)s::text IS NULL OR p.model = %(model)s)
       AND (%(model_version)s::text IS NULL OR p.model_version = %(model_version)s)
       AND (%(sport)s::text IS NULL OR p.sport = %(sport)s)
       AND (%(league)s::text IS NULL OR p.league = %(league)s)
-    ORDER BY p.game_id, p.model_version, p.as_of DESC
+    ORDER BY p.game_id, p.model, p.model_version, p.as_of DESC
 ), scored AS (
-    SELECT model_version, sport, league, date_trunc('month', start_time)::date AS period,
+    SELECT model, model_version, sport, league,
+           date_trunc('month', start_time)::date AS period,
            -- binary Brier without draws; summed over home/draw/away with them
            CASE WHEN p_draw IS NULL THEN (p_home - (home_score > away_score)::int) ^ 2
                 ELSE (p_home - (home_score > away_score)::int) ^ 2
@@ -57,11 +59,11 @@ WITH last_pregame AS (
                              ELSE coalesce(p_draw, 0.5) END, 1e-12)) AS log_loss
     FROM last_pregame
 )
-SELECT model_version, sport, league, period, count(*) AS n,
+SELECT model, model_version, sport, league, period, count(*) AS n,
        avg(brier) AS brier, avg(log_loss) AS log_loss
 FROM scored
-GROUP BY model_version, sport, league, period
-ORDER BY model_version, sport, league, period
+GROUP BY model, model_version, sport, league, period
+ORDER BY model, model_version, sport, league, period
 """
 
 RECENT_PREDICTIONS = """

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import orjson
 from pydantic import BaseModel
 
-from schemas import Alert, DeadLetter, GameEvent, OddsQuote, PlayerBoxScore, Prediction
+from schemas import (
+    Alert,
+    DeadLetter,
+    GameEvent,
+    OddsQuote,
+    PlayerBoxScore,
+    Prediction,
+    Settlement,
+)
 
 BOX_SCORE_STATS = (
     "fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "oreb", "dreb", "reb",
@@ -107,6 +115,7 @@ def _prediction_row(p: Prediction) -> tuple:
         p.p_draw,
         p.p_away,
         _json(p.inputs),
+        _json(p.lines),
     )
 
 
@@ -127,6 +136,27 @@ def _alert_row(a: Alert) -> tuple:
         a.model_version,
         a.detail,
         a.event_time,
+        a.line,
+        a.market_probability,
+    )
+
+
+def _settlement_row(s: Settlement) -> tuple:
+    return (
+        s.event_id,
+        s.settled.value,
+        s.ref_id,
+        s.game_id,
+        s.sport.value,
+        s.league,
+        s.model,
+        s.model_version,
+        s.brier,
+        s.log_loss,
+        s.profit,
+        s.clv,
+        s.clv_same_book,
+        s.event_time,
     )
 
 
@@ -209,7 +239,7 @@ SINK_TABLES: dict[str, SinkTable] = {
             _insert(
                 "predictions",
                 "event_id, game_id, sport, league, model, model_version, as_of, start_time, "
-                "home_team, away_team, p_home, p_draw, p_away, inputs",
+                "home_team, away_team, p_home, p_draw, p_away, inputs, lines",
                 "(event_id) DO NOTHING",
             ),
             _prediction_row,
@@ -221,10 +251,21 @@ SINK_TABLES: dict[str, SinkTable] = {
                 "alerts",
                 "alert_id, alert_kind, game_id, sport, league, market, selection, bookmaker, "
                 "price_decimal, model_probability, edge, stake_fraction, model_version, detail, "
-                "event_time",
+                "event_time, line, market_probability",
                 "(alert_id) DO NOTHING",
             ),
             _alert_row,
+        ),
+        SinkTable(
+            "settlements",
+            Settlement,
+            _insert(
+                "settlements",
+                "settlement_id, kind, ref_id, game_id, sport, league, model, model_version, "
+                "brier, log_loss, profit, clv, clv_same_book, settled_at",
+                "(settlement_id) DO NOTHING",
+            ),
+            _settlement_row,
         ),
         SinkTable(
             "dead_letters",

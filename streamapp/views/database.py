@@ -64,7 +64,8 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
 
     @app.page("/db/performance")
     async def performance(web, request):
-        params = {key: request.query.get(key) for key in ("model_version", "sport", "league")}
+        keys = ("model", "model_version", "sport", "league")
+        params = {key: request.query.get(key) for key in keys}
         rows, ms = await answer(queries.PERFORMANCE, params, query="performance")
         return json_bytes(web, {"filters": params, "periods": rows, "query_ms": round(ms, 2)})
 

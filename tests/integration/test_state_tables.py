@@ -19,22 +19,21 @@ import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from schemas import FEEDS, GameEvent, OddsQuote, PlayerBoxScore, parse_feed_event
-from schemas.feeds import InvalidEvent
+from schemas import GameEvent, OddsQuote, PlayerBoxScore
+from streamapp.kafka_io import read_all
 from streamapp.replay.catalog import timeline
 from streamapp.replay.producer import replay
-from streamapp.settings import PROJECT_ROOT, Settings
+from streamapp.settings import PROJECT_ROOT
 from streamapp.summary import wait_until_drained
 from streamapp.worker import spawn_worker
 from tables.keys import table_key
-from tables.league_ratings import LeagueRatings
-from tables.odds_book import apply_game, apply_quote
+from tables.odds_book import apply_game, apply_quote, steam_alert
 from tables.player_form import record_line
 from tables.team_form import record_result
 from tests.integration.conftest import free_port, stop_worker
+from tests.offline import offline_model, valid
 
 pytestmark = pytest.mark.integration
-PREDICTION_MIN_CHANGE = Settings().prediction_min_change
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -58,30 +57,17 @@ def stored(port: int, table: str, key: str):
     return answer.get("windows", answer.get("value"))
 
 
-def valid(events):
-    for event in events:
-        try:
-            parse_feed_event(FEEDS[event.feed], event.to_bytes())
-        except InvalidEvent:
-            continue
-        yield event
-
-
 def offline_state(events) -> dict[str, dict]:
     """Every table value the worker should hold, from the same functions in feed order."""
-    leagues: dict[str, LeagueRatings] = {}
-    form, books, players, predictions = {}, {}, {}, {}
+    model = offline_model(events)
+    form, books, players = {}, {}, {}
+    steam_alerts: set[str] = set()
     rate: Counter = Counter()
     for event in valid(events):
         p = event.payload
         league = event.key
         if event.feed == "games":
             game = GameEvent.model_validate(p)
-            state = leagues.setdefault(league, LeagueRatings(game.sport, game.league))
-            for game_id in state.observe(game):
-                prediction = state.prediction_if_moved(game_id, game, PREDICTION_MIN_CHANGE)
-                if prediction is not None:
-                    predictions[prediction.event_id] = prediction
             if game.status.value == "final":
                 for team in (game.home_team, game.away_team):
                     key = table_key(league, team)
@@ -91,19 +77,25 @@ def offline_state(events) -> dict[str, dict]:
         elif event.feed == "odds":
             quote = OddsQuote.model_validate(p)
             key = table_key(league, quote.game_id)
+            before = len(books[key]["steam"]) if key in books else 0
             books[key], _ = apply_quote(books.get(key), quote)
+            for steam in books[key]["steam"][before:]:
+                steam_alerts.add(steam_alert(quote, steam).event_id)
             rate[(key, int(quote.event_time.timestamp()) // 60 * 60)] += 1
         elif event.feed == "boxscores":
             line = PlayerBoxScore.model_validate(p)
             key = table_key(league, line.player_id)
             players[key] = record_line(players.get(key), line)
     return {
-        "league-ratings": {k: orjson.loads(orjson.dumps(v.to_dict())) for k, v in leagues.items()},
+        "league-ratings": model.league_values(),
+        "waiting": {key: model.waiting(key) for key in model.leagues},
         "team-form": form,
         "odds-book": books,
         "player-form": players,
         "quote-rate": rate,
-        "predictions": predictions,
+        "predictions": model.predictions,
+        "alerts": set(model.alerts) | steam_alerts,
+        "settlements": model.settlements,
     }
 
 
@@ -132,7 +124,18 @@ def test_tables_equal_the_offline_calculation_and_the_dashboard_shows_them(
     port = settings.web_port
 
     for key, value in expected["league-ratings"].items():
-        assert get(port, key_path("league-ratings", key))["value"] == value
+        live = get(port, key_path("league-ratings", key))["value"]
+        assert [item[5] for item in live.pop("merge")["pending"]] == expected["waiting"][key]
+        assert live == value
+    emitted = {
+        name: [orjson.loads(r.value)["event_id"] for r in asyncio.run(read_all(settings, name))]
+        for name in (settings.topic(t) for t in ("predictions", "alerts", "settlements"))
+    }
+    predictions, alerts, settled = emitted.values()
+    assert set(predictions) == set(expected["predictions"])
+    assert set(alerts) == expected["alerts"] and len(alerts) == len(set(alerts))
+    assert any(a.startswith("value:") for a in alerts)
+    assert set(settled) == set(expected["settlements"])
     form = get(port, "/tables/team-form?limit=1000&prefix=" + urllib.parse.quote("soccer:E0|"))
     assert form["total"] == 20
     assert {i["key"]: i["value"] for i in form["items"]} == {

@@ -1,0 +1,118 @@
+"""The predict-games agent on the in-memory store: merge, predictions, alerts, settlement."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import orjson
+from faust.types import Message
+
+from schemas import Alert, Prediction, Settlement
+from tests.agents.test_ingest import agent_of
+from tests.schemas.examples import GAME, QUOTE
+
+KEY = b"soccer:E0"
+FIXTURE = {
+    **{k: v for k, v in GAME.items() if not k.endswith("_score")},
+    "event_id": "fixture",
+    "status": "scheduled",
+    "event_time": "2021-08-15T15:30:00Z",
+}
+
+
+def seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class Feeds:
+    """Puts events on the agent's channel as if read from the clean topics."""
+
+    def __init__(self, agent, settings):
+        self.channel = agent.stream().channel
+        self.topics = {f: settings.topic(f"clean.{f}") for f in ("games", "odds")}
+        self.offsets = {"games": 0, "odds": 0}
+        # faust drops messages of an older consumer generation (from before a rebalance)
+        self.generation = agent.app.consumer_generation_id
+
+    async def put(self, feed: str, payload: dict) -> None:
+        message = Message(
+            topic=self.topics[feed], partition=0, offset=self.offsets[feed],
+            timestamp=seconds(payload["event_time"]), timestamp_type=0, headers=None,
+            key=KEY, value=orjson.dumps(payload), checksum=b"",
+            generation_id=self.generation,
+        )  # fmt: skip
+        self.offsets[feed] += 1
+        await self.channel.put(await self.channel.decode(message))
+
+
+def quotes(bookmaker: str, prices, when: str):
+    for selection, price in zip(("home", "draw", "away"), prices, strict=True):
+        yield {**QUOTE, "event_id": f"{bookmaker}:{selection}:{when}", "bookmaker": bookmaker,
+               "selection": selection, "price_decimal": price, "event_time": when}  # fmt: skip
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the agent did not get there")
+
+
+async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlements(
+    app, sent, settings, monkeypatch
+):
+    app.pipeline.registry_loaded.set()
+    for topic in (app.pipeline.topics.alerts, app.pipeline.topics.settlements):
+        name = topic.get_topic_name()
+        sent[name] = []
+
+        async def send(*, key=None, value=None, _name=name, **_):
+            sent[_name].append((key, value))
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+
+        monkeypatch.setattr(topic, "send", send)
+    table = app.pipeline.tables.league_ratings
+    predict = agent_of(app, "predict-games")
+    async with predict.test_context() as agent:
+        feeds = Feeds(agent, settings)
+        # The games topic runs ahead: fixture and final arrive before any price.
+        await feeds.put("games", FIXTURE)
+        await feeds.put("games", GAME)  # Arsenal 0-2 Chelsea at 17:25
+        for quote in quotes("pinnacle", (2.0, 3.6, 4.2), "2021-08-20T15:30:00Z"):
+            await feeds.put("odds", quote)
+        for quote in quotes("bet365", (2.3, 3.3, 3.8), "2021-08-20T15:30:00Z"):
+            await feeds.put("odds", quote)
+        await feeds.put(
+            "odds", {**QUOTE, "event_id": "later", "event_time": "2021-08-23T10:00:00Z"}
+        )
+        later = {
+            **FIXTURE,
+            "event_id": "f2",
+            "game_id": "g2",
+            "home_team": "Spurs",
+            "event_time": "2021-08-24T12:00:00Z",
+            "start_time": "2021-08-28T15:00:00Z",
+        }
+        await feeds.put("games", later)
+        await until(lambda: "Chelsea" in (table.get("soccer:E0") or {}).get("ratings", {}))
+    predictions = [
+        Prediction.model_validate_json(v) for _, v in sent[settings.topic("predictions")]
+    ]
+    alerts = [Alert.model_validate_json(v) for _, v in sent[settings.topic("alerts")]]
+    settled = [Settlement.model_validate_json(v) for _, v in sent[settings.topic("settlements")]]
+    # Applied in event-time order: the prices came before the final, so the game has a
+    # market-aware prediction and a value alert, and both are settled by the result.
+    assert {p.model for p in predictions} == {"model-only", "market-aware"}
+    [alert] = alerts
+    assert (alert.bookmaker, alert.selection, alert.price_decimal) == ("bet365", "home", 2.3)
+    assert {s.ref_id for s in settled} >= {alert.event_id, predictions[-1].event_id}
+    [bet] = [s for s in settled if s.ref_id == alert.event_id]
+    assert bet.profit == -1.0  # Arsenal lost
+    state = table["soccer:E0"]
+    assert state["upcoming"] == {} and state["performance"]["v1|model-only"]["n"] == 1
+    # the quote after the final is still waiting for a later game event
+    assert [item[5] for item in state["merge"]["pending"]][0].startswith('{"event_id":"later"')

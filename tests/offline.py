@@ -1,0 +1,71 @@
+"""What a worker should hold and emit for a replay: the same pure functions, applied
+offline. Game and odds events go through the same event-time merge as predict-games."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import orjson
+
+from schemas import FEEDS, GameEvent, OddsQuote, parse_feed_event
+from schemas.feeds import InvalidEvent
+from streamapp.settings import Settings
+from tables.event_merge import new_merge, push, release
+from tables.league_ratings import LeagueRatings, millis
+from tables.model_params import DEFAULT_PARAMS
+
+MERGED = ("games", "odds")
+
+
+def valid(events):
+    for event in events:
+        try:
+            parse_feed_event(FEEDS[event.feed], event.to_bytes())
+        except InvalidEvent:
+            continue
+        yield event
+
+
+@dataclass
+class OfflineModel:
+    leagues: dict[str, LeagueRatings] = field(default_factory=dict)
+    merges: dict[str, dict] = field(default_factory=dict)
+    predictions: dict[str, object] = field(default_factory=dict)
+    alerts: dict[str, object] = field(default_factory=dict)
+    settlements: dict[str, object] = field(default_factory=dict)
+
+    def league_values(self) -> dict[str, dict]:
+        """league-ratings table values as JSON hands them back, without the merge buffer
+        (its offsets are the topics'); ``waiting`` compares what is still in it."""
+        return {k: orjson.loads(orjson.dumps(s.to_dict())) for k, s in self.leagues.items()}
+
+    def waiting(self, key: str) -> list[str]:
+        return [item[5] for item in self.merges[key]["pending"]]
+
+
+def offline_model(events, settings: Settings | None = None) -> OfflineModel:
+    settings = settings or Settings()
+    max_wait = int(settings.merge_max_wait_hours * 3600 * 1000)
+    model = OfflineModel()
+    offsets: Counter = Counter()
+    for event in valid(events):
+        if event.feed not in MERGED:
+            continue
+        key = event.key
+        merge = model.merges.setdefault(key, new_merge())
+        parsed = (GameEvent if event.feed == "games" else OddsQuote).model_validate(event.payload)
+        push(merge, event.feed, millis(parsed.event_time), event.feed, offsets[(key, event.feed)],
+             parsed.to_json().decode())  # fmt: skip
+        offsets[(key, event.feed)] += 1
+        if key not in model.leagues:
+            model.leagues[key] = LeagueRatings(parsed.sport, parsed.league)
+        for feed, payload in release(merge, MERGED, max_wait):
+            applied = (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
+            out = model.leagues[key].observe(
+                applied, DEFAULT_PARAMS, settings.prediction_min_change
+            )
+            model.predictions.update((p.event_id, p) for p in out.predictions)
+            model.alerts.update((a.event_id, a) for a in out.alerts)
+            model.settlements.update((s.event_id, s) for s in out.settlements)
+    return model
