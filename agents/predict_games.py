@@ -9,6 +9,7 @@ killed in between re-emits the same outputs (same ids) on restart rather than lo
 from __future__ import annotations
 
 import asyncio
+import time
 
 import faust
 
@@ -22,7 +23,6 @@ from tables.league_ratings import LeagueRatings
 from tables.settlement import summary
 
 FEEDS = ("games", "odds")
-HOUR_MS = 3600 * 1000
 
 
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
@@ -30,7 +30,6 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     ratings = pipeline.tables.league_ratings
     topics, metrics, registry = pipeline.topics, pipeline.metrics, pipeline.registry
     games_topic = topics.clean["games"].get_topic_name()
-    max_wait_ms = int(settings.merge_max_wait_hours * HOUR_MS)
     source = topics.merged(app, topics.clean["games"], topics.clean["odds"])
 
     async def send_all(key: bytes, outputs) -> None:
@@ -83,15 +82,16 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 state = LeagueRatings.from_dict(stored) if stored else league_of(key)
                 merge = stored.get("merge") if stored else None
                 merge = merge or new_merge()
+                now = time.time()
                 for record in records:
                     message = record.message
                     feed = "games" if message.topic == games_topic else "odds"
                     push(
                         merge, feed, int(message.timestamp * 1000),
                         f"{message.topic}:{message.partition}", message.offset,
-                        message.value.decode(),
+                        message.value.decode(), now,
                     )  # fmt: skip
-                released = release(merge, FEEDS, max_wait_ms)
+                released = release(merge, FEEDS, settings.merge_max_wait_seconds, now)
                 params = registry.active
                 for feed, payload in released:
                     model = GameEvent if feed == "games" else OddsQuote

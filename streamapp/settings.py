@@ -77,11 +77,11 @@ class Settings(BaseSettings):
         ge=0,
         description="A prediction is re-emitted only when a probability moves this much.",
     )
-    merge_max_wait_hours: float = Field(
-        24.0 * 30,
+    merge_max_wait_seconds: float = Field(
+        300.0,
         gt=0,
-        description="Event time a league's game/odds events wait for the slower feed before "
-        "they are applied anyway (a stopped feed must not hold predictions back forever).",
+        description="Seconds a league's game/odds events wait for the slower feed before they "
+        "are applied anyway (a stopped feed must not hold predictions back forever).",
     )
     model_params_file: Path | None = Field(
         None,

@@ -1,11 +1,12 @@
 """Merging a league's game and odds streams into one event-time order.
 
-The two topics are consumed side by side and either may run ahead of the other (by a whole
-season in a fast replay), so the order they reach an agent is not the order things
+The two topics are consumed side by side and either may run ahead of the other (by months
+of event time in a fast replay), so the order they reach an agent is not the order things
 happened. Events wait in the league's buffer until every input has passed their event time
 (the watermark); then they are released in (event time, feed order) order, which is the
-same on every run and every worker. A feed that stops would hold everything back, so
-events older than ``max_wait`` behind the newest event seen are released regardless.
+same on every run and every worker. A feed that stops would hold everything back, so an
+event that has waited ``max_wait`` seconds of wall-clock time is released regardless, with
+everything older than it.
 
 Redeliveries after a restart are recognised by their offsets and ignored.
 """
@@ -30,30 +31,33 @@ def push(
     source: str,
     offset: int,
     payload: str,
+    arrived: float = 0.0,
 ) -> bool:
-    """Buffer one event; False when its offset was pushed before (a redelivery)."""
+    """Buffer one event (``at``: event time in ms; ``arrived``: wall-clock seconds);
+    False when its offset was pushed before (a redelivery)."""
     if offset <= merge["offsets"].get(source, -1):
         return False
     merge["offsets"][source] = offset
     merge["seen"][feed] = max(merge["seen"].get(feed, at), at)
     # sorted by (time, feed rank, source, offset): a total order independent of arrival
-    bisect.insort(merge["pending"], [at, FEED_RANK[feed], source, offset, feed, payload])
+    bisect.insort(merge["pending"], [at, FEED_RANK[feed], source, offset, feed, payload, arrived])
     return True
 
 
-def release(merge: dict[str, Any], feeds: tuple[str, ...], max_wait_ms: int) -> list[tuple]:
-    """(feed, payload) of every buffered event the watermark has passed, oldest first."""
-    seen = merge["seen"]
-    if not seen:
+def release(
+    merge: dict[str, Any], feeds: tuple[str, ...], max_wait: float = 0.0, now: float = 0.0
+) -> list[tuple[str, str]]:
+    """(feed, payload) of every buffered event the watermark has passed, or that has waited
+    longer than ``max_wait`` seconds (0: no limit), oldest first."""
+    seen, pending = merge["seen"], merge["pending"]
+    if not pending:
         return []
-    newest = max(seen.values())
-    watermark = min(seen.get(feed, -1) for feed in feeds)
-    pending = merge["pending"]
-    cut = 0
     # Strictly before the watermark: a slower feed may still bring an event of that instant.
-    while cut < len(pending) and (
-        pending[cut][0] < watermark or pending[cut][0] <= newest - max_wait_ms
-    ):
+    watermark = min(seen.get(feed, -1) for feed in feeds)
+    overdue = [item[0] for item in pending if max_wait and item[6] <= now - max_wait]
+    limit = max(overdue, default=-1)
+    cut = 0
+    while cut < len(pending) and (pending[cut][0] < watermark or pending[cut][0] <= limit):
         cut += 1
     released, merge["pending"] = pending[:cut], pending[cut:]
     return [(item[4], item[5]) for item in released]

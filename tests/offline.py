@@ -46,7 +46,6 @@ class OfflineModel:
 
 def offline_model(events, settings: Settings | None = None) -> OfflineModel:
     settings = settings or Settings()
-    max_wait = int(settings.merge_max_wait_hours * 3600 * 1000)
     model = OfflineModel()
     offsets: Counter = Counter()
     for event in valid(events):
@@ -60,7 +59,7 @@ def offline_model(events, settings: Settings | None = None) -> OfflineModel:
         offsets[(key, event.feed)] += 1
         if key not in model.leagues:
             model.leagues[key] = LeagueRatings(parsed.sport, parsed.league)
-        for feed, payload in release(merge, MERGED, max_wait):
+        for feed, payload in release(merge, MERGED):
             applied = (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
             out = model.leagues[key].observe(
                 applied, DEFAULT_PARAMS, settings.prediction_min_change
