@@ -9,6 +9,7 @@ from __future__ import annotations
 import faust
 
 from agents import (
+    assess_injuries,
     book_odds,
     follow_model_versions,
     ingest_boxscores,
@@ -36,6 +37,7 @@ from streamapp.views import register_views
 from tables.definitions import define_tables
 
 AGENT_MODULES = (
+    assess_injuries,
     follow_model_versions,
     ingest_games,
     ingest_odds,

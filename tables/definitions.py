@@ -30,6 +30,7 @@ class Tables:
     lineups: faust.Table  # "league|game" -> tables.availability lineup state
     player_form: faust.Table  # "league|player" -> tables.player_form player state
     team_games: faust.Table  # "league|team" -> tables.player_form team state
+    prop_projections: faust.Table  # "league|team" -> injury statuses and prop projections
 
     def all(self) -> dict[str, faust.Table]:
         """Every table by name (windowed ones as their underlying table)."""
@@ -44,6 +45,7 @@ class Tables:
             self.lineups,
             self.player_form,
             self.team_games,
+            self.prop_projections,
         ]
         tables = [getattr(t, "table", t) for t in tables]
         return {t.name: t for t in tables}
@@ -89,6 +91,12 @@ def define_tables(app: faust.App) -> Tables:
         lineups=table("lineups", "Per game: each team's lineup and its changes."),
         player_form=table("player-form", "Per player: the box-score game log."),
         team_games=table(
-            "team-games", "Per team: minutes and possessions of every player in every game."
+            "team-games",
+            "Per team: opponent, and minutes, possessions and stats of every player in every game.",
+        ),
+        prop_projections=table(
+            "prop-projections",
+            "Per team: players' injury statuses and their points/rebounds/assists/threes "
+            "projections (form, absent teammates' usage, opponent).",
         ),
     )

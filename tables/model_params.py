@@ -44,7 +44,7 @@ class ModelParams:
     kelly_fraction: float = 0.125
     kelly_cap: float = 0.02  # largest stake, as a share of the bankroll
     alert_cooldown_hours: float = 12.0
-    injury_impact: float = 0.03  # projection change (win probability) that makes an alert
+    prop_impact: float = 1.5  # projected points/rebounds/... change that makes an injury alert
     simulations: int = 10_000
     # Bookmakers whose fair price alone is the market when they quote it (the sharpest).
     sharp_books: tuple[str, ...] = ("pinnacle",)

@@ -15,7 +15,9 @@ WINDOWS = (3, 5, 10)
 MAX_GAMES = 200
 # Usage share of a line: shots, free-throw trips and turnovers it ended.
 FREE_THROW_TRIP = 0.44
-HIGH_USAGE = 0.25  # a teammate this central to the offence makes a boost worth reporting
+# A teammate using this share of the team's possessions (about the top two of a rotation)
+# is central enough that his absence redistributes usage.
+HIGH_USAGE = 0.18
 
 
 def possessions_used(line: PlayerBoxScore) -> float:
@@ -46,15 +48,20 @@ def record_line(state: dict[str, Any] | None, line: PlayerBoxScore) -> dict[str,
 
 
 def record_team_game(state: dict[str, Any] | None, line: PlayerBoxScore) -> dict[str, Any]:
-    """A team's games: who played how many minutes and how many possessions each used."""
+    """A team's games: who played how many minutes and how many possessions each used, the
+    opponent, and the team's totals of each stat (for what its opponents allow)."""
     games = dict((state or {}).get("games", {}))
     game = games.get(line.game_id, {"at": line.event_time.isoformat(), "players": {}})
     players = {
         **game["players"],
-        line.player_id: {"minutes": line.minutes, "possessions": possessions_used(line)},
+        line.player_id: {
+            "minutes": line.minutes,
+            "possessions": possessions_used(line),
+            **{stat: float(getattr(line, stat)) for stat in STATS[1:]},
+        },
     }
-    games[line.game_id] = {**game, "players": players}
-    return {"team": line.team, "games": games}
+    games[line.game_id] = {**game, "opponent": line.opponent, "players": players}
+    return {**(state or {}), "team": line.team, "games": games}
 
 
 def usage_share(team_game: dict[str, Any], player_id: str) -> float | None:
