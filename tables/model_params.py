@@ -38,7 +38,7 @@ class SportParams:
 class ModelParams:
     version: str
     sports: dict[Sport, SportParams]
-    value_edge: float = 0.03  # smallest expected value per unit that makes a value alert
+    value_edge: float = 0.02  # smallest expected value per unit that makes a value alert
     max_price_age_minutes: float = 60.0  # an older price may be gone: no alert on it
     max_price: float = 6.0  # long shots carry the largest model error: no value alerts above
     kelly_fraction: float = 0.125

@@ -36,6 +36,12 @@ def document(pipeline: Pipeline) -> dict:
     table_param = {**_param("name", "path", "The table."), "schema": {"enum": tables}}
     paths = {
         "/health": {"get": {"summary": "The worker is alive.", "responses": {"200": JSON}}},
+        "/models": {
+            "get": {
+                "summary": "Model versions: the active one, its parameters, the history.",
+                "responses": {"200": JSON},
+            }
+        },
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics of this worker.",

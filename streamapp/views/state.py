@@ -16,6 +16,7 @@ from streamapp.views.common import error, json_bytes, paging
 from tables.keys import SEPARATOR, partition_of, table_key
 from tables.odds_book import summarize
 from tables.player_form import player_features, teammate_boosts
+from tables.settlement import summary
 from tables.team_form import form_features
 
 # Prometheus text format; aiohttp takes the charset separately, so it is not in the type.
@@ -36,6 +37,13 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             moment = datetime.fromisoformat(before) if before else datetime.now(UTC)
             soccer = partition_of(key).startswith(Sport.SOCCER.value)
             return {"features": form_features(value, moment, soccer_points=soccer)}
+        if name == "league-ratings":
+            return {
+                "performance": {
+                    label: summary(sums) for label, sums in value.get("performance", {}).items()
+                },
+                "waiting": len(value.get("merge", {}).get("pending", [])),
+            }
         if name == "player-form":
             team = team_games.get(table_key(partition_of(key), value["team"]))
             return {
@@ -72,6 +80,12 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             return None
         except ServiceUnavailable:
             return error(web, "partitions are being assigned; retry in a few seconds", 503)
+
+    @app.page("/models")
+    async def models(web, request):
+        return json_bytes(
+            web, {**pipeline.registry.describe(), "params": pipeline.registry.active.to_dict()}
+        )
 
     @app.page("/health")
     async def health(web, request):
