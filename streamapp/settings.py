@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Seconds without heartbeats before a worker's partitions move."
     )
     web_host: str = Field("127.0.0.1", description="Host the worker's web server binds.")
+    web_advertised_host: str | None = Field(
+        None,
+        description="Host other workers reach this one at (table routing); default: the bind "
+        "host, or this machine's hostname when binding 0.0.0.0 (one per container replica).",
+    )
     web_port: int = Field(6066, description="Port of the worker's web server.")
     log_level: str = Field("info", description="Logging level of workers and commands.")
 
@@ -103,6 +109,14 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or self.embedded_database_url
+
+    @property
+    def canonical_url(self) -> str:
+        """This worker's web address as the other workers (and the router) use it."""
+        host = self.web_advertised_host or self.web_host
+        if host == "0.0.0.0":
+            host = socket.gethostname()
+        return f"http://{host}:{self.web_port}"
 
     @property
     def bootstrap_servers(self) -> str:

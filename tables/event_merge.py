@@ -8,7 +8,9 @@ same on every run and every worker. A feed that stops would hold everything back
 event that has waited ``max_wait`` seconds of wall-clock time is released regardless, with
 everything older than it.
 
-Redeliveries after a restart are recognised by their offsets and ignored.
+Redeliveries after a restart are recognised by their offsets and ignored; an event the
+feed stage sent twice (at-least-once after a rebalance) is dropped here while the first copy
+still waits, and by the model state's own checks once it was applied.
 """
 
 from __future__ import annotations
@@ -39,8 +41,14 @@ def push(
         return False
     merge["offsets"][source] = offset
     merge["seen"][feed] = max(merge["seen"].get(feed, at), at)
+    pending = merge["pending"]
+    same_time = bisect.bisect_left(pending, [at])
+    while same_time < len(pending) and pending[same_time][0] == at:
+        if pending[same_time][5] == payload:
+            return False  # the same event sent twice upstream
+        same_time += 1
     # sorted by (time, feed rank, source, offset): a total order independent of arrival
-    bisect.insort(merge["pending"], [at, FEED_RANK[feed], source, offset, feed, payload, arrived])
+    bisect.insort(pending, [at, FEED_RANK[feed], source, offset, feed, payload, arrived])
     return True
 
 

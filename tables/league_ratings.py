@@ -196,8 +196,9 @@ class LeagueRatings:
             return out  # in-play prices are not the pregame market this model prices
         key = price_key(quote.market.value, quote.line, quote.selection)
         books = entry["prices"].setdefault(key, {})
-        if books.get(quote.bookmaker, [None, -1])[1] > at:
-            return out  # an older price delivered again
+        known = books.get(quote.bookmaker, [None, -1])
+        if known[1] > at or known == [quote.price_decimal, at]:
+            return out  # an older price, or this very quote, delivered again
         books[quote.bookmaker] = [quote.price_decimal, at]
         snapshot = self._market_books(entry, key).get(quote.bookmaker, {})
         if len(snapshot) < (

@@ -44,6 +44,9 @@ def assert_state_equals_offline(settings, events) -> None:
           f"{len(expected['alerts'])} offline; {len(set(settled))} settlements")  # fmt: skip
     # None lost, none invented; a redelivered event re-sends the same ids (at-least-once),
     # which the database and any consumer collapse.
+    missing = sorted(set(expected["predictions"]) - set(predictions))
+    extra = sorted(set(predictions) - set(expected["predictions"]))
+    print(f"missing {len(missing)} {missing[:3]}; extra {len(extra)} {extra[:3]}")
     assert set(predictions) == set(expected["predictions"])
     assert set(alerts) == expected["alerts"]
     assert set(settled) == set(expected["settlements"])

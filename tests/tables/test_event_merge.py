@@ -49,3 +49,12 @@ def test_a_stopped_feed_holds_events_back_only_for_max_wait_seconds():
     assert release(merge, FEEDS, max_wait=300, now=350.0) == []
     assert release(merge, FEEDS, max_wait=300, now=400.0) == [("games", "old")]
     assert release(merge, FEEDS, max_wait=300, now=500.0) == [("games", "new")]
+
+
+def test_an_event_sent_twice_upstream_waits_once():
+    merge = new_merge()
+    assert push(merge, "odds", 10, "o:0", 0, "quote")
+    assert not push(merge, "odds", 10, "o:0", 1, "quote")  # re-sent: a new offset, same event
+    push(merge, "games", 20, "g:0", 0, "final")
+    push(merge, "odds", 30, "o:0", 2, "later")
+    assert release(merge, FEEDS) == [("odds", "quote")]

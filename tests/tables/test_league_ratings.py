@@ -205,3 +205,13 @@ def test_a_fixture_delivered_again_after_its_result_is_ignored():
     state.observe(fixture, PARAMS, 0.005)
     state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 0)), PARAMS, 0.005)
     assert not state.observe(fixture, PARAMS, 0.005) and state.upcoming == {}
+
+
+def test_a_quote_delivered_again_changes_nothing():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    market(state, "A-B", "pinnacle", (2.0, 3.6, 4.2), "2021-08-06T15:00:00Z")
+    before = orjson.dumps(state.to_dict())
+    again = quote("A-B", "pinnacle", "away", 4.2, "2021-08-06T15:00:00Z")
+    assert not state.observe(again, PARAMS, 0.0)
+    assert orjson.dumps(state.to_dict()) == before
