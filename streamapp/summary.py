@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas.feeds import FEEDS
-from streamapp.db.sinks import FEED_SINKS as SUNK_FEEDS
 from streamapp.kafka_io import group_lag, message_counts, read_all
 from streamapp.settings import Settings
 
@@ -31,6 +30,8 @@ class RunSummary:
         lines += [f"{name:<40} {count:>10,}" for name, count in self.topics.items()]
         lines.append("")
         lines.append(f"predictions out: {self.count(settings, 'predictions'):,}")
+        lines.append(f"alerts out:      {self.count(settings, 'alerts'):,}")
+        lines.append(f"settlements out: {self.count(settings, 'settlements'):,}")
         lines.append(f"dead letters:    {self.count(settings, 'deadletter'):,}")
         for (error_type, reason), n in self.dead_letters_by_reason.most_common(12):
             lines.append(f"  {n:>5} x {error_type}: {reason[:110]}")
@@ -40,19 +41,19 @@ class RunSummary:
 def pipeline_topics(settings: Settings) -> list[str]:
     names = [settings.topic(feed.raw_topic) for feed in FEEDS.values()]
     names += [settings.topic(feed.clean_topic) for feed in FEEDS.values()]
-    return [*names, settings.topic("predictions"), settings.topic("deadletter")]
+    return [*names, *output_topics(settings)]
+
+
+def output_topics(settings: Settings) -> list[str]:
+    return [settings.topic(n) for n in ("predictions", "alerts", "settlements", "deadletter")]
 
 
 def consumed_topics(settings: Settings) -> list[str]:
-    """The topics the worker group consumes (the sinks read the clean and output topics)."""
+    """The topics the worker group consumes (the sinks also read the output topics)."""
     names = [settings.topic(feed.raw_topic) for feed in FEEDS.values()]
+    names += [settings.topic(feed.clean_topic) for feed in FEEDS.values()]
     if settings.sink_enabled:
-        names += [
-            settings.topic(feed.clean_topic) for feed in FEEDS.values() if feed.name in SUNK_FEEDS
-        ]
-        names += [settings.topic("predictions"), settings.topic("deadletter")]
-    else:
-        names.append(settings.topic(FEEDS["games"].clean_topic))
+        names += output_topics(settings)
     return names
 
 
@@ -65,7 +66,7 @@ async def wait_until_drained(
     """
     started = time.monotonic()
     inputs = consumed_topics(settings)
-    outputs = [settings.topic("predictions"), settings.topic("deadletter")]
+    outputs = output_topics(settings)
     last, steady = None, 0
     while time.monotonic() - started < timeout:
         lag = await group_lag(settings, settings.app_id, inputs)
