@@ -29,7 +29,8 @@ test: install chromium
 	$(BIN)/streamapp stack up
 	$(BIN)/pytest -q --durations=10 -m "not failover"; status=$$?; $(BIN)/streamapp stack down; exit $$status
 
-# Worker SIGKILL and broker restart in the middle of a replay (not yet reliable: see README).
+# Worker SIGKILL and broker restart in the middle of a replay (the SIGKILL case still fails:
+# see README, Operations).
 test-failover: install
 	$(BIN)/streamapp stack up
 	$(BIN)/pytest -q -s -m failover

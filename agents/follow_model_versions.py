@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 
 import faust
 import orjson
@@ -30,16 +29,7 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
     control = pipeline.topics.control
 
     async def dead_letter(message, error: Exception) -> None:
-        letter = DeadLetter.for_message(
-            reason=str(error),
-            error_type=type(error).__name__,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            payload=message.value,
-            received_at=datetime.now(UTC),
-        )
+        letter = DeadLetter.of(message, str(error), type(error).__name__)
         await pipeline.topics.deadletter.send(key=message.key, value=letter.to_json())
         metrics.dead_letters.labels("control", letter.error_type).inc()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 
 import faust
 
@@ -55,16 +54,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
     source_name, clean_name = source.get_topic_name(), clean.get_topic_name()
 
     async def dead_letter(message, reason: str, error_type: str) -> None:
-        letter = DeadLetter.for_message(
-            reason=reason,
-            error_type=error_type,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            payload=message.value,
-            received_at=datetime.now(UTC),
-        )
+        letter = DeadLetter.of(message, reason, error_type)
         await deadletter.send(key=message.key, value=letter.to_json())
         metrics.dead_letters.labels(feed_name, error_type).inc()
 

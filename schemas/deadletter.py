@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +42,20 @@ class DeadLetter(BaseModel):
             key=key.decode("utf-8", "replace") if key is not None else None,
             payload_b64=base64.b64encode(payload or b"").decode(),
             received_at=received_at,
+        )
+
+    @classmethod
+    def of(cls, message, reason: str, error_type: str) -> DeadLetter:
+        """The dead letter of a consumed Kafka message (faust's or aiokafka's), received now."""
+        return cls.for_message(
+            reason=reason,
+            error_type=error_type,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            payload=message.value,
+            received_at=datetime.now(UTC),
         )
 
     @property

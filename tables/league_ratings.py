@@ -449,10 +449,7 @@ class LeagueRatings:
         three_way = len(probabilities) == 3
         return Prediction(
             event_id=f"{game_id}:{model}:{version}:{trigger.event_id}",
-            event_time=trigger.event_time,
-            sport=self.sport,
-            league=self.league,
-            game_id=game_id,
+            **self._scope(game_id, trigger),
             model=model,
             model_version=version,
             home_team=entry["home"],
@@ -494,10 +491,7 @@ class LeagueRatings:
             stake = kelly_fraction(probability, price, params.kelly_fraction, params.kelly_cap)
             alert = Alert(
                 event_id=f"value:{game_id}:{key}:{trigger.event_id}",
-                event_time=trigger.event_time,
-                sport=self.sport,
-                league=self.league,
-                game_id=game_id,
+                **self._scope(game_id, trigger),
                 alert_kind=AlertKind.VALUE,
                 market=market,
                 selection=selection,
@@ -573,13 +567,19 @@ class LeagueRatings:
         weight = 1.0 / min(self.scored, BRIER_WINDOW)
         self.brier = score if self.brier is None else (1 - weight) * self.brier + weight * score
 
+    def _scope(self, game_id: str, trigger: GameEvent | OddsQuote) -> dict[str, Any]:
+        """The fields every output about a game shares: its league, game and event time."""
+        return {
+            "event_time": trigger.event_time,
+            "sport": self.sport,
+            "league": self.league,
+            "game_id": game_id,
+        }
+
     def _settlement(self, game, settled, ref_id, model, version, **figures) -> Settlement:
         return Settlement(
             event_id=f"settle:{ref_id}",
-            event_time=game.event_time,
-            sport=self.sport,
-            league=self.league,
-            game_id=game.game_id,
+            **self._scope(game.game_id, game),
             settled=settled,
             ref_id=ref_id,
             model=model,
