@@ -8,13 +8,18 @@ before/after of a report does not depend on another agent's progress.
 
 from __future__ import annotations
 
+import logging
+
 import faust
 
 from agents.pipeline import Pipeline
 from schemas.alert import Alert, AlertKind
+from schemas.deadletter import DeadLetter
 from schemas.injury import InjuryReport
 from tables.keys import table_key
 from tables.props import largest_move, next_opponent, opponent_factors, project, roster
+
+log = logging.getLogger(__name__)
 
 
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
@@ -34,53 +39,64 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 }
         return out
 
+    async def assess(report: InjuryReport) -> None:
+        """Project the team before and after the report; alert the moves; store."""
+        key = table_key(report.partition_key, report.team)
+        state = projections.get(key) or {"statuses": {}, "projections": {}}
+        before = dict(state["statuses"])
+        if before.get(report.player_id) == report.status.value:
+            return  # no change, nothing moves
+        after = {**before, report.player_id: report.status.value}
+        team_state = team_games.get(key)
+        if not team_state:
+            projections[key] = {**state, "statuses": after}
+            return  # no box scores of the team yet: nothing to project from
+        opponent = next_opponent(team_state)
+        league = report.partition_key
+        old = projected(league, team_state, before, opponent)
+        new = projected(league, team_state, after, opponent)
+        params = registry.active
+        deliveries = []
+        for player_id, line in new.items():
+            if player_id == report.player_id or player_id not in old:
+                continue
+            stat, move = largest_move(old[player_id], line)
+            name = line["name"]
+            if abs(move) < params.prop_impact:
+                continue
+            alert = Alert(
+                event_id=f"injury:{report.event_id}:{player_id}",
+                event_time=report.event_time,
+                sport=report.sport,
+                league=report.league,
+                game_id=report.game_id or f"{report.team}:next",
+                alert_kind=AlertKind.INJURY_IMPACT,
+                market="player_prop",
+                selection="over" if move > 0 else "under",
+                model_version=params.version,
+                detail=f"{report.player_name} {report.status.value}: {name} ({player_id}) "
+                f"{stat} {old[player_id][stat]:.1f} -> {line[stat]:.1f} (vs {opponent})",
+            )
+            deliveries.append(
+                await alerts.send(key=report.partition_key.encode(), value=alert.to_json())
+            )
+            metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
+        for delivery in deliveries:
+            await delivery
+        projections[key] = {"statuses": after, "projections": new, "opponent": opponent,
+                            "updated": report.event_time.isoformat()}  # fmt: skip
+
     @app.agent(pipeline.topics.clean["injuries"], name="assess-injuries")
     async def assess_injuries(stream):
-        async for payload in stream:
-            report = InjuryReport.model_validate_json(payload)
-            key = table_key(report.partition_key, report.team)
-            state = projections.get(key) or {"statuses": {}, "projections": {}}
-            before = dict(state["statuses"])
-            if before.get(report.player_id) == report.status.value:
-                continue  # no change, nothing moves
-            after = {**before, report.player_id: report.status.value}
-            team_state = team_games.get(key)
-            if not team_state:
-                projections[key] = {**state, "statuses": after}
-                continue  # no box scores of the team yet: nothing to project from
-            opponent = next_opponent(team_state)
-            league = report.partition_key
-            old = projected(league, team_state, before, opponent)
-            new = projected(league, team_state, after, opponent)
-            params = registry.active
-            deliveries = []
-            for player_id, line in new.items():
-                if player_id == report.player_id or player_id not in old:
-                    continue
-                stat, move = largest_move(old[player_id], line)
-                name = line["name"]
-                if abs(move) < params.prop_impact:
-                    continue
-                alert = Alert(
-                    event_id=f"injury:{report.event_id}:{player_id}",
-                    event_time=report.event_time,
-                    sport=report.sport,
-                    league=report.league,
-                    game_id=report.game_id or f"{report.team}:next",
-                    alert_kind=AlertKind.INJURY_IMPACT,
-                    market="player_prop",
-                    selection="over" if move > 0 else "under",
-                    model_version=params.version,
-                    detail=f"{report.player_name} {report.status.value}: {name} ({player_id}) "
-                    f"{stat} {old[player_id][stat]:.1f} -> {line[stat]:.1f} (vs {opponent})",
+        async for record in stream.events():
+            try:
+                await assess(InjuryReport.model_validate_json(record.value))
+            except Exception as error:  # a bug must not stop the agent: park the report
+                log.exception("assess-injuries could not apply a report")
+                letter = DeadLetter.of(
+                    record.message, f"internal: {type(error).__name__}: {error}", "internal"
                 )
-                deliveries.append(
-                    await alerts.send(key=report.partition_key.encode(), value=alert.to_json())
-                )
-                metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
-            for delivery in deliveries:
-                await delivery
-            projections[key] = {"statuses": after, "projections": new, "opponent": opponent,
-                                "updated": report.event_time.isoformat()}  # fmt: skip
+                await pipeline.topics.deadletter.send(key=record.key, value=letter.to_json())
+                metrics.dead_letters.labels("injuries", "internal").inc()
 
     return assess_injuries

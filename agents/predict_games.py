@@ -9,19 +9,23 @@ killed in between re-emits the same outputs (same ids) on restart rather than lo
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from datetime import UTC, datetime
 
 import faust
 
 from agents.batching import current_event
 from agents.pipeline import Pipeline
 from schemas.base import Sport
+from schemas.deadletter import DeadLetter
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
 from tables.event_merge import new_merge, push, release
 from tables.league_ratings import LeagueRatings
 from tables.settlement import summary
 
+log = logging.getLogger(__name__)
 FEEDS = ("games", "odds")
 
 
@@ -50,6 +54,21 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
         for alert in outputs.alerts:
             metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
+
+    async def park(key: str, item, error: Exception) -> None:
+        topic, partition = item.source.rsplit(":", 1)
+        letter = DeadLetter.for_message(
+            reason=f"internal: {type(error).__name__}: {error}",
+            error_type="internal",
+            topic=topic,
+            partition=int(partition),
+            offset=item.offset,
+            key=key.encode(),
+            payload=item.payload.encode(),
+            received_at=datetime.now(UTC),
+        )
+        await topics.deadletter.send(key=key.encode(), value=letter.to_json())
+        metrics.dead_letters.labels(item.feed, "internal").inc()
 
     def publish_quality(state: LeagueRatings) -> None:
         for label, performance in state.performance.items():
@@ -93,10 +112,15 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     )  # fmt: skip
                 released = release(merge, FEEDS, settings.merge_max_wait_seconds, now)
                 params = registry.active
-                for feed, payload in released:
-                    model = GameEvent if feed == "games" else OddsQuote
-                    event = model.model_validate_json(payload)
-                    outputs = state.observe(event, params, settings.prediction_min_change)
+                for item in released:
+                    model = GameEvent if item.feed == "games" else OddsQuote
+                    try:
+                        event = model.model_validate_json(item.payload)
+                        outputs = state.observe(event, params, settings.prediction_min_change)
+                    except Exception as error:  # a bug must not stop the league: park the event
+                        log.exception("predict-games could not apply %s", item.payload[:200])
+                        await park(key, item, error)
+                        continue
                     if outputs:
                         await send_all(key.encode(), outputs)
                 with current_event(records[0]):

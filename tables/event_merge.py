@@ -16,10 +16,17 @@ still waits, and by the model state's own checks once it was applied.
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import Any, NamedTuple
 
 # At the same instant a game's state goes before its prices (as in the replay timeline).
 FEED_RANK = {"games": 0, "odds": 1}
+
+
+class Released(NamedTuple):
+    feed: str
+    payload: str
+    source: str  # "topic:partition" it was read from
+    offset: int
 
 
 def new_merge() -> dict[str, Any]:
@@ -54,8 +61,8 @@ def push(
 
 def release(
     merge: dict[str, Any], feeds: tuple[str, ...], max_wait: float = 0.0, now: float = 0.0
-) -> list[tuple[str, str]]:
-    """(feed, payload) of every buffered event the watermark has passed, or that has waited
+) -> list[Released]:
+    """Every buffered event the watermark has passed, or that has waited
     longer than ``max_wait`` seconds (0: no limit), oldest first."""
     seen, pending = merge["seen"], merge["pending"]
     if not pending:
@@ -68,4 +75,4 @@ def release(
     while cut < len(pending) and (pending[cut][0] < watermark or pending[cut][0] <= limit):
         cut += 1
     released, merge["pending"] = pending[:cut], pending[cut:]
-    return [(item[4], item[5]) for item in released]
+    return [Released(item[4], item[5], item[2], item[3]) for item in released]

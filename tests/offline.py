@@ -59,7 +59,7 @@ def offline_model(events, settings: Settings | None = None) -> OfflineModel:
         offsets[(key, event.feed)] += 1
         if key not in model.leagues:
             model.leagues[key] = LeagueRatings(parsed.sport, parsed.league)
-        for feed, payload in release(merge, MERGED):
+        for feed, payload, *_ in release(merge, MERGED):
             applied = (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
             out = model.leagues[key].observe(
                 applied, DEFAULT_PARAMS, settings.prediction_min_change

@@ -8,7 +8,8 @@ from datetime import datetime
 import orjson
 from faust.types import Message
 
-from schemas import Alert, Prediction, Settlement
+from schemas import Alert, DeadLetter, Prediction, Settlement
+from tables.league_ratings import LeagueRatings
 from tests.agents.test_ingest import agent_of
 from tests.schemas.examples import GAME, QUOTE
 
@@ -116,3 +117,39 @@ async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlem
     assert state["upcoming"] == {} and state["performance"]["v1|model-only"]["n"] == 1
     # the quote after the final is still waiting for a later game event
     assert [item[5] for item in state["merge"]["pending"]][0].startswith('{"event_id":"later"')
+
+
+async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
+    app, sent, settings, monkeypatch
+):
+    app.pipeline.registry_loaded.set()
+    observe = LeagueRatings.observe
+
+    def fragile(self, event, params, min_change):
+        if event.event_id == "fixture":
+            raise RuntimeError("a bug")
+        return observe(self, event, params, min_change)
+
+    monkeypatch.setattr(LeagueRatings, "observe", fragile)
+    table = app.pipeline.tables.league_ratings
+    predict = agent_of(app, "predict-games")
+    async with predict.test_context() as agent:
+        feeds = Feeds(agent, settings)
+        await feeds.put("games", FIXTURE)
+        await feeds.put("games", GAME)
+        await feeds.put(
+            "odds", {**QUOTE, "event_id": "later", "event_time": "2021-08-23T10:00:00Z"}
+        )
+        await feeds.put(
+            "games", {**FIXTURE, "event_id": "next", "event_time": "2021-08-24T10:00:00Z"}
+        )
+        await until(lambda: "Chelsea" in (table.get("soccer:E0") or {}).get("ratings", {}))
+    [(_, value)] = sent[settings.topic("deadletter")]
+    letter = DeadLetter.model_validate_json(value)
+    assert letter.error_type == "internal" and "RuntimeError: a bug" in letter.reason
+    assert (letter.source_topic, letter.partition, letter.offset) == (
+        settings.topic("clean.games"),
+        0,
+        0,
+    )
+    assert orjson.loads(letter.payload)["event_id"] == "fixture"

@@ -3,6 +3,12 @@ from __future__ import annotations
 from tables.event_merge import new_merge, push, release
 
 FEEDS = ("games", "odds")
+
+
+def released(*args, **kwargs) -> list[tuple[str, str]]:
+    return [(r.feed, r.payload) for r in release(*args, **kwargs)]
+
+
 DAY = 24 * 3600 * 1000
 
 
@@ -10,14 +16,14 @@ def test_events_wait_for_the_slower_feed_and_come_out_in_event_time_order():
     merge = new_merge()
     push(merge, "games", 10, "g:0", 0, "fixture")
     push(merge, "games", 50, "g:0", 1, "final")
-    assert release(merge, FEEDS, 0) == []  # no odds seen yet
+    assert released(merge, FEEDS, 0) == []  # no odds seen yet
     push(merge, "odds", 20, "o:0", 0, "open")
-    assert release(merge, FEEDS, 0) == [("games", "fixture")]
+    assert released(merge, FEEDS, 0) == [("games", "fixture")]
     push(merge, "odds", 60, "o:0", 1, "close")
     # the final waits: another game event of that very instant may still be on its way
-    assert release(merge, FEEDS, 0) == [("odds", "open")]
+    assert released(merge, FEEDS, 0) == [("odds", "open")]
     push(merge, "games", 70, "g:0", 2, "next")
-    assert release(merge, FEEDS, 0) == [("games", "final")]
+    assert released(merge, FEEDS, 0) == [("games", "final")]
 
 
 def test_any_arrival_order_gives_the_same_sequence():
@@ -30,7 +36,7 @@ def test_any_arrival_order_gives_the_same_sequence():
             push(merge, feed, at, feed, offset, payload)
         push(merge, "games", 100, "games", 9, "later")
         push(merge, "odds", 100, "odds", 9, "later")
-        results.append(release(merge, FEEDS, 0))
+        results.append(released(merge, FEEDS, 0))
     assert results[0] == results[1] == results[2]
     assert [p for _, p in results[0]] == ["a", "b", "c", "d"]  # games first at equal times
 
@@ -46,9 +52,9 @@ def test_a_stopped_feed_holds_events_back_only_for_max_wait_seconds():
     merge = new_merge()
     push(merge, "games", 0, "g:0", 0, "old", arrived=100.0)
     push(merge, "games", 3 * DAY, "g:0", 1, "new", arrived=200.0)
-    assert release(merge, FEEDS, max_wait=300, now=350.0) == []
-    assert release(merge, FEEDS, max_wait=300, now=400.0) == [("games", "old")]
-    assert release(merge, FEEDS, max_wait=300, now=500.0) == [("games", "new")]
+    assert released(merge, FEEDS, max_wait=300, now=350.0) == []
+    assert released(merge, FEEDS, max_wait=300, now=400.0) == [("games", "old")]
+    assert released(merge, FEEDS, max_wait=300, now=500.0) == [("games", "new")]
 
 
 def test_an_event_sent_twice_upstream_waits_once():
@@ -57,4 +63,4 @@ def test_an_event_sent_twice_upstream_waits_once():
     assert not push(merge, "odds", 10, "o:0", 1, "quote")  # re-sent: a new offset, same event
     push(merge, "games", 20, "g:0", 0, "final")
     push(merge, "odds", 30, "o:0", 2, "later")
-    assert release(merge, FEEDS) == [("odds", "quote")]
+    assert released(merge, FEEDS) == [("odds", "quote")]
