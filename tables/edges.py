@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from schemas.prices import implied_probability
-
 
 def expected_value(probability: float, price: float) -> float:
     """Expected profit per unit staked at decimal ``price`` (0.05 = a 5% edge)."""
@@ -20,10 +18,6 @@ def kelly_fraction(probability: float, price: float, fraction: float, cap: float
     return min(cap, max(0.0, full * fraction))
 
 
-def fair_price(probability: float) -> float:
-    return 1.0 / probability
-
-
 def closing_line_value(price_taken: float, closing_price: float) -> float:
     """How much better the price taken was than a closing price (0.03 = 3% better)."""
     return price_taken / closing_price - 1.0
@@ -34,13 +28,3 @@ def profit(price: float, won: bool | None, stake: float = 1.0) -> float:
     if won is None:
         return 0.0
     return stake * (price - 1.0) if won else -stake
-
-
-__all__ = [
-    "closing_line_value",
-    "expected_value",
-    "fair_price",
-    "implied_probability",
-    "kelly_fraction",
-    "profit",
-]
