@@ -76,11 +76,6 @@ def create_app(settings: Settings | None = None) -> faust.App:
         web_port=settings.web_port,
         canonical_url=settings.canonical_url,
         consumer_auto_offset_reset="earliest",
-        # A rebalance must not wait for events sitting in take_events buffers: they cannot be
-        # processed while the streams are paused for it, so waiting deadlocked the
-        # survivor in the failover test. They are redelivered after the rebalance, and
-        # every agent's state update is idempotent (see README, Operations).
-        stream_wait_empty=False,
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=settings.session_timeout / 5,
         autodiscover=False,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import faust
-from faust.exceptions import SameNode
-from faust.web.exceptions import ServiceUnavailable
+from aiokafka.partitioner import DefaultPartitioner
+from yarl import URL
 
 from agents.pipeline import Pipeline
 from schemas.base import Sport
@@ -66,20 +66,37 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
         return windows_by_key(name, key).get(key, [])
 
     routing_table = pipeline.tables.league_ratings.name
+    here = URL(pipeline.settings.canonical_url)
+
+    changelog = tables[routing_table].changelog_topic.get_topic_name()
+    partitioner = DefaultPartitioner()
+    all_partitions = list(range(pipeline.settings.topic_partitions))
 
     async def routed(web, request, league: str):
         """The answer of the worker that owns the league (or a 503 while partitions move),
         or None when that is this one.
 
-        Every table is partitioned by league like every topic, so the owner of a league's
-        partition of one plain table (keyed by the bare league) owns it in all of them.
+        Every table is partitioned by league like every topic (the raw league bytes, as
+        the producers hash them), so the worker holding that partition of the
+        league-ratings changelog owns the league in every table. faust's own
+        ``route_req`` hashes the JSON-encoded key instead, which can name another worker.
         """
-        try:
-            return await app.router.route_req(routing_table, league, web, request)
-        except SameNode:
-            return None
-        except ServiceUnavailable:
+        partition = partitioner(league.encode(), all_partitions, all_partitions)
+        owners = [
+            url
+            for url, topics in app.router.table_metadata(routing_table).items()
+            if partition in topics.get(changelog, [])
+        ]
+        if not owners:
             return error(web, "partitions are being assigned; retry in a few seconds", 503)
+        owner = URL(owners[0])
+        if (owner.host, owner.port) == (here.host, here.port):
+            return None
+        forwarded = request.url.with_host(owner.host).with_port(owner.port)
+        async with app.http_client.get(forwarded) as response:
+            return web.bytes(
+                await response.read(), content_type=response.content_type, status=response.status
+            )
 
     @app.page("/models")
     async def models(web, request):
