@@ -17,7 +17,14 @@ from schemas.alert import Alert, AlertKind
 from schemas.deadletter import DeadLetter
 from schemas.injury import InjuryReport
 from tables.keys import table_key
-from tables.props import largest_move, next_opponent, opponent_factors, project, roster
+from tables.props import (
+    largest_move,
+    next_opponent,
+    opponent_factors,
+    outlook,
+    project_outlook,
+    roster,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +34,19 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     team_games, registry = pipeline.tables.team_games, pipeline.registry
     alerts, metrics = pipeline.topics.alerts, pipeline.metrics
 
-    def projected(league, team_state, statuses, opponent) -> dict[str, dict[str, float]]:
+    def projected(league, team_state, statuses: tuple[dict, dict], opponent) -> tuple[dict, dict]:
+        """Every rostered player's projection under each of two status sets (before and
+        after a report); form and teammate boosts are read once per player."""
         factors = opponent_factors(team_state, opponent)
-        out = {}
+        before, after = {}, {}
         for player_id in roster(team_state):
             state = players.get(table_key(league, player_id))
             if state:
-                out[player_id] = {
-                    **project(state, team_state, statuses, factors),
-                    "name": state["player_name"],
-                }
-        return out
+                view = outlook(state, team_state)
+                name = {"name": state["player_name"]}
+                before[player_id] = {**project_outlook(view, statuses[0], factors), **name}
+                after[player_id] = {**project_outlook(view, statuses[1], factors), **name}
+        return before, after
 
     async def assess(report: InjuryReport) -> None:
         """Project the team before and after the report; alert the moves; store."""
@@ -53,8 +62,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             return  # no box scores of the team yet: nothing to project from
         opponent = next_opponent(team_state)
         league = report.partition_key
-        old = projected(league, team_state, before, opponent)
-        new = projected(league, team_state, after, opponent)
+        old, new = projected(league, team_state, (before, after), opponent)
         params = registry.active
         deliveries = []
         for player_id, line in new.items():

@@ -36,8 +36,8 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     games_topic = topics.clean["games"].get_topic_name()
     source = topics.merged(app, topics.clean["games"], topics.clean["odds"])
 
-    async def send_all(key: bytes, outputs) -> None:
-        deliveries = []
+    async def send_all(key: bytes, outputs, deliveries: list) -> None:
+        """Hand the outputs to the producer; their acknowledgements join ``deliveries``."""
         for topic, events in (
             (topics.predictions, outputs.predictions),
             (topics.alerts, outputs.alerts),
@@ -49,7 +49,6 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                         key=key, value=event.to_json(), timestamp=event.event_time.timestamp()
                     )
                 )
-        await asyncio.gather(*deliveries)
         for prediction in outputs.predictions:
             metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
         for alert in outputs.alerts:
@@ -112,6 +111,8 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     )  # fmt: skip
                 released = release(merge, FEEDS, settings.merge_max_wait_seconds, now)
                 params = registry.active
+                deliveries: list = []
+                settled = False
                 for item in released:
                     model = GameEvent if item.feed == "games" else OddsQuote
                     try:
@@ -122,10 +123,13 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                         await park(key, item, error)
                         continue
                     if outputs:
-                        await send_all(key.encode(), outputs)
+                        await send_all(key.encode(), outputs, deliveries)
+                        settled = settled or bool(outputs.settlements)
+                # Every output is on the broker before the state that produced it is stored.
+                await asyncio.gather(*deliveries)
                 with current_event(records[0]):
                     ratings[key] = {**state.to_dict(), "merge": merge}
-                if released:
+                if settled:
                     publish_quality(state)
 
     return predict_games

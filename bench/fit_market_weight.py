@@ -16,7 +16,7 @@ import csv
 from collections import defaultdict
 
 from tables.forecast import blend
-from tables.scoring import brier, one_sided_brier
+from tables.settlement import score_prediction
 
 WEIGHTS = [round(0.05 * i, 2) for i in range(21)]
 
@@ -28,8 +28,7 @@ def score(rows, weight: float) -> float:
         model = [float(row[f"p_{n}"]) for n in names]
         market = [float(row[f"q_{n}"]) for n in names]
         p = blend(model, market, weight)
-        outcome = names.index(row["outcome"])
-        total += brier(p, outcome) if len(p) == 3 else one_sided_brier(p[0], outcome == 0)
+        total += score_prediction(p, int(row["home_score"]), int(row["away_score"]))["brier"]
     return total / len(rows)
 
 

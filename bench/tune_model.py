@@ -15,7 +15,7 @@ import itertools
 import json
 from pathlib import Path
 
-from streamapp.backtest import Backtest, _score
+from streamapp.backtest import Backtest, score_rows
 from streamapp.replay.catalog import timeline
 from streamapp.settings import get_settings
 from tables.model_params import ModelParams
@@ -40,7 +40,7 @@ def brier(events, sport: str, changes: dict, period: tuple[str, str]) -> float:
         if period[0] <= r["date"] < period[1]
         and (sport == "soccer" or r["game_type"] == "regular_season")
     ]  # fmt: skip
-    return _score(rows, "p")["brier"]
+    return score_rows(rows, "p")["brier"]
 
 
 def main() -> None:

@@ -28,8 +28,13 @@ from tables.forecast import outcomes
 from tables.league_ratings import MARKET_AWARE, MODEL_ONLY, LeagueRatings, Outputs, millis
 from tables.margins import multiplicative
 from tables.model_params import ModelParams
-from tables.scoring import brier, log_loss, one_sided_brier
-from tables.settlement import outcome_index
+from tables.settlement import (
+    add_prediction,
+    new_performance,
+    outcome_index,
+    score_prediction,
+    summary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -192,29 +197,25 @@ def _probabilities(row: dict[str, Any], prefix: str) -> list[float] | None:
     return None if any(v is None for v in values) else values
 
 
-def _score(rows: list[dict[str, Any]], prefix: str) -> dict[str, Any] | None:
-    """Brier (3-way sum for soccer, one-sided otherwise) and log loss over rows that have
-    the ``prefix`` probabilities."""
-    briers, losses = [], []
+def _performance(rows: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
+    """The ``prefix`` probabilities of the rows scored as live settlement scores them."""
+    performance = new_performance()
     for row in rows:
         p = _probabilities(row, prefix)
-        if p is None:
-            continue
-        index = outcomes_index(row)
-        briers.append(brier(p, index) if len(p) == 3 else one_sided_brier(p[0], index == 0))
-        losses.append(log_loss(p, index))
-    if not briers:
+        if p is not None:
+            home, away = row["home_score"], row["away_score"]
+            outcome = outcome_index(home, away, three_way=len(p) == 3)
+            add_prediction(performance, p, score_prediction(p, home, away), outcome)
+    return summary(performance)
+
+
+def score_rows(rows: list[dict[str, Any]], prefix: str) -> dict[str, Any] | None:
+    """Brier (3-way sum for soccer, one-sided otherwise) and log loss over rows that have
+    the ``prefix`` probabilities."""
+    figures = _performance(rows, prefix)
+    if not figures["n"]:
         return None
-    return {
-        "n": len(briers),
-        "brier": sum(briers) / len(briers),
-        "log_loss": sum(losses) / len(losses),
-    }
-
-
-def outcomes_index(row: dict[str, Any]) -> int:
-    names = ("home", "draw", "away") if row["p_draw"] is not None else ("home", "away")
-    return names.index(row["outcome"])
+    return {key: figures[key] for key in ("n", "brier", "log_loss")}
 
 
 def _alert_figures(alerts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -252,7 +253,7 @@ def report(backtest: Backtest, score_from: str | None = None) -> dict[str, Any]:
         alert_groups[f"timing:{timing}"].append(alert)
     figures: dict[str, Any] = {}
     for name, members in sorted(groups.items()):
-        entry = {prefix_name: _score(members, prefix) for prefix_name, prefix in (
+        entry = {prefix_name: score_rows(members, prefix) for prefix_name, prefix in (
             (MODEL_ONLY, "p"), (f"{MARKET_AWARE}@open", "m"), (f"{MARKET_AWARE}@close", "mc"),
             ("pinnacle@open", "pin_open"), ("pinnacle@close", "pin_close"),
         )}  # fmt: skip
@@ -260,8 +261,8 @@ def report(backtest: Backtest, score_from: str | None = None) -> dict[str, Any]:
         both = [r for r in members if _probabilities(r, "m") and _probabilities(r, "pin_open")]
         if both:
             entry["same_games"] = {
-                f"{MARKET_AWARE}@open": _score(both, "m"),
-                "pinnacle@open": _score(both, "pin_open"),
+                f"{MARKET_AWARE}@open": score_rows(both, "m"),
+                "pinnacle@open": score_rows(both, "pin_open"),
             }
         figures[name] = {k: v for k, v in entry.items() if v}
     for name, members in sorted(alert_groups.items()):
@@ -286,19 +287,9 @@ def calibration_plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
     for prefix, label in (("p", MODEL_ONLY), ("m", f"{MARKET_AWARE} (open)")):
-        bins = [[0, 0.0, 0] for _ in range(10)]
-        for row in rows:
-            p = _probabilities(row, prefix)
-            if p is None:
-                continue
-            index = outcomes_index(row)
-            for i, q in enumerate(p):
-                entry = bins[min(9, int(q * 10))]
-                entry[0] += 1
-                entry[1] += q
-                entry[2] += int(i == index)
-        points = [(s / n, h / n, n) for n, s, h in bins if n]
-        ax.plot([x for x, _, _ in points], [y for _, y, _ in points], marker="o", label=label)
+        bins = _performance(rows, prefix)["calibration"]
+        ax.plot([b["forecast"] for b in bins], [b["observed"] for b in bins], marker="o",
+                label=label)  # fmt: skip
     ax.set_xlabel("forecast probability")
     ax.set_ylabel("observed frequency")
     ax.set_title(f"Calibration ({len(rows):,} games)")

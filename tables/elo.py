@@ -19,6 +19,11 @@ def expected_home_score(home_rating: float, away_rating: float, home_advantage: 
     return 1.0 / (1.0 + 10.0 ** ((away_rating - home_rating - home_advantage) / 400.0))
 
 
+def result_score(home_score: int, away_score: int) -> float:
+    """The home side's Elo result: 1 for a win, 0.5 for a draw, 0 for a loss."""
+    return 1.0 if home_score > away_score else 0.0 if home_score < away_score else 0.5
+
+
 def mov_multiplier(sport: Sport, margin: int, winner_elo_edge: float) -> float:
     """How much a win by ``margin`` counts, damped when the favourite wins (autocorrelation)."""
     margin = abs(margin)
@@ -42,7 +47,7 @@ def updated_ratings(
 ) -> tuple[float, float]:
     """Ratings of both teams after a result; the update is zero-sum."""
     expected = expected_home_score(home_rating, away_rating, params.home_advantage)
-    actual = 1.0 if home_score > away_score else 0.0 if home_score < away_score else 0.5
+    actual = result_score(home_score, away_score)
     home_edge = home_rating + params.home_advantage - away_rating
     winner_edge = home_edge if home_score >= away_score else -home_edge
     shift = params.k * mov_multiplier(sport, home_score - away_score, winner_edge)

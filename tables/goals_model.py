@@ -12,12 +12,12 @@ import math
 import numpy as np
 
 MAX_GOALS = 12  # beyond this the probability mass is below 1e-9 for any real match
+GOALS = np.arange(MAX_GOALS + 1)
+LOG_FACTORIALS = np.array([math.lgamma(g + 1) for g in GOALS])
 
 
 def poisson_pmf(mean: float) -> np.ndarray:
-    goals = np.arange(MAX_GOALS + 1)
-    log_pmf = goals * math.log(mean) - mean - np.array([math.lgamma(g + 1) for g in goals])
-    return np.exp(log_pmf)
+    return np.exp(GOALS * math.log(mean) - mean - LOG_FACTORIALS)
 
 
 def score_matrix(home_mean: float, away_mean: float, rho: float = 0.0) -> np.ndarray:

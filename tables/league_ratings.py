@@ -25,7 +25,13 @@ from schemas.prediction import Prediction
 from schemas.settlement import Settled, Settlement
 from tables import forecast
 from tables.edges import expected_value, kelly_fraction
-from tables.elo import MEAN_RATING, expected_home_score, regressed, updated_ratings
+from tables.elo import (
+    MEAN_RATING,
+    expected_home_score,
+    regressed,
+    result_score,
+    updated_ratings,
+)
 from tables.model_params import ModelParams, SportParams
 from tables.settlement import (
     add_alert,
@@ -201,9 +207,7 @@ class LeagueRatings:
             return out  # an older price, or this very quote, delivered again
         books[quote.bookmaker] = [quote.price_decimal, at]
         snapshot = self._market_books(entry, key).get(quote.bookmaker, {})
-        if len(snapshot) < (
-            len(forecast.outcomes(self.sport)) if key.startswith("moneyline") else 2
-        ):
+        if len(snapshot) < len(self._market_of(key)[2]):
             return out  # the rest of this bookmaker's update is still arriving
         self._forecast(quote.game_id, quote, params, min_change, out)
         return out
@@ -263,10 +267,11 @@ class LeagueRatings:
             self.sport, *before, home_score, away_score, sport_params
         )
         if sport_params.home_advantage_step:
-            expected = expected_home_score(*before, sport_params.home_advantage)
-            actual = 1.0 if home_score > away_score else 0.0 if home_score < away_score else 0.5
-            self.home_advantage = sport_params.home_advantage + sport_params.home_advantage_step * (
-                actual - expected
+            surprise = result_score(home_score, away_score) - expected_home_score(
+                *before, sport_params.home_advantage
+            )
+            self.home_advantage = (
+                sport_params.home_advantage + sport_params.home_advantage_step * surprise
             )
         self.strengths, self.goals = updated_strengths(
             self.strengths, self.goals, home, away, home_score, away_score,
@@ -344,15 +349,13 @@ class LeagueRatings:
         sport_params = params.sport(self.sport)
         model, details = self._model(entry, params)
         lines = self._lines(game_id, entry, params, details)
-        names = forecast.outcomes(self.sport)
-        market = forecast.consensus(
-            self._books(entry, "moneyline", None, names), names, params.sharp_books
-        )
+        moneyline = price_key("moneyline", None, "home")
+        names = self._market_of(moneyline)[2]
+        market = forecast.consensus(self._market_books(entry, moneyline), names, params.sharp_books)
         aware = forecast.blend(model, market, sport_params.market_weight) if market else None
         aware_lines = self._aware_lines(
             entry, lines, sport_params.market_weight, params.sharp_books
         )
-        entry["current"] = {"model": model, "market": market, "aware": aware}
         for name, probabilities, line_probs in (
             (MODEL_ONLY, model, lines),
             (MARKET_AWARE, aware, aware_lines),
@@ -410,16 +413,20 @@ class LeagueRatings:
                 books[bookmaker] = {s: p for s, (p, at) in points.items() if at == newest}
         return books
 
-    def _market_books(self, entry: dict, key: str, since: int = 0) -> dict[str, dict[str, float]]:
-        """``_books`` of the market a price key belongs to (its line for both sides)."""
+    def _market_of(self, key: str) -> tuple[str, dict[str, float] | None, tuple[str, ...]]:
+        """The market of a price key: its name, the line of each selection (a spread's
+        other side has the opposite line) and the selections that make it whole."""
         market, line, selection = key.split("|")
         if market == "moneyline":
-            return self._books(entry, market, None, forecast.outcomes(self.sport), since)
+            return market, None, forecast.outcomes(self.sport)
         other = PAIRS[selection]
         value = float(line)
-        other_line = -value if market == "spread" else value
-        line_of = {selection: value, other: other_line}
-        return self._books(entry, market, line_of, (selection, other), since)
+        line_of = {selection: value, other: -value if market == "spread" else value}
+        return market, line_of, (selection, other)
+
+    def _market_books(self, entry: dict, key: str, since: int = 0) -> dict[str, dict[str, float]]:
+        """``_books`` of the market a price key belongs to (its line for both sides)."""
+        return self._books(entry, *self._market_of(key), since)
 
     def _aware_lines(
         self, entry: dict, lines: dict[str, float], weight: float, sharp_books
@@ -428,11 +435,9 @@ class LeagueRatings:
         of a line with a two-sided market."""
         aware = {}
         for key, p in lines.items():
-            market, line, selection = key.split("|")
+            market, line_of, (selection, other) = self._market_of(key)
             if selection not in ("home", "over"):
                 continue
-            other = PAIRS[selection]
-            other_line = -float(line) if market == "spread" else float(line)
             fair = forecast.consensus(
                 self._market_books(entry, key), (selection, other), sharp_books
             )
@@ -440,7 +445,7 @@ class LeagueRatings:
                 continue
             both = forecast.blend([p, 1 - p], fair, weight)
             aware[key] = (both[0], fair[0])
-            aware[price_key(market, other_line, other)] = (both[1], fair[1])
+            aware[price_key(market, line_of[other], other)] = (both[1], fair[1])
         return aware
 
     def _prediction(
@@ -550,14 +555,9 @@ class LeagueRatings:
 
     def _closing_fair(self, entry: dict, alert: dict, sharp_books) -> float | None:
         """The fair closing probability of an alert's selection (margin removed)."""
-        books = self._market_books(entry, alert["key"])
-        selection = alert["selection"]
-        if alert["market"] == "moneyline":
-            names = list(forecast.outcomes(self.sport))
-        else:
-            names = [selection, PAIRS[selection]]
-        fair = forecast.consensus(books, names, sharp_books)
-        return fair[names.index(selection)] if fair else None
+        names = self._market_of(alert["key"])[2]
+        fair = forecast.consensus(self._market_books(entry, alert["key"]), names, sharp_books)
+        return fair[names.index(alert["selection"])] if fair else None
 
     def _performance(self, version: str, model: str) -> dict[str, Any]:
         return self.performance.setdefault(f"{version}|{model}", new_performance())

@@ -68,17 +68,24 @@ def roster(team_state: dict[str, Any] | None, last_games: int = 5) -> list[str]:
                    if line["minutes"] > 0})  # fmt: skip
 
 
-def project(
-    player_state: dict[str, Any],
-    team_state: dict[str, Any] | None,
-    statuses: dict[str, str],
-    opponent: dict[str, float] | None = None,
+def outlook(player_state: dict[str, Any], team_state: dict[str, Any] | None) -> dict[str, Any]:
+    """What a projection starts from, whatever the injury statuses: the player's form and
+    his numbers without each high-usage teammate."""
+    return {
+        "player_id": player_state["player_id"],
+        "form": form_projection(player_features(player_state, team_state)),
+        "boosts": teammate_boosts(player_state["player_id"], player_state, team_state),
+    }
+
+
+def project_outlook(
+    view: dict[str, Any], statuses: dict[str, str], opponent: dict[str, float] | None = None
 ) -> dict[str, float]:
     """A player's projected line given the injury statuses of the team (player -> status)."""
-    if ABSENCE.get(statuses.get(player_state["player_id"], "AVAILABLE"), 0.0) >= 1.0:
+    if ABSENCE.get(statuses.get(view["player_id"], "AVAILABLE"), 0.0) >= 1.0:
         return dict.fromkeys(PROP_STATS, 0.0)
-    projection = form_projection(player_features(player_state, team_state))
-    for boost in teammate_boosts(player_state["player_id"], player_state, team_state):
+    projection = dict(view["form"])
+    for boost in view["boosts"]:
         absent = ABSENCE.get(statuses.get(boost["teammate"], "AVAILABLE"), 0.0)
         if not absent:
             continue
@@ -87,6 +94,16 @@ def project(
             projection[stat] += absent * shrink * boost[stat]
     factors = opponent or dict.fromkeys(PROP_STATS, 1.0)
     return {stat: max(0.0, projection[stat] * factors[stat]) for stat in PROP_STATS}
+
+
+def project(
+    player_state: dict[str, Any],
+    team_state: dict[str, Any] | None,
+    statuses: dict[str, str],
+    opponent: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """``project_outlook`` of a player, from his and his team's state."""
+    return project_outlook(outlook(player_state, team_state), statuses, opponent)
 
 
 def largest_move(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, float]:

@@ -15,6 +15,7 @@ def app(settings):
     app = create_app(settings.model_copy(update={"store": "memory://"}))
     app.finalize()
     app.flow_control.resume()
+    app.pipeline.registry_loaded.set()  # no control topic here: the built-in version
     return app
 
 
@@ -23,7 +24,8 @@ def sent(app, monkeypatch):
     """topic name -> list of (key, value) the agents sent there."""
     record: dict[str, list[tuple[bytes, bytes]]] = {}
     topics = app.pipeline.topics
-    for topic in [*topics.clean.values(), topics.deadletter, topics.predictions]:
+    outputs = [topics.deadletter, topics.predictions, topics.alerts, topics.settlements]
+    for topic in [*topics.clean.values(), *outputs]:
         name = topic.get_topic_name()
         record[name] = []
 

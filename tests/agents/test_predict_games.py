@@ -62,20 +62,8 @@ async def until(condition, timeout: float = 10.0) -> None:
 
 
 async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlements(
-    app, sent, settings, monkeypatch
+    app, sent, settings
 ):
-    app.pipeline.registry_loaded.set()
-    for topic in (app.pipeline.topics.alerts, app.pipeline.topics.settlements):
-        name = topic.get_topic_name()
-        sent[name] = []
-
-        async def send(*, key=None, value=None, _name=name, **_):
-            sent[_name].append((key, value))
-            done = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
-
-        monkeypatch.setattr(topic, "send", send)
     table = app.pipeline.tables.league_ratings
     predict = agent_of(app, "predict-games")
     async with predict.test_context() as agent:
@@ -122,7 +110,6 @@ async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlem
 async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
     app, sent, settings, monkeypatch
 ):
-    app.pipeline.registry_loaded.set()
     observe = LeagueRatings.observe
 
     def fragile(self, event, params, min_change):
