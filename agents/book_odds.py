@@ -9,7 +9,7 @@ from collections import Counter
 
 import faust
 
-from agents.batching import current_event
+from agents.batching import current_event, processed_batches
 from agents.pipeline import Pipeline
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
@@ -20,7 +20,6 @@ MINUTE_MS = 60_000
 
 
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
-    settings = pipeline.settings
     books = pipeline.tables.odds_book
     quote_rate, line_moves = pipeline.tables.quote_rate, pipeline.tables.line_moves
     games_topic = pipeline.topics.clean["games"].get_topic_name()
@@ -33,10 +32,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     @app.agent(source, name="book-odds")
     async def book_odds(stream):
         deliveries: list = []
-        batches = stream.take_events(
-            settings.ingest_batch_size, within=settings.ingest_batch_seconds
-        )
-        async for batch in batches:
+        async for batch in processed_batches(stream, pipeline):
             by_game: dict[str, list] = {}
             for record in batch:
                 model = GameEvent if record.message.topic == games_topic else OddsQuote
@@ -44,7 +40,8 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 key = table_key(event.partition_key, event.game_id)
                 by_game.setdefault(key, []).append((record, event))
             for key, items in by_game.items():
-                book = books.get(key)
+                with current_event(items[0][0]):
+                    book = books.get(key)
                 quotes, moves = Counter(), Counter()
                 for record, event in items:
                     if isinstance(event, GameEvent):

@@ -13,7 +13,7 @@ import time
 
 import faust
 
-from agents.batching import current_event
+from agents.batching import current_event, processed_batches
 from agents.pipeline import Pipeline
 from schemas.base import Event
 from schemas.deadletter import DeadLetter
@@ -45,7 +45,6 @@ def validate_message(feed: Feed, key: bytes | None, payload: bytes | None) -> Ev
 
 def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> faust.types.AgentT:
     feed = FEEDS[feed_name]
-    settings = pipeline.settings
     source = pipeline.topics.raw[feed_name]
     clean = pipeline.topics.clean[feed_name]
     deadletter = pipeline.topics.deadletter
@@ -84,10 +83,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
 
     @app.agent(source, name=f"ingest-{feed_name}")
     async def ingest(stream):
-        batches = stream.take_events(
-            settings.ingest_batch_size, within=settings.ingest_batch_seconds
-        )
-        async for batch in batches:
+        async for batch in processed_batches(stream, pipeline):
             metrics.events_in.labels(source_name).inc(len(batch))
             metrics.saw_event(feed_name)
             judged, states = [], {}

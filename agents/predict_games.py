@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import faust
 
-from agents.batching import current_event
+from agents.batching import current_event, processed_batches
 from agents.pipeline import Pipeline
 from schemas.base import Sport
 from schemas.deadletter import DeadLetter
@@ -85,10 +85,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     @app.agent(source, name="predict-games")
     async def predict_games(stream):
         await pipeline.registry_loaded.wait()
-        batches = stream.take_events(
-            settings.ingest_batch_size, within=settings.ingest_batch_seconds
-        )
-        async for batch in batches:
+        async for batch in processed_batches(stream, pipeline):
             by_league: dict[str, list] = {}
             for record in batch:
                 by_league.setdefault(record.message.key.decode(), []).append(record)

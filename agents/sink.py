@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import faust
 
+from agents.batching import processed_batches
 from agents.pipeline import Pipeline
 
 
@@ -20,7 +21,9 @@ def make_sink_agent(
 
     @app.agent(topic, name=f"sink-{table_name}")
     async def sink(stream):
-        batches = stream.take_events(settings.sink_batch_size, within=settings.sink_batch_seconds)
+        batches = processed_batches(
+            stream, pipeline, settings.sink_batch_size, settings.sink_batch_seconds
+        )
         async for batch in batches:
             await database.write_messages(table_name, [record.message for record in batch])
 

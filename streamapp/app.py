@@ -29,12 +29,13 @@ from agents import (
     track_form,
     track_players,
 )
+from agents.batching import install_ack_rules
 from agents.pipeline import Pipeline, define_topics
 from streamapp.db.writer import Database
 from streamapp.metrics import Metrics
 from streamapp.settings import Settings, get_settings
 from streamapp.views import register_views
-from tables.definitions import define_tables
+from tables.definitions import DurableTable, define_tables
 
 AGENT_MODULES = (
     assess_injuries,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         broker_heartbeat_interval=settings.session_timeout / 5,
         autodiscover=False,
         web_enabled=True,
+        Table=DurableTable,
     )
     metrics = Metrics()
     pipeline = Pipeline(
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         metrics=metrics,
         database=Database(settings, metrics) if settings.sink_enabled else None,
     )
+    install_ack_rules(app, pipeline.in_flight)
     modules = AGENT_MODULES + (SINK_MODULES if pipeline.database else ())
     for module in modules:
         module.register(app, pipeline)

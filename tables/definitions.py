@@ -6,8 +6,10 @@ so a table partition holds whole leagues and a league prefix is a range of keys.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import faust
 
@@ -15,6 +17,30 @@ from schemas.feeds import FEEDS
 
 RATE_WINDOW = timedelta(minutes=1)
 RATE_EXPIRES = timedelta(hours=6)
+
+
+class DurableTable(faust.Table):
+    """A faust table whose changelog writes can be awaited: faust sends them through a
+    buffer that nothing waits for, so an input offset could be committed before the state
+    it produced is on the broker (see agents.batching)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unacknowledged: list[faust.types.FutureMessage] = []
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> faust.types.FutureMessage:
+        sent = super().send_changelog(*args, **kwargs)
+        self.unacknowledged.append(sent)
+        return sent
+
+    async def written(self) -> None:
+        """Returns once every changelog write made so far is acknowledged by the broker."""
+        sent = self.unacknowledged
+        # Keep what is still in flight for every other waiter: clearing the list would let
+        # another agent return before the writes it made are on the broker.
+        sent[:] = [future for future in sent if not future.done()]
+        if sent:
+            await asyncio.gather(*sent)
 
 
 @dataclass
@@ -49,6 +75,11 @@ class Tables:
         ]
         tables = [getattr(t, "table", t) for t in tables]
         return {t.name: t for t in tables}
+
+    async def written(self) -> None:
+        """Returns once every table write made so far is on the broker."""
+        for table in self.all().values():
+            await table.written()
 
     @property
     def windowed(self) -> set[str]:
