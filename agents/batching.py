@@ -1,9 +1,11 @@
 """Batches of events, acknowledged only once they are processed and their state is stored.
 
 An offset may be committed only when every agent reading the message has applied it and
-every table write it caused is on the broker; then a worker killed at any moment loses
-nothing (what was not committed is read again, and every table update is idempotent).
-faust-streaming 0.15.3 breaks that around rebalances:
+every table write it caused is on the broker, and every agent must see each partition's
+messages once, in offset order, from where the consumer starts; then a worker killed at
+any moment loses nothing (what was not committed is read again, and every table update is
+idempotent). faust-streaming 0.15.3 with aiokafka 0.14 breaks that around rebalances
+(each seen here in the two-worker failover test):
 
 - ``Stream.take_events`` acks its whole buffer when the generator is closed, whether or
   not the batch was processed;
@@ -11,17 +13,24 @@ faust-streaming 0.15.3 breaks that around rebalances:
   during the rebalance is committed without the check for a gap before it;
 - a message cleared from an agent's queue at revocation keeps a reference count above
   zero, and ``wait_empty`` waits for it until it is garbage-collected: forever, while an
-  agent still references an event of that message (seen here: the survivor of a killed
-  worker hung in the rebalance);
+  agent still references an event of that message (the survivor of a killed worker hung);
+- streams resume before the consumer seeks to the committed offsets, and messages fetched
+  in between are skipped; aiokafka's ``seek_to_committed`` does not move a partition that
+  has no committed offset, so a partition first consumed by a worker that joined never
+  saw the messages skipped there (a new worker missed the first events of its leagues),
+  and one with a committed offset delivered the prefetched messages ahead of the re-read
+  ones (an opening price after the closing one: dead-lettered as out of order);
 - a table write reaches the changelog through a buffer that the commit's flush gives up on
   after 0.1 s without a send.
 
-So: agents take batches with ``processed_batches``, which acks a batch after the agent's
-body is done and the table writes are acknowledged by the broker; during a rebalance (flow
-suspended) and for messages fetched before it, nothing is recorded as processed — those
-messages are released, and read again from the last committed offset once the new
-assignment is in place; the rebalance waits only for the batches being processed.
-``install_ack_rules`` puts the consumer side in place; the app factory calls it.
+So: agents take batches with ``processed_batches``. Per partition, a stream admits the
+message at the offset the consumer was sought to, then only later offsets; a batch is
+acknowledged after the agent's body is done and its table writes are acknowledged by the
+broker. During a rebalance (flow suspended) and for messages fetched before it, nothing
+is recorded as processed: those messages are released and read again from the last
+committed offset (or the partition's beginning) once the new assignment is in place. The
+rebalance waits only for the batches being processed. ``install_ack_rules`` puts the
+consumer side in place; the app factory calls it.
 """
 
 from __future__ import annotations
@@ -29,13 +38,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import faust
 from faust.streams import _current_event
 from faust.transport.consumer import Consumer
+from faust.types import TP
 from faust.types.tuples import Message, ack_lock
 
 if TYPE_CHECKING:
@@ -57,21 +67,24 @@ def current_event(event: faust.types.EventT) -> Iterator[None]:
         _current_event.reset(token)
 
 
-class BatchesInFlight:
-    """How many batches agents are processing (taken, not yet acknowledged)."""
+class StreamProgress:
+    """What the agents' batches and the consumer's rebalance steps share: how many batches
+    are being processed, and where each stream partition was last sought to."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.seek_epoch = 0
+        self.sought: dict[TP, int] = {}
 
     def enter(self) -> None:
-        self.count += 1
+        self.in_flight += 1
         self._idle.clear()
 
     def leave(self) -> None:
-        self.count -= 1
-        if not self.count:
+        self.in_flight -= 1
+        if not self.in_flight:
             self._idle.set()
 
     async def wait_idle(self, timeout: float) -> bool:
@@ -80,6 +93,37 @@ class BatchesInFlight:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             return False
+        return True
+
+    def sought_to(self, offsets: Mapping[TP, int]) -> None:
+        self.sought = dict(offsets)
+        self.seek_epoch += 1
+
+
+class OffsetOrder:
+    """Which messages one stream may process: per partition, after a seek the message at
+    the offset sought to, then only later offsets. A message fetched before the seek but
+    delivered after it, or delivered twice, is refused (it is, or was, read again in
+    order). A stream that started after the last seek (an agent restarted, or no
+    assignment yet) takes each partition from the first offset that comes."""
+
+    def __init__(self, progress: StreamProgress) -> None:
+        self.progress = progress
+        self.epoch = progress.seek_epoch
+        self.strict = False
+        self.last: dict[TP, int] = {}
+
+    def admits(self, message: Message) -> bool:
+        if self.epoch != self.progress.seek_epoch:
+            self.epoch, self.strict, self.last = self.progress.seek_epoch, True, {}
+        tp, offset = message.tp, message.offset
+        last = self.last.get(tp)
+        if last is None:
+            if self.strict and offset != self.progress.sought.get(tp):
+                return False
+        elif offset <= last:
+            return False
+        self.last[tp] = offset
         return True
 
 
@@ -97,33 +141,43 @@ def release(consumer: Consumer, message: Message) -> None:
         consumer._unacked_messages.discard(message)
 
 
+def let_go(consumer: Consumer, message: Message) -> None:
+    """One stream is done with ``message`` without processing it: like its ack, except
+    that the offset is not recorded when it was the last stream holding the message."""
+    with ack_lock:
+        if not message.acked and not message.decref():
+            release(consumer, message)
+
+
 async def processed_batches(
     stream: faust.StreamT, pipeline: Pipeline, size: int | None = None, within: float | None = None
 ) -> AsyncIterator[list[faust.types.EventT]]:
     """Batches of at most ``size`` events (or what came within ``within`` seconds; the
     ingest batch settings by default); each is acknowledged once the loop body that took
     it is done and every table write is on the broker. A body that raises acknowledges
-    nothing: its events are read again."""
-    app, tables, in_flight = stream.app, pipeline.tables, pipeline.in_flight
+    nothing: its events are read again after the next restart or rebalance."""
+    app, tables, progress = stream.app, pipeline.tables, pipeline.progress
     size = size or pipeline.settings.ingest_batch_size
     within = within or pipeline.settings.ingest_batch_seconds
+    order = OffsetOrder(progress)
     async for batch in stream.noack_take(size, within=within):
-        fresh = []
+        admitted = []
         for event in batch:
-            if in_current_assignment(app, event.message):
-                fresh.append(event)
+            message = event.message
+            if in_current_assignment(app, message) and order.admits(message):
+                admitted.append(event)
             else:
-                release(app.consumer, event.message)
-        if not fresh:
+                let_go(app.consumer, message)
+        if not admitted:
             continue
-        in_flight.enter()
+        progress.enter()
         try:
-            yield fresh
+            yield admitted
             await tables.written()
-            for event in fresh:
+            for event in admitted:
                 await stream.ack(event)
         finally:
-            in_flight.leave()
+            progress.leave()
 
 
 def _ack_in_current_assignment(ack):
@@ -139,12 +193,14 @@ def _ack_in_current_assignment(ack):
 async def _wait_for_batches_in_flight(self: Consumer) -> None:
     """Replaces ``Consumer.wait_empty`` (at revocation and at shutdown): wait for the
     batches being processed, release every other message, commit what was processed."""
-    in_flight: BatchesInFlight | None = getattr(self.app, "batches_in_flight", None)
+    progress: StreamProgress | None = getattr(self.app, "stream_progress", None)
     timeout = self.app.conf.broker_session_timeout / 2
-    if in_flight is not None and not await in_flight.wait_idle(timeout):
+    if progress is not None:
+        progress.sought_to({})  # nothing is admitted until the next assignment's seek
+    if progress is not None and not await progress.wait_idle(timeout):
         log.warning(
             "%d batches still being processed after %.0f s; their events will be read again",
-            in_flight.count,
+            progress.in_flight,
             timeout,
         )
     for message in list(self._unacked_messages):
@@ -152,11 +208,33 @@ async def _wait_for_batches_in_flight(self: Consumer) -> None:
     await self.commit_and_end_transactions()
 
 
-def install_ack_rules(app: faust.App, in_flight: BatchesInFlight) -> None:
-    """The consumer side of the rules above (the patch of faust's consumer is applied once
-    per process)."""
-    app.batches_in_flight = in_flight
+async def _seek_every_stream_partition(self: Consumer) -> None:
+    """Replaces ``Consumer.perform_seek`` (after each assignment): every stream partition
+    to its committed offset, or to its beginning when nothing was committed. The offsets
+    are published to the streams (``OffsetOrder``) before the seeks, so a message read
+    from the new position is never refused for arriving before them."""
+    thread = self._thread  # the aiokafka driver's consumer thread
+    client = thread._ensure_consumer()
+    streams = [tp for tp in self.assignment() if not self._is_changelog_tp(tp)]
+    committed = {tp: await thread.call_thread(client.committed, tp) for tp in streams}
+    uncommitted = [tp for tp, offset in committed.items() if offset is None or offset < 0]
+    positions = {**committed, **(await self.earliest_offsets(*uncommitted) if uncommitted else {})}
+    progress: StreamProgress | None = getattr(self.app, "stream_progress", None)
+    if progress is not None:
+        progress.sought_to(positions)
+    for tp, offset in positions.items():
+        await self.seek(tp, offset)
+    self._committed_offset.update(
+        {tp: offset for tp, offset in committed.items() if offset is not None and offset >= 0}
+    )
+
+
+def install_ack_rules(app: faust.App, progress: StreamProgress) -> None:
+    """The consumer side of the rules above (faust's consumer class is patched once per
+    process; each app finds its own ``StreamProgress``)."""
+    app.stream_progress = progress
     if not getattr(Consumer.ack, "streamapp_rule", False):
         Consumer.ack = _ack_in_current_assignment(Consumer.ack)
         Consumer.ack.streamapp_rule = True
         Consumer.wait_empty = _wait_for_batches_in_flight
+        Consumer.perform_seek = _seek_every_stream_partition

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import faust
 
-from agents.batching import BatchesInFlight
+from agents.batching import StreamProgress
 from schemas.feeds import FEEDS
 from tables.definitions import Tables
 from tables.model_registry import ModelRegistry
@@ -82,5 +82,5 @@ class Pipeline:
     registry: ModelRegistry = field(default_factory=ModelRegistry)
     # Set once the control topic has been read to its end at start.
     registry_loaded: asyncio.Event = field(default_factory=asyncio.Event)
-    # Batches the agents are processing: a rebalance waits for them (agents.batching).
-    in_flight: BatchesInFlight = field(default_factory=BatchesInFlight)
+    # Batches being processed and where streams start after a rebalance (agents.batching).
+    progress: StreamProgress = field(default_factory=StreamProgress)

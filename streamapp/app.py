@@ -33,6 +33,7 @@ from agents.batching import install_ack_rules
 from agents.pipeline import Pipeline, define_topics
 from streamapp.db.writer import Database
 from streamapp.metrics import Metrics
+from streamapp.operations import RecoveryTimer
 from streamapp.settings import Settings, get_settings
 from streamapp.views import register_views
 from tables.definitions import DurableTable, define_tables
@@ -91,7 +92,8 @@ def create_app(settings: Settings | None = None) -> faust.App:
         metrics=metrics,
         database=Database(settings, metrics) if settings.sink_enabled else None,
     )
-    install_ack_rules(app, pipeline.in_flight)
+    install_ack_rules(app, pipeline.progress)
+    app.sensors.add(RecoveryTimer(pipeline))
     modules = AGENT_MODULES + (SINK_MODULES if pipeline.database else ())
     for module in modules:
         module.register(app, pipeline)

@@ -126,6 +126,23 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.changelog_applied = Gauge(
+            "streamapp_changelog_records_applied",
+            "Changelog records applied to local state since start (recovery and standbys).",
+            ["table"],
+            registry=self.registry,
+        )
+        self.last_recovery_seconds = Gauge(
+            "streamapp_last_recovery_seconds",
+            "Seconds from the start of the last rebalance until the worker was ready again "
+            "(partitions assigned, tables recovered, streams resumed).",
+            registry=self.registry,
+        )
+        self.last_recovery_records = Gauge(
+            "streamapp_last_recovery_records",
+            "Changelog records applied (active and standby) during the last rebalance.",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "streamapp_ready",
             "1 when partitions are assigned and tables recovered.",

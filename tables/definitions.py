@@ -27,6 +27,11 @@ class DurableTable(faust.Table):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.unacknowledged: list[faust.types.FutureMessage] = []
+        self.changelog_records_applied = 0  # recovery and standby updates (operations)
+
+    def apply_changelog_batch(self, batch: list[faust.types.EventT]) -> None:
+        super().apply_changelog_batch(batch)
+        self.changelog_records_applied += len(batch)
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> faust.types.FutureMessage:
         sent = super().send_changelog(*args, **kwargs)
