@@ -43,6 +43,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import faust
+from faust.agents.agent import current_agent
 from faust.streams import _current_event
 from faust.transport.consumer import Consumer
 from faust.types import TP
@@ -77,6 +78,9 @@ class StreamProgress:
         self._idle.set()
         self.seek_epoch = 0
         self.sought: dict[TP, int] = {}
+        # False where no consumer seeks (agent test contexts): streams take what comes.
+        self.seeks = True
+        self._orders: dict[str, OffsetOrder] = {}
 
     def enter(self) -> None:
         self.in_flight += 1
@@ -99,18 +103,23 @@ class StreamProgress:
         self.sought = dict(offsets)
         self.seek_epoch += 1
 
+    def order_of(self, agent: str) -> OffsetOrder:
+        """The agent's offset order, kept when faust restarts the agent after a crash."""
+        if agent not in self._orders:
+            self._orders[agent] = OffsetOrder(self)
+        return self._orders[agent]
+
 
 class OffsetOrder:
-    """Which messages one stream may process: per partition, after a seek the message at
-    the offset sought to, then only later offsets. A message fetched before the seek but
-    delivered after it, or delivered twice, is refused (it is, or was, read again in
-    order). A stream that started after the last seek (an agent restarted, or no
-    assignment yet) takes each partition from the first offset that comes."""
+    """Which messages one agent may process: per partition, the message at the offset the
+    consumer was last sought to, then only later offsets; from a revocation to the next
+    seek, nothing. A message fetched before the seek but delivered after it, or delivered
+    twice, is refused (it is, or was, read again in order)."""
 
     def __init__(self, progress: StreamProgress) -> None:
         self.progress = progress
         self.epoch = progress.seek_epoch
-        self.strict = False
+        self.strict = progress.seeks
         self.last: dict[TP, int] = {}
 
     def admits(self, message: Message) -> bool:
@@ -159,7 +168,7 @@ async def processed_batches(
     app, tables, progress = stream.app, pipeline.tables, pipeline.progress
     size = size or pipeline.settings.ingest_batch_size
     within = within or pipeline.settings.ingest_batch_seconds
-    order = OffsetOrder(progress)
+    order = progress.order_of(current_agent().name)
     async for batch in stream.noack_take(size, within=within):
         admitted = []
         for event in batch:

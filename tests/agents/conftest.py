@@ -16,6 +16,7 @@ def app(settings):
     app.finalize()
     app.flow_control.resume()
     app.pipeline.registry_loaded.set()  # no control topic here: the built-in version
+    app.pipeline.progress.seeks = False  # no consumer here: events come in the order put
     return app
 
 
