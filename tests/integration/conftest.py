@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import urllib.request
 import uuid
 
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streamapp.settings import Settings
 from streamapp.stack.manager import Stack
@@ -100,3 +102,14 @@ def snapshot(url: str) -> dict[str, tuple[int, str]]:
 def count(url: str, table: str) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def recovery_figures(port: int) -> tuple[float, float]:
+    """The worker's last rebalance: seconds until ready and changelog records applied."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
+    seconds = families["streamapp_last_recovery_seconds"].samples[0].value
+    records = families["streamapp_last_recovery_records"].samples[0].value
+    print(f"last recovery: {seconds:.2f}s, {records:.0f} changelog records "
+          f"({records / seconds:.0f} records/s)")  # fmt: skip
+    return seconds, records

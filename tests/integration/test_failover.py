@@ -19,7 +19,7 @@ from streamapp.replay.producer import replay
 from streamapp.stack.kafka import EmbeddedKafka
 from streamapp.summary import wait_until_drained
 from streamapp.worker import spawn_worker
-from tests.integration.conftest import count, free_port, stop_worker
+from tests.integration.conftest import count, free_port, recovery_figures, stop_worker
 from tests.integration.test_state_tables import (
     get,
     offline_state,
@@ -91,6 +91,7 @@ def test_sigkill_of_one_of_two_workers_mid_replay_loses_and_doubles_nothing(
 
         took_over = asyncio.run(scenario())
         print(f"survivor done {took_over:.1f}s after the kill")
+        recovery_figures(survivor_settings.web_port)  # a standby had most of the changelogs
         assert_state_equals_offline(survivor_settings, events)
     finally:
         for worker in (survivor, victim):
@@ -115,6 +116,7 @@ def test_broker_restart_mid_replay_loses_and_doubles_nothing(live_settings, tmp_
 
         asyncio.run(scenario())
         assert worker.poll() is None, "the worker died with the broker"
+        recovery_figures(settings.web_port)
         assert_state_equals_offline(settings, events)
     finally:
         stop_worker(worker)

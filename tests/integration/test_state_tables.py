@@ -30,7 +30,7 @@ from tables.keys import table_key
 from tables.odds_book import apply_game, apply_quote, steam_alert
 from tables.player_form import record_line
 from tables.team_form import record_result
-from tests.integration.conftest import free_port, stop_worker
+from tests.integration.conftest import free_port, recovery_figures, stop_worker
 from tests.offline import offline_model, valid
 
 pytestmark = pytest.mark.integration
@@ -221,6 +221,8 @@ def test_tables_are_rebuilt_from_their_changelogs(live_settings, tmp_path, data_
         after = {key: stored(settings.web_port, *key) for key in before}
         assert after == before
         print(f"tables rebuilt from the changelogs in {recovered_in:.1f}s (worker start included)")
+        _, records = recovery_figures(settings.web_port)
+        assert records > 0  # the state folder was empty: every record came from a changelog
     finally:
         stop_worker(worker)
 
