@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         autodiscover=False,
         web_enabled=True,
         Table=DurableTable,
+        producer_max_request_size=settings.max_message_bytes,
     )
     metrics = Metrics()
     pipeline = Pipeline(

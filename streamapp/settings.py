@@ -27,6 +27,13 @@ class Settings(BaseSettings):
         "transactions; runs, but see README: an idle worker may leave its last offsets "
         "uncommitted).",
     )
+    max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest message the app produces (and the embedded broker accepts): a "
+        "league's table value carries the events waiting for the slower feed, which in a "
+        "fast replay of a whole season can pass Kafka's default of 1 MB.",
+    )
     store: str = Field("rocksdb://", description="Faust table store (rocksdb:// or memory://).")
     state_dir: Path = Field(
         PROJECT_ROOT / "var" / "state", description="Faust data dir (RocksDB tables)."

@@ -101,6 +101,7 @@ class EmbeddedKafka:
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=true",
                     "log.retention.hours=-1",
+                    f"message.max.bytes={s.max_message_bytes}",
                     "",
                 ]
             )
