@@ -80,6 +80,9 @@ class StreamProgress:
         self.sought: dict[TP, int] = {}
         # False where no consumer seeks (agent test contexts): streams take what comes.
         self.seeks = True
+        # False under exactly_once: a committed offset may point at a transaction marker,
+        # so a partition starts at the first offset at or after the one sought to.
+        self.exact_start = True
         self._orders: dict[str, OffsetOrder] = {}
 
     def enter(self) -> None:
@@ -127,11 +130,13 @@ class OffsetOrder:
             self.epoch, self.strict, self.last = self.progress.seek_epoch, True, {}
         tp, offset = message.tp, message.offset
         last = self.last.get(tp)
-        if last is None:
-            if self.strict and offset != self.progress.sought.get(tp):
+        if last is not None:
+            if offset <= last:
                 return False
-        elif offset <= last:
-            return False
+        elif self.strict:
+            start = self.progress.sought.get(tp)
+            if start is None or offset < start or (offset > start and self.progress.exact_start):
+                return False
         self.last[tp] = offset
         return True
 

@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         metrics=metrics,
         database=Database(settings, metrics) if settings.sink_enabled else None,
     )
+    pipeline.progress.exact_start = settings.processing_guarantee == "at_least_once"
     install_ack_rules(app, pipeline.progress)
     app.sensors.add(RecoveryTimer(pipeline))
     modules = AGENT_MODULES + (SINK_MODULES if pipeline.database else ())

@@ -106,3 +106,11 @@ async def test_table_writes_are_waited_for_until_the_broker_acknowledges_them(ap
     await asyncio.wait_for(waiting, 1)
     await tables.written()
     assert tables.team_form.unacknowledged == tables.odds_book.unacknowledged == []
+
+
+def test_under_exactly_once_a_partition_starts_at_or_after_the_position():
+    progress = StreamProgress()
+    progress.exact_start = False  # the committed offset may be a transaction marker's
+    progress.sought_to({GAMES: 10})
+    order = progress.order_of("ingest-games")
+    assert admitted(order, message(GAMES, 9), message(GAMES, 11), message(GAMES, 12)) == [11, 12]
