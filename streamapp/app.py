@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         web_enabled=True,
         Table=DurableTable,
         producer_max_request_size=settings.max_message_bytes,
+        table_cleanup_interval=settings.window_cleanup_seconds,
     )
     metrics = Metrics()
     pipeline = Pipeline(

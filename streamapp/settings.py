@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         "league's table value carries the events waiting for the slower feed, which in a "
         "fast replay of a whole season can pass Kafka's default of 1 MB.",
     )
+    window_cleanup_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often faust removes expired per-minute windows. Faust compares a "
+        "window with the wall clock, so the windows of a replayed season go at the next "
+        "cleanup.",
+    )
     store: str = Field("rocksdb://", description="Faust table store (rocksdb:// or memory://).")
     state_dir: Path = Field(
         PROJECT_ROOT / "var" / "state", description="Faust data dir (RocksDB tables)."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 import urllib.request
 import uuid
 
@@ -104,12 +105,20 @@ def count(url: str, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def recovery_figures(port: int) -> tuple[float, float]:
-    """The worker's last rebalance: seconds until ready and changelog records applied."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
-    seconds = families["streamapp_last_recovery_seconds"].samples[0].value
-    records = families["streamapp_last_recovery_records"].samples[0].value
+def recovery_figures(port: int, patience: float = 60.0) -> tuple[float, float]:
+    """The worker's last rebalance: seconds until ready and changelog records applied
+    (reported once the worker is ready, which can be after its tables answer)."""
+    deadline = time.monotonic() + patience
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        seconds = families["streamapp_last_recovery_seconds"].samples[0].value
+        records = families["streamapp_last_recovery_records"].samples[0].value
+        if seconds > 0:
+            break
+        assert time.monotonic() < deadline, "the worker never reported a finished recovery"
+        time.sleep(0.5)
     print(f"last recovery: {seconds:.2f}s, {records:.0f} changelog records "
           f"({records / seconds:.0f} records/s)")  # fmt: skip
     return seconds, records
