@@ -12,7 +12,7 @@ import logging
 
 import faust
 
-from agents.batching import current_event, processed_batches
+from agents.batching import processed_events
 from agents.pipeline import Pipeline
 from schemas.alert import Alert, AlertKind
 from schemas.deadletter import DeadLetter
@@ -97,17 +97,15 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     @app.agent(pipeline.topics.clean["injuries"], name="assess-injuries")
     async def assess_injuries(stream):
-        async for batch in processed_batches(stream, pipeline):
-            for record in batch:
-                try:
-                    with current_event(record):
-                        await assess(InjuryReport.model_validate_json(record.value))
-                except Exception as error:  # a bug must not stop the agent: park the report
-                    log.exception("assess-injuries could not apply a report")
-                    letter = DeadLetter.of(
-                        record.message, f"internal: {type(error).__name__}: {error}", "internal"
-                    )
-                    await pipeline.topics.deadletter.send(key=record.key, value=letter.to_json())
-                    metrics.dead_letters.labels("injuries", "internal").inc()
+        async for record in processed_events(stream, pipeline):
+            try:
+                await assess(InjuryReport.model_validate_json(record.value))
+            except Exception as error:  # a bug must not stop the agent: park the report
+                log.exception("assess-injuries could not apply a report")
+                letter = DeadLetter.of(
+                    record.message, f"internal: {type(error).__name__}: {error}", "internal"
+                )
+                await pipeline.topics.deadletter.send(key=record.key, value=letter.to_json())
+                metrics.dead_letters.labels("injuries", "internal").inc()
 
     return assess_injuries

@@ -122,18 +122,17 @@ class OffsetOrder:
     def __init__(self, progress: StreamProgress) -> None:
         self.progress = progress
         self.epoch = progress.seek_epoch
-        self.strict = progress.seeks
         self.last: dict[TP, int] = {}
 
     def admits(self, message: Message) -> bool:
         if self.epoch != self.progress.seek_epoch:
-            self.epoch, self.strict, self.last = self.progress.seek_epoch, True, {}
+            self.epoch, self.last = self.progress.seek_epoch, {}
         tp, offset = message.tp, message.offset
         last = self.last.get(tp)
         if last is not None:
             if offset <= last:
                 return False
-        elif self.strict:
+        elif self.progress.seeks:
             start = self.progress.sought.get(tp)
             if start is None or offset < start or (offset > start and self.progress.exact_start):
                 return False
@@ -173,7 +172,8 @@ async def processed_batches(
     app, tables, progress = stream.app, pipeline.tables, pipeline.progress
     size = size or pipeline.settings.ingest_batch_size
     within = within or pipeline.settings.ingest_batch_seconds
-    order = progress.order_of(current_agent().name)
+    agent = current_agent().name
+    order = progress.order_of(agent)
     async for batch in stream.noack_take(size, within=within):
         admitted = []
         for event in batch:
@@ -187,11 +187,22 @@ async def processed_batches(
         progress.enter()
         try:
             yield admitted
-            await tables.written()
+            await tables.written(agent)
             for event in admitted:
                 await stream.ack(event)
         finally:
             progress.leave()
+
+
+async def processed_events(
+    stream: faust.StreamT, pipeline: Pipeline
+) -> AsyncIterator[faust.types.EventT]:
+    """The events of ``processed_batches`` one at a time, each the current event while the
+    loop body handles it (its table writes go to its own partition)."""
+    async for batch in processed_batches(stream, pipeline):
+        for event in batch:
+            with current_event(event):
+                yield event
 
 
 def _ack_in_current_assignment(ack):
@@ -208,15 +219,15 @@ async def _wait_for_batches_in_flight(self: Consumer) -> None:
     """Replaces ``Consumer.wait_empty`` (at revocation and at shutdown): wait for the
     batches being processed, release every other message, commit what was processed."""
     progress: StreamProgress | None = getattr(self.app, "stream_progress", None)
-    timeout = self.app.conf.broker_session_timeout / 2
     if progress is not None:
         progress.sought_to({})  # nothing is admitted until the next assignment's seek
-    if progress is not None and not await progress.wait_idle(timeout):
-        log.warning(
-            "%d batches still being processed after %.0f s; their events will be read again",
-            progress.in_flight,
-            timeout,
-        )
+        timeout = self.app.conf.broker_session_timeout / 2
+        if not await progress.wait_idle(timeout):
+            log.warning(
+                "%d batches still being processed after %.0f s; their events will be read again",
+                progress.in_flight,
+                timeout,
+            )
     for message in list(self._unacked_messages):
         release(self, message)
     await self.commit_and_end_transactions()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from agents.batching import current_event, processed_batches
+from agents.batching import processed_events
 from agents.pipeline import Pipeline
 from schemas.injury import InjuryReport
 from schemas.lineup import LineupConfirmation
@@ -20,19 +20,14 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     @app.agent(source, name="track-availability")
     async def track_availability(stream):
-        async for batch in processed_batches(stream, pipeline):
-            for record in batch:
-                with current_event(record):
-                    apply(record)
-
-    def apply(record: faust.types.EventT) -> None:
-        if record.message.topic == injuries_topic:
-            report = InjuryReport.model_validate_json(record.value)
-            key = table_key(report.partition_key, report.team)
-            injuries[key] = apply_injury(injuries.get(key), report)
-        else:
-            lineup = LineupConfirmation.model_validate_json(record.value)
-            key = table_key(lineup.partition_key, lineup.game_id)
-            lineups[key] = apply_lineup(lineups.get(key), lineup)
+        async for record in processed_events(stream, pipeline):
+            if record.message.topic == injuries_topic:
+                report = InjuryReport.model_validate_json(record.value)
+                key = table_key(report.partition_key, report.team)
+                injuries[key] = apply_injury(injuries.get(key), report)
+            else:
+                lineup = LineupConfirmation.model_validate_json(record.value)
+                key = table_key(lineup.partition_key, lineup.game_id)
+                lineups[key] = apply_lineup(lineups.get(key), lineup)
 
     return track_availability

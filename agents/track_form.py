@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from agents.batching import current_event, processed_batches
+from agents.batching import processed_events
 from agents.pipeline import Pipeline
 from schemas.game import GameEvent, GameStatus
 from tables.keys import table_key
@@ -16,14 +16,12 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     @app.agent(pipeline.topics.clean["games"], name="track-form")
     async def track_form(stream):
-        async for batch in processed_batches(stream, pipeline):
-            for record in batch:
-                game = GameEvent.model_validate_json(record.value)
-                if game.status is not GameStatus.FINAL:
-                    continue
-                with current_event(record):
-                    for team in (game.home_team, game.away_team):
-                        key = table_key(game.partition_key, team)
-                        form[key] = record_result(form.get(key), game, team)
+        async for record in processed_events(stream, pipeline):
+            game = GameEvent.model_validate_json(record.value)
+            if game.status is not GameStatus.FINAL:
+                continue
+            for team in (game.home_team, game.away_team):
+                key = table_key(game.partition_key, team)
+                form[key] = record_result(form.get(key), game, team)
 
     return track_form

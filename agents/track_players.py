@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from agents.batching import current_event, processed_batches
+from agents.batching import processed_events
 from agents.pipeline import Pipeline
 from schemas.boxscore import PlayerBoxScore
 from tables.keys import table_key
@@ -16,13 +16,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     @app.agent(pipeline.topics.clean["boxscores"], name="track-players")
     async def track_players(stream):
-        async for batch in processed_batches(stream, pipeline):
-            for record in batch:
-                line = PlayerBoxScore.model_validate_json(record.value)
-                player_key = table_key(line.partition_key, line.player_id)
-                team_key = table_key(line.partition_key, line.team)
-                with current_event(record):
-                    players[player_key] = record_line(players.get(player_key), line)
-                    teams[team_key] = record_team_game(teams.get(team_key), line)
+        async for record in processed_events(stream, pipeline):
+            line = PlayerBoxScore.model_validate_json(record.value)
+            player_key = table_key(line.partition_key, line.player_id)
+            team_key = table_key(line.partition_key, line.team)
+            players[player_key] = record_line(players.get(player_key), line)
+            teams[team_key] = record_team_game(teams.get(team_key), line)
 
     return track_players

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+from faust.agents.agent import current_agent
 
 from schemas.feeds import FEEDS
 
@@ -20,13 +21,14 @@ RATE_EXPIRES = timedelta(hours=6)
 
 
 class DurableTable(faust.Table):
-    """A faust table whose changelog writes can be awaited: faust sends them through a
-    buffer that nothing waits for, so an input offset could be committed before the state
-    it produced is on the broker (see agents.batching)."""
+    """A faust table whose changelog writes can be awaited, by the agent that made them:
+    faust sends them through a buffer that nothing waits for, so an input offset could be
+    committed before the state it produced is on the broker (see agents.batching)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.unacknowledged: list[faust.types.FutureMessage] = []
+        # agent name -> its changelog sends not yet awaited
+        self.unacknowledged: dict[str, list[faust.types.FutureMessage]] = {}
         self.changelog_records_applied = 0  # recovery and standby updates (operations)
 
     def apply_changelog_batch(self, batch: list[faust.types.EventT]) -> None:
@@ -35,15 +37,14 @@ class DurableTable(faust.Table):
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> faust.types.FutureMessage:
         sent = super().send_changelog(*args, **kwargs)
-        self.unacknowledged.append(sent)
+        agent = current_agent()  # tables are written from agents only (faust needs an event)
+        self.unacknowledged.setdefault(agent.name if agent else "", []).append(sent)
         return sent
 
-    async def written(self) -> None:
-        """Returns once every changelog write made so far is acknowledged by the broker."""
-        sent = self.unacknowledged
-        # Keep what is still in flight for every other waiter: clearing the list would let
-        # another agent return before the writes it made are on the broker.
-        sent[:] = [future for future in sent if not future.done()]
+    async def written(self, agent: str) -> None:
+        """Returns once every changelog write ``agent`` made is acknowledged by the broker
+        (an agent takes one batch at a time, so nothing else waits for these)."""
+        sent = self.unacknowledged.pop(agent, None)
         if sent:
             await asyncio.gather(*sent)
 
@@ -81,10 +82,10 @@ class Tables:
         tables = [getattr(t, "table", t) for t in tables]
         return {t.name: t for t in tables}
 
-    async def written(self) -> None:
-        """Returns once every table write made so far is on the broker."""
+    async def written(self, agent: str) -> None:
+        """Returns once every table write ``agent`` made is on the broker."""
         for table in self.all().values():
-            await table.written()
+            await table.written(agent)
 
     @property
     def windowed(self) -> set[str]:

@@ -96,16 +96,16 @@ async def test_table_writes_are_waited_for_until_the_broker_acknowledges_them(ap
     tables = app.pipeline.tables
     loop = asyncio.get_running_loop()
     first, second = loop.create_future(), loop.create_future()
-    tables.team_form.unacknowledged += [first]
-    tables.odds_book.unacknowledged += [second]
-    waiting = asyncio.create_task(tables.written())
+    tables.team_form.unacknowledged["track-form"] = [first]
+    tables.odds_book.unacknowledged["track-form"] = [second]
+    waiting = asyncio.create_task(tables.written("track-form"))
     first.set_result(None)
     await asyncio.sleep(0.01)
     assert not waiting.done()  # the odds book's write is still in flight
     second.set_result(None)
     await asyncio.wait_for(waiting, 1)
-    await tables.written()
-    assert tables.team_form.unacknowledged == tables.odds_book.unacknowledged == []
+    await tables.written("track-form")
+    assert tables.team_form.unacknowledged == tables.odds_book.unacknowledged == {}
 
 
 def test_under_exactly_once_a_partition_starts_at_or_after_the_position():
