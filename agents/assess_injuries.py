@@ -12,10 +12,9 @@ import logging
 
 import faust
 
-from agents.batching import processed_events
+from agents.batching import run_events
 from agents.pipeline import Pipeline
 from schemas.alert import Alert, AlertKind
-from schemas.deadletter import DeadLetter
 from schemas.injury import InjuryReport
 from tables.keys import table_key
 from tables.props import (
@@ -95,17 +94,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         projections[key] = {"statuses": after, "projections": new, "opponent": opponent,
                             "updated": report.event_time.isoformat()}  # fmt: skip
 
+    async def assess_report(record) -> None:
+        await assess(InjuryReport.model_validate_json(record.value))
+
     @app.agent(pipeline.topics.clean["injuries"], name="assess-injuries")
     async def assess_injuries(stream):
-        async for record in processed_events(stream, pipeline):
-            try:
-                await assess(InjuryReport.model_validate_json(record.value))
-            except Exception as error:  # a bug must not stop the agent: park the report
-                log.exception("assess-injuries could not apply a report")
-                letter = DeadLetter.of(
-                    record.message, f"internal: {type(error).__name__}: {error}", "internal"
-                )
-                await pipeline.topics.deadletter.send(key=record.key, value=letter.to_json())
-                metrics.dead_letters.labels("injuries", "internal").inc()
+        await run_events(stream, pipeline, assess_report)
 
     return assess_injuries

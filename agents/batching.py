@@ -23,10 +23,13 @@ idempotent). faust-streaming 0.15.3 with aiokafka 0.14 breaks that around rebala
 - a table write reaches the changelog through a buffer that the commit's flush gives up on
   after 0.1 s without a send.
 
-So: agents take batches with ``processed_batches``. Per partition, a stream admits the
-message at the offset the consumer was sought to, then only later offsets; a batch is
-acknowledged after the agent's body is done and its table writes are acknowledged by the
-broker. During a rebalance (flow suspended) and for messages fetched before it, nothing
+So: agents run their loop with ``run_batches`` (or ``run_events``). Per partition, a
+stream admits the message at the offset the consumer was sought to, then only later
+offsets; a batch is acknowledged after the agent's handler is done with it and its table
+writes are acknowledged by the broker. A handler that raises acknowledges nothing: the
+batch is retried (transient errors) or split, and an event that fails alone is parked as
+a dead letter (``BatchProcessor``), so one bad event never stops a partition or crashes
+an agent. During a rebalance (flow suspended) and for messages fetched before it, nothing
 is recorded as processed: those messages are released and read again from the last
 committed offset (or the partition's beginning) once the new assignment is in place. The
 rebalance waits only for the batches being processed. ``install_ack_rules`` puts the
@@ -37,22 +40,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import faust
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from faust.agents.agent import current_agent
 from faust.streams import _current_event
 from faust.transport.consumer import Consumer
 from faust.types import TP
 from faust.types.tuples import Message, ack_lock
 
+from schemas.deadletter import DeadLetter
+
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+RETRY_FIRST_DELAY = 0.5
+RETRY_MAX_DELAY = 15.0
 
 
 @contextmanager
@@ -84,6 +93,8 @@ class StreamProgress:
         # so a partition starts at the first offset at or after the one sought to.
         self.exact_start = True
         self._orders: dict[str, OffsetOrder] = {}
+        # agent -> (monotonic time its current stall began, why, permanent)
+        self.stalls: dict[str, tuple[float, str, bool]] = {}
 
     def enter(self) -> None:
         self.in_flight += 1
@@ -102,9 +113,31 @@ class StreamProgress:
             return False
         return True
 
+    def stall(self, agent: str, reason: str, permanent: bool = False) -> None:
+        """``agent`` cannot finish its batch (a permanent stall lasts until a restart)."""
+        since = self.stalls.get(agent, (time.monotonic(), "", False))[0]
+        self.stalls[agent] = (since, reason, permanent)
+
+    def unstall(self, agent: str) -> None:
+        if agent in self.stalls and not self.stalls[agent][2]:
+            del self.stalls[agent]
+
+    def stalled(self, longer_than: float) -> dict[str, tuple[float, str]]:
+        """Agents stalled for more than ``longer_than`` seconds (or for good): seconds, why."""
+        now = time.monotonic()
+        return {
+            agent: (now - since, reason)
+            for agent, (since, reason, permanent) in self.stalls.items()
+            if permanent or now - since > longer_than
+        }
+
     def sought_to(self, offsets: Mapping[TP, int]) -> None:
         self.sought = dict(offsets)
         self.seek_epoch += 1
+
+    def order_names(self) -> list[str]:
+        """The agents that have taken batches so far."""
+        return list(self._orders)
 
     def order_of(self, agent: str) -> OffsetOrder:
         """The agent's offset order, kept when faust restarts the agent after a crash."""
@@ -162,47 +195,188 @@ def let_go(consumer: Consumer, message: Message) -> None:
             release(consumer, message)
 
 
-async def processed_batches(
-    stream: faust.StreamT, pipeline: Pipeline, size: int | None = None, within: float | None = None
-) -> AsyncIterator[list[faust.types.EventT]]:
-    """Batches of at most ``size`` events (or what came within ``within`` seconds; the
-    ingest batch settings by default); each is acknowledged once the loop body that took
-    it is done and every table write is on the broker. A body that raises acknowledges
-    nothing: its events are read again after the next restart or rebalance."""
+Handler = Callable[[list[faust.types.EventT]], Awaitable[None]]
+
+
+def is_transient(error: BaseException) -> bool:
+    """An error that goes away by itself (broker or network unavailable): the batch is
+    tried again rather than given up."""
+    if isinstance(error, KafkaError):
+        return error.retriable or isinstance(error, KafkaTimeoutError)
+    return isinstance(error, TimeoutError | ConnectionError)
+
+
+def error_type_of(error: BaseException) -> str:
+    """The dead-letter error type of an event an agent could not process."""
+    return "send_failed" if isinstance(error, KafkaError) else "internal"
+
+
+def feed_of(topic: str) -> str:
+    """The feed (or output) a topic carries: 'sports.clean.odds' -> 'odds'."""
+    return topic.rsplit(".", 1)[-1]
+
+
+class BatchProcessor:
+    """Runs one agent's handler on a batch so that a failure never stops the partition and
+    never acknowledges what was not processed.
+
+    A transient error (the broker or the network is away) retries the whole batch with
+    exponential backoff; meanwhile the agent counts as stalled, and ``/ready`` says so
+    once the stall passes ``STREAMAPP_STALL_SECONDS``. Any other error splits the batch
+    and tries each event alone; an event that still fails is parked as a dead letter with
+    the reason (its offset then counts as handled) and the rest go on. Handlers are
+    idempotent (deterministic output ids, table updates that ignore a redelivered event),
+    so events tried again after a partial attempt change nothing twice.
+    """
+
+    def __init__(self, pipeline: Pipeline, app: faust.App, agent: str) -> None:
+        self.pipeline, self.app, self.agent = pipeline, app, agent
+        self.metrics = pipeline.metrics
+
+    async def process(self, batch: list[faust.types.EventT], handle: Handler) -> None:
+        try:
+            await self.retrying(lambda: handle(batch), batch)
+            return
+        except Revoked:
+            return  # the new owner of the partition reads the batch again
+        except Exception as error:
+            failure = error
+        if len(batch) > 1:
+            self.metrics.batch_failures.labels(self.agent, "split").inc()
+            for event in batch:
+                await self.process([event], handle)
+            return
+        await self.park(batch[0], failure)
+
+    async def retrying(
+        self, attempt: Callable[[], Awaitable[None]], batch: list[faust.types.EventT]
+    ) -> None:
+        """``attempt()``, again with exponential backoff for as long as it fails with a
+        transient error (the agent counts as stalled meanwhile); any other error raises."""
+        delay = RETRY_FIRST_DELAY
+        while True:
+            try:
+                await attempt()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                if not any(in_current_assignment(self.app, e.message) for e in batch):
+                    raise Revoked from error
+                self.metrics.batch_failures.labels(self.agent, "retried").inc()
+                self.pipeline.progress.stall(self.agent, f"{type(error).__name__}: {error}")
+                log.warning("%s: %r; trying again in %.1f s", self.agent, error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY)
+            else:
+                self.pipeline.progress.unstall(self.agent)
+                return
+
+    async def park(self, event: faust.types.EventT, error: Exception) -> None:
+        """The event's dead letter, on the broker before its offset counts as handled."""
+        message = event.message
+        log.error(
+            "%s could not process %s:%d:%d; parked as a dead letter",
+            self.agent,
+            message.topic,
+            message.partition,
+            message.offset,
+            exc_info=error,
+        )
+        error_type = error_type_of(error)
+        letter = DeadLetter.of(
+            message,
+            f"{self.agent} could not process this event: {type(error).__name__}: {error}",
+            error_type,
+            stage=self.agent,
+        )
+        deadletter = self.pipeline.topics.deadletter
+
+        async def send() -> None:
+            await (await deadletter.send(key=message.key, value=letter.to_json()))
+
+        try:
+            await self.retrying(send, [event])
+        except Revoked:
+            return
+        self.metrics.dead_letters.labels(feed_of(message.topic), error_type).inc()
+
+
+class Revoked(Exception):
+    """The partition of a batch being retried was revoked: its new owner takes it over."""
+
+
+async def run_batches(
+    stream: faust.StreamT,
+    pipeline: Pipeline,
+    handle: Handler,
+    size: int | None = None,
+    within: float | None = None,
+) -> None:
+    """The loop of an agent: ``handle`` gets batches of at most ``size`` events (or what
+    came within ``within`` seconds; the ingest batch settings by default). A batch is
+    acknowledged once ``handle`` is done with it (or parked what it could not process)
+    and every table write it made is on the broker; before that, nothing of it is."""
     app, tables, progress = stream.app, pipeline.tables, pipeline.progress
     size = size or pipeline.settings.ingest_batch_size
     within = within or pipeline.settings.ingest_batch_seconds
     agent = current_agent().name
     order = progress.order_of(agent)
-    async for batch in stream.noack_take(size, within=within):
-        admitted = []
-        for event in batch:
-            message = event.message
-            if in_current_assignment(app, message) and order.admits(message):
-                admitted.append(event)
-            else:
-                let_go(app.consumer, message)
-        if not admitted:
-            continue
-        progress.enter()
-        try:
-            yield admitted
-            await tables.written(agent)
-            for event in admitted:
-                await stream.ack(event)
-        finally:
-            progress.leave()
+    processor = BatchProcessor(pipeline, app, agent)
+    # Only ``stream.ack`` below acknowledges: the take buffer restores this flag when it
+    # closes, and an agent restarted on the same stream must not find it switched on.
+    stream.enable_acks = False
+    try:
+        async for batch in stream.noack_take(size, within=within):
+            admitted = []
+            for event in batch:
+                message = event.message
+                if in_current_assignment(app, message) and order.admits(message):
+                    admitted.append(event)
+                else:
+                    let_go(app.consumer, message)
+            if not admitted:
+                continue
+            progress.enter()
+            try:
+                await processor.process(admitted, handle)
+                try:
+                    await tables.written(agent)
+                except Exception as error:
+                    # The state is not on the changelog: nothing may be acknowledged, and
+                    # only a restart reads these events again.
+                    progress.stall(
+                        agent,
+                        f"a table write did not reach the changelog ({error!r}); restart the "
+                        "worker to read the partition again from its last committed offset",
+                        permanent=True,
+                    )
+                    log.error("%s: table write lost: %r", agent, error)
+                    continue
+                for event in admitted:
+                    await stream.ack(event)
+            finally:
+                progress.leave()
+    except Exception:
+        pipeline.metrics.agent_crashes.labels(agent).inc()
+        raise
 
 
-async def processed_events(
-    stream: faust.StreamT, pipeline: Pipeline
-) -> AsyncIterator[faust.types.EventT]:
-    """The events of ``processed_batches`` one at a time, each the current event while the
-    loop body handles it (its table writes go to its own partition)."""
-    async for batch in processed_batches(stream, pipeline):
+async def run_events(
+    stream: faust.StreamT,
+    pipeline: Pipeline,
+    handle_event: Callable[[faust.types.EventT], Awaitable[None]],
+) -> None:
+    """``run_batches`` for a handler of one event at a time; each event is the current
+    event while it is handled, so its table writes go to its own partition."""
+
+    async def handle(batch: list[faust.types.EventT]) -> None:
         for event in batch:
             with current_event(event):
-                yield event
+                await handle_event(event)
+
+    await run_batches(stream, pipeline, handle)
 
 
 def _ack_in_current_assignment(ack):

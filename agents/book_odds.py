@@ -9,7 +9,7 @@ from collections import Counter
 
 import faust
 
-from agents.batching import current_event, processed_batches
+from agents.batching import current_event, run_batches
 from agents.pipeline import Pipeline
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
@@ -29,50 +29,52 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     alerts, metrics = pipeline.topics.alerts, pipeline.metrics
 
+    async def book_batch(batch) -> None:
+        deliveries: list = []
+        by_game: dict[str, list] = {}
+        for record in batch:
+            model = GameEvent if record.message.topic == games_topic else OddsQuote
+            event = model.model_validate_json(record.message.value)
+            key = table_key(event.partition_key, event.game_id)
+            by_game.setdefault(key, []).append((record, event))
+        for key, items in by_game.items():
+            with current_event(items[0][0]):
+                book = books.get(key)
+            quotes, moves = Counter(), Counter()
+            for record, event in items:
+                if isinstance(event, GameEvent):
+                    book = apply_game(book, event)
+                    continue
+                steam_before = len(book["steam"]) if book else 0
+                book, direction = apply_quote(book, event)
+                if direction is None:
+                    continue  # redelivered after a restart: already in the book
+                for steam in book["steam"][steam_before:]:
+                    alert = steam_alert(event, steam)
+                    deliveries.append(await alerts.send(
+                        key=event.partition_key.encode(), value=alert.to_json(),
+                        timestamp=alert.event_time.timestamp(),
+                    ))  # fmt: skip
+                    metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
+                minute = record.message.timestamp * 1000 // MINUTE_MS
+                quotes[minute] += 1
+                moves[minute] += bool(direction)
+            await asyncio.gather(*deliveries)
+            deliveries.clear()
+            with current_event(items[0][0]):
+                books[key] = book
+            # One windowed write per game and minute, made as an event of that minute.
+            first_of_minute = {}
+            for record, _ in items:
+                first_of_minute.setdefault(record.message.timestamp * 1000 // MINUTE_MS, record)
+            for minute, count in quotes.items():
+                with current_event(first_of_minute[minute]):
+                    quote_rate[key] += count
+                    if moves[minute]:
+                        line_moves[key] += moves[minute]
+
     @app.agent(source, name="book-odds")
     async def book_odds(stream):
-        deliveries: list = []
-        async for batch in processed_batches(stream, pipeline):
-            by_game: dict[str, list] = {}
-            for record in batch:
-                model = GameEvent if record.message.topic == games_topic else OddsQuote
-                event = model.model_validate_json(record.message.value)
-                key = table_key(event.partition_key, event.game_id)
-                by_game.setdefault(key, []).append((record, event))
-            for key, items in by_game.items():
-                with current_event(items[0][0]):
-                    book = books.get(key)
-                quotes, moves = Counter(), Counter()
-                for record, event in items:
-                    if isinstance(event, GameEvent):
-                        book = apply_game(book, event)
-                        continue
-                    steam_before = len(book["steam"]) if book else 0
-                    book, direction = apply_quote(book, event)
-                    if direction is None:
-                        continue  # redelivered after a restart: already in the book
-                    for steam in book["steam"][steam_before:]:
-                        alert = steam_alert(event, steam)
-                        deliveries.append(await alerts.send(
-                            key=event.partition_key.encode(), value=alert.to_json(),
-                            timestamp=alert.event_time.timestamp(),
-                        ))  # fmt: skip
-                        metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
-                    minute = record.message.timestamp * 1000 // MINUTE_MS
-                    quotes[minute] += 1
-                    moves[minute] += bool(direction)
-                await asyncio.gather(*deliveries)
-                deliveries.clear()
-                with current_event(items[0][0]):
-                    books[key] = book
-                # One windowed write per game and minute, made as an event of that minute.
-                first_of_minute = {}
-                for record, _ in items:
-                    first_of_minute.setdefault(record.message.timestamp * 1000 // MINUTE_MS, record)
-                for minute, count in quotes.items():
-                    with current_event(first_of_minute[minute]):
-                        quote_rate[key] += count
-                        if moves[minute]:
-                            line_moves[key] += moves[minute]
+        await run_batches(stream, pipeline, book_batch)
 
     return book_odds

@@ -13,7 +13,7 @@ import time
 
 import faust
 
-from agents.batching import current_event, processed_batches
+from agents.batching import current_event, run_batches
 from agents.pipeline import Pipeline
 from schemas.base import Event
 from schemas.deadletter import DeadLetter
@@ -51,15 +51,16 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
     order = pipeline.tables.feed_order[feed_name]
     metrics = pipeline.metrics
     source_name, clean_name = source.get_topic_name(), clean.get_topic_name()
+    stage = f"ingest-{feed_name}"
 
-    async def dead_letter(message, reason: str, error_type: str) -> None:
-        letter = DeadLetter.of(message, reason, error_type)
-        await deadletter.send(key=message.key, value=letter.to_json())
+    async def dead_letter(message, reason: str, error_type: str, deliveries: list) -> None:
+        letter = DeadLetter.of(message, reason, error_type, stage=stage)
+        deliveries.append(await deadletter.send(key=message.key, value=letter.to_json()))
         metrics.dead_letters.labels(feed_name, error_type).inc()
 
-    async def parsed(batch) -> dict[str, list[tuple[faust.types.EventT, Event]]]:
+    async def parsed(batch, deliveries: list) -> dict[str, list[tuple[faust.types.EventT, Event]]]:
         """The batch's valid events grouped by game (or team), in arrival order; the rest
-        dead-lettered."""
+        dead-lettered (their deliveries join ``deliveries``)."""
         games: dict[str, list] = {}
         received = time.time()
         for record in batch:
@@ -67,11 +68,11 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
             try:
                 event = validate_message(feed, message.key, message.value)
             except InvalidEvent as invalid:
-                await dead_letter(message, invalid.reason, invalid.error_type)
+                await dead_letter(message, invalid.reason, invalid.error_type, deliveries)
                 continue
             except Exception as error:  # a bug must not stop the partition: park the message
                 log.exception("ingest-%s failed on %s:%d", feed_name, message.topic, message.offset)
-                await dead_letter(message, f"internal error: {error!r}", "internal")
+                await dead_letter(message, f"internal error: {error!r}", "internal", deliveries)
                 continue
             metrics.event_latency.labels(feed_name).observe(
                 max(0.0, received - event.event_time.timestamp())
@@ -81,46 +82,48 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
             )
         return games
 
-    @app.agent(source, name=f"ingest-{feed_name}")
+    async def handle(batch) -> None:
+        metrics.events_in.labels(source_name).inc(len(batch))
+        metrics.saw_event(feed_name)
+        judged, states, deliveries = [], {}, []
+        for group, items in (await parsed(batch, deliveries)).items():
+            with current_event(items[0][0]):
+                verdicts, state = admit_game_events(order.get(group), [e for _, e in items])
+            states[group] = (items[0][0], state)
+            judged += [(*item, verdict) for item, verdict in zip(items, verdicts, strict=True)]
+        # Out in the order the feed sent them (per partition), not grouped by game.
+        judged.sort(key=lambda j: (j[0].message.partition, j[0].message.offset))
+        for record, event, verdict in judged:
+            if verdict is Verdict.ACCEPT:
+                deliveries.append(
+                    await clean.send(
+                        key=record.message.key,
+                        value=event.to_json(),
+                        timestamp=event.event_time.timestamp(),  # event time downstream
+                    )
+                )
+                metrics.events_out.labels(clean_name).inc()
+            elif verdict is Verdict.DUPLICATE:
+                metrics.duplicates.labels(feed_name).inc()
+            else:
+                await dead_letter(
+                    record.message,
+                    f"out of order: {event.event_time.isoformat()} is older than an "
+                    f"event already processed for {event.ordering_key!r}",
+                    "out_of_order",
+                    deliveries,
+                )
+        # Only once the clean events and dead letters are on the broker is their id marked
+        # as seen: a worker killed in between sends them again (downstream state is
+        # idempotent) rather than losing them.
+        await asyncio.gather(*deliveries)
+        for group, (first, state) in states.items():
+            if state is not None:
+                with current_event(first):
+                    order[group] = state
+
+    @app.agent(source, name=stage)
     async def ingest(stream):
-        async for batch in processed_batches(stream, pipeline):
-            metrics.events_in.labels(source_name).inc(len(batch))
-            metrics.saw_event(feed_name)
-            judged, states = [], {}
-            for group, items in (await parsed(batch)).items():
-                with current_event(items[0][0]):
-                    verdicts, state = admit_game_events(order.get(group), [e for _, e in items])
-                states[group] = (items[0][0], state)
-                judged += [(*item, verdict) for item, verdict in zip(items, verdicts, strict=True)]
-            # Out in the order the feed sent them (per partition), not grouped by game.
-            judged.sort(key=lambda j: (j[0].message.partition, j[0].message.offset))
-            deliveries = []
-            for record, event, verdict in judged:
-                if verdict is Verdict.ACCEPT:
-                    deliveries.append(
-                        await clean.send(
-                            key=record.message.key,
-                            value=event.to_json(),
-                            timestamp=event.event_time.timestamp(),  # event time downstream
-                        )
-                    )
-                    metrics.events_out.labels(clean_name).inc()
-                elif verdict is Verdict.DUPLICATE:
-                    metrics.duplicates.labels(feed_name).inc()
-                else:
-                    await dead_letter(
-                        record.message,
-                        f"out of order: {event.event_time.isoformat()} is older than an "
-                        f"event already processed for {event.ordering_key!r}",
-                        "out_of_order",
-                    )
-            # Only once the clean events are on the broker is their id marked as seen: a
-            # worker killed in between sends them again (downstream state is idempotent)
-            # rather than losing them.
-            await asyncio.gather(*deliveries)
-            for group, (first, state) in states.items():
-                if state is not None:
-                    with current_event(first):
-                        order[group] = state
+        await run_batches(stream, pipeline, handle)
 
     return ingest

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import faust
 
-from agents.batching import current_event, processed_batches
+from agents.batching import current_event, run_batches
 from agents.pipeline import Pipeline
 from schemas.base import Sport
 from schemas.deadletter import DeadLetter
@@ -54,7 +54,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         for alert in outputs.alerts:
             metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
 
-    async def park(key: str, item, error: Exception) -> None:
+    async def park(key: str, item, error: Exception, deliveries: list) -> None:
+        """A released event the model could not apply: its dead letter joins the league's
+        deliveries (on the broker before the state that skipped it is stored)."""
         topic, partition = item.source.rsplit(":", 1)
         letter = DeadLetter.for_message(
             reason=f"internal: {type(error).__name__}: {error}",
@@ -65,8 +67,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             key=key.encode(),
             payload=item.payload.encode(),
             received_at=datetime.now(UTC),
+            stage="predict-games",
         )
-        await topics.deadletter.send(key=key.encode(), value=letter.to_json())
+        deliveries.append(await topics.deadletter.send(key=key.encode(), value=letter.to_json()))
         metrics.dead_letters.labels(item.feed, "internal").inc()
 
     def publish_quality(state: LeagueRatings) -> None:
@@ -82,52 +85,54 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             version = registry.active.version
             metrics.model_brier.labels(state.sport.value, state.league, version).set(state.brier)
 
+    async def predict_batch(batch) -> None:
+        by_league: dict[str, list] = {}
+        for record in batch:
+            by_league.setdefault(record.message.key.decode(), []).append(record)
+        for key, records in by_league.items():
+            with current_event(records[0]):
+                stored = ratings.get(key)
+            # The merge buffer is kept in the league's value: one write stores both, so a
+            # crash cannot keep one without the other.
+            state = LeagueRatings.from_dict(stored) if stored else league_of(key)
+            merge = stored.get("merge") if stored else None
+            merge = merge or new_merge()
+            now = time.time()
+            for record in records:
+                message = record.message
+                feed = "games" if message.topic == games_topic else "odds"
+                push(
+                    merge, feed, int(message.timestamp * 1000),
+                    f"{message.topic}:{message.partition}", message.offset,
+                    message.value.decode(), now,
+                )  # fmt: skip
+            released = release(merge, FEEDS, settings.merge_max_wait_seconds, now)
+            params = registry.active
+            deliveries: list = []
+            settled = False
+            for item in released:
+                model = GameEvent if item.feed == "games" else OddsQuote
+                try:
+                    event = model.model_validate_json(item.payload)
+                    outputs = state.observe(event, params, settings.prediction_min_change)
+                except Exception as error:  # a bug must not stop the league: park the event
+                    log.exception("predict-games could not apply %s", item.payload[:200])
+                    await park(key, item, error, deliveries)
+                    continue
+                if outputs:
+                    await send_all(key.encode(), outputs, deliveries)
+                    settled = settled or bool(outputs.settlements)
+            # Every output is on the broker before the state that produced it is stored.
+            await asyncio.gather(*deliveries)
+            with current_event(records[0]):
+                ratings[key] = {**state.to_dict(), "merge": merge}
+            if settled:
+                publish_quality(state)
+
     @app.agent(source, name="predict-games")
     async def predict_games(stream):
         await pipeline.registry_loaded.wait()
-        async for batch in processed_batches(stream, pipeline):
-            by_league: dict[str, list] = {}
-            for record in batch:
-                by_league.setdefault(record.message.key.decode(), []).append(record)
-            for key, records in by_league.items():
-                with current_event(records[0]):
-                    stored = ratings.get(key)
-                # The merge buffer is kept in the league's value: one write stores both, so a
-                # crash cannot keep one without the other.
-                state = LeagueRatings.from_dict(stored) if stored else league_of(key)
-                merge = stored.get("merge") if stored else None
-                merge = merge or new_merge()
-                now = time.time()
-                for record in records:
-                    message = record.message
-                    feed = "games" if message.topic == games_topic else "odds"
-                    push(
-                        merge, feed, int(message.timestamp * 1000),
-                        f"{message.topic}:{message.partition}", message.offset,
-                        message.value.decode(), now,
-                    )  # fmt: skip
-                released = release(merge, FEEDS, settings.merge_max_wait_seconds, now)
-                params = registry.active
-                deliveries: list = []
-                settled = False
-                for item in released:
-                    model = GameEvent if item.feed == "games" else OddsQuote
-                    try:
-                        event = model.model_validate_json(item.payload)
-                        outputs = state.observe(event, params, settings.prediction_min_change)
-                    except Exception as error:  # a bug must not stop the league: park the event
-                        log.exception("predict-games could not apply %s", item.payload[:200])
-                        await park(key, item, error)
-                        continue
-                    if outputs:
-                        await send_all(key.encode(), outputs, deliveries)
-                        settled = settled or bool(outputs.settlements)
-                # Every output is on the broker before the state that produced it is stored.
-                await asyncio.gather(*deliveries)
-                with current_event(records[0]):
-                    ratings[key] = {**state.to_dict(), "merge": merge}
-                if settled:
-                    publish_quality(state)
+        await run_batches(stream, pipeline, predict_batch)
 
     return predict_games
 

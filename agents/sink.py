@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import faust
 
-from agents.batching import processed_batches
+from agents.batching import run_batches
 from agents.pipeline import Pipeline
 
 
@@ -19,12 +19,13 @@ def make_sink_agent(
     settings = pipeline.settings
     database = pipeline.database
 
+    async def write(batch) -> None:
+        await database.write_messages(table_name, [record.message for record in batch])
+
     @app.agent(topic, name=f"sink-{table_name}")
     async def sink(stream):
-        batches = processed_batches(
-            stream, pipeline, settings.sink_batch_size, settings.sink_batch_seconds
+        await run_batches(
+            stream, pipeline, write, settings.sink_batch_size, settings.sink_batch_seconds
         )
-        async for batch in batches:
-            await database.write_messages(table_name, [record.message for record in batch])
 
     return sink

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from agents.batching import processed_events
+from agents.batching import run_events
 from agents.pipeline import Pipeline
 from schemas.injury import InjuryReport
 from schemas.lineup import LineupConfirmation
@@ -18,16 +18,18 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     injuries_topic = clean["injuries"].get_topic_name()
     source = pipeline.topics.merged(app, clean["injuries"], clean["lineups"])
 
+    async def record_availability(record) -> None:
+        if record.message.topic == injuries_topic:
+            report = InjuryReport.model_validate_json(record.value)
+            key = table_key(report.partition_key, report.team)
+            injuries[key] = apply_injury(injuries.get(key), report)
+        else:
+            lineup = LineupConfirmation.model_validate_json(record.value)
+            key = table_key(lineup.partition_key, lineup.game_id)
+            lineups[key] = apply_lineup(lineups.get(key), lineup)
+
     @app.agent(source, name="track-availability")
     async def track_availability(stream):
-        async for record in processed_events(stream, pipeline):
-            if record.message.topic == injuries_topic:
-                report = InjuryReport.model_validate_json(record.value)
-                key = table_key(report.partition_key, report.team)
-                injuries[key] = apply_injury(injuries.get(key), report)
-            else:
-                lineup = LineupConfirmation.model_validate_json(record.value)
-                key = table_key(lineup.partition_key, lineup.game_id)
-                lineups[key] = apply_lineup(lineups.get(key), lineup)
+        await run_events(stream, pipeline, record_availability)
 
     return track_availability

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from agents.batching import processed_events
+from agents.batching import run_events
 from agents.pipeline import Pipeline
 from schemas.game import GameEvent, GameStatus
 from tables.keys import table_key
@@ -14,14 +14,16 @@ from tables.team_form import record_result
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     form = pipeline.tables.team_form
 
+    async def record_final(record) -> None:
+        game = GameEvent.model_validate_json(record.value)
+        if game.status is not GameStatus.FINAL:
+            return
+        for team in (game.home_team, game.away_team):
+            key = table_key(game.partition_key, team)
+            form[key] = record_result(form.get(key), game, team)
+
     @app.agent(pipeline.topics.clean["games"], name="track-form")
     async def track_form(stream):
-        async for record in processed_events(stream, pipeline):
-            game = GameEvent.model_validate_json(record.value)
-            if game.status is not GameStatus.FINAL:
-                continue
-            for team in (game.home_team, game.away_team):
-                key = table_key(game.partition_key, team)
-                form[key] = record_result(form.get(key), game, team)
+        await run_events(stream, pipeline, record_final)
 
     return track_form

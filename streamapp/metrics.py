@@ -160,6 +160,28 @@ class Metrics:
             ["sport", "league", "model_version"],
             registry=self.registry,
         )
+        self.batch_failures = Counter(
+            "streamapp_batch_failures",
+            "Batches whose processing raised, by agent and outcome: retried (a transient "
+            "broker or network error: the batch is tried again) or split (tried event by "
+            "event; an event that fails alone is parked as a dead letter).",
+            ["agent", "outcome"],
+            registry=self.registry,
+        )
+        self.stalled_seconds = Gauge(
+            "streamapp_stalled_seconds",
+            "Seconds an agent has been retrying the same batch (0 while it makes progress); "
+            "past the stall limit the worker answers 503 on /ready.",
+            ["agent"],
+            registry=self.registry,
+        )
+        self.agent_crashes = Counter(
+            "streamapp_agent_crashes",
+            "Agent bodies that raised out of the processing runtime and were restarted by "
+            "faust (always 0 unless there is a bug in the runtime).",
+            ["agent"],
+            registry=self.registry,
+        )
         self.last_event_at: dict[str, float] = {}
 
     def saw_event(self, feed: str) -> None:

@@ -16,7 +16,8 @@ ESTIMATED_KEYS = "rocksdb.estimate-num-keys"
 
 
 def readiness(app: faust.App) -> tuple[bool, str]:
-    """Ready = partitions assigned and tables recovered.
+    """Ready = partitions assigned, tables recovered, and no agent stuck on a batch for
+    longer than ``STREAMAPP_STALL_SECONDS`` (or for good, until a restart).
 
     (faust's own ``app.rebalancing`` flag was seen stuck on a serving worker, so it is not
     part of the answer.)"""
@@ -25,6 +26,13 @@ def readiness(app: faust.App) -> tuple[bool, str]:
     if not app.tables.recovery.completed.is_set():
         remaining = app.tables.recovery.active_remaining_total()
         return False, f"recovering tables: {remaining} changelog records to go"
+    pipeline: Pipeline = app.pipeline
+    stalled = pipeline.progress.stalled(pipeline.settings.stall_seconds)
+    if stalled:
+        return False, "; ".join(
+            f"{agent} cannot make progress for {seconds:.0f} s: {reason}"
+            for agent, (seconds, reason) in sorted(stalled.items())
+        )
     return True, "ready"
 
 
@@ -77,6 +85,9 @@ def refresh_gauges(app: faust.App, pipeline: Pipeline) -> None:
     metrics = pipeline.metrics
     for name, table in pipeline.tables.all().items():
         metrics.changelog_applied.labels(name).set(table.changelog_records_applied)
+    stalled = pipeline.progress.stalled(0.0)
+    for agent in pipeline.progress.order_names():
+        metrics.stalled_seconds.labels(agent).set(stalled.get(agent, (0.0, ""))[0])
     ready, _ = readiness(app)
     metrics.ready.set(1 if ready else 0)
     for name, table in pipeline.tables.all().items():

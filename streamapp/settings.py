@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         0.01, gt=0, description="Longest wait for a batch to fill: the latency batching may add."
     )
 
+    stall_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="An agent retrying the same batch this long (broker or network away) "
+        "makes the worker answer 503 on /ready, with the agent and the error.",
+    )
+
     sink_enabled: bool = Field(True, description="Workers write topics to PostgreSQL.")
     sink_batch_size: int = Field(2000, ge=1, description="Rows a sink writes at most per batch.")
     sink_batch_seconds: float = Field(

@@ -1,14 +1,21 @@
-"""The rules that keep a stream's events in offset order across seeks, and the wait for
-batches in flight (agents.batching)."""
+"""The processing runtime (agents.batching): events kept in offset order across seeks, the
+wait for batches in flight, failures retried, split and parked, stalls on /ready."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 
+import orjson
+from aiokafka.errors import KafkaConnectionError
 from faust.types import TP
 
-from agents.batching import OffsetOrder, StreamProgress
+from agents import batching
+from agents.batching import BatchProcessor, OffsetOrder, StreamProgress
+from schemas import DeadLetter
+from streamapp.operations import readiness
+from tests.schemas.examples import GAME
 
 GAMES = TP("clean.games", 0)
 ODDS = TP("clean.odds", 0)
@@ -114,3 +121,94 @@ def test_under_exactly_once_a_partition_starts_at_or_after_the_position():
     progress.sought_to({GAMES: 10})
     order = progress.order_of("ingest-games")
     assert admitted(order, message(GAMES, 9), message(GAMES, 11), message(GAMES, 12)) == [11, 12]
+
+
+def event_at(app, offset: int) -> SimpleNamespace:
+    """A consumed event of the current assignment, as the runtime sees it."""
+    return SimpleNamespace(
+        message=SimpleNamespace(
+            tp=GAMES,
+            topic=GAMES.topic,
+            partition=GAMES.partition,
+            offset=offset,
+            key=b"soccer:E0",
+            value=b"{}",
+            generation_id=app.consumer_generation_id,
+        )
+    )
+
+
+async def test_an_event_the_handler_cannot_process_is_parked_and_the_others_go_on(
+    app, sent, settings
+):
+    track_form = next(a for a in app.agents.values() if a.name.endswith("track-form"))
+    final = orjson.dumps(GAME)
+    async with track_form.test_context() as agent:
+        await agent.put(b'{"not": "a game"}', key=b"soccer:E0")
+        await agent.put(final, key=b"soccer:E0")
+    [(key, value)] = sent[settings.topic("deadletter")]
+    letter = DeadLetter.model_validate_json(value)
+    assert (letter.stage, letter.error_type, letter.offset) == ("track-form", "internal", 0)
+    assert "track-form could not process this event: ValidationError" in letter.reason
+    assert letter.payload == b'{"not": "a game"}' and key == b"soccer:E0"
+    # the final after the bad event was applied: both teams have their result
+    form = app.pipeline.tables.team_form
+    assert form.get("soccer:E0|Arsenal") and form.get("soccer:E0|Chelsea")
+    assert app.pipeline.metrics.agent_crashes.labels("track-form")._value.get() == 0
+
+
+async def test_a_transient_failure_retries_the_batch_and_reports_the_stall(app, monkeypatch):
+    monkeypatch.setattr(batching, "RETRY_FIRST_DELAY", 0.01)
+    pipeline = app.pipeline
+    processor = BatchProcessor(pipeline, app, "predict-games")
+    attempts, stalls_seen = [], []
+
+    async def handle(batch):
+        attempts.append([e.message.offset for e in batch])
+        if len(attempts) <= 2:
+            stalls_seen.append(dict(pipeline.progress.stalled(0.0)))
+            raise KafkaConnectionError("broker away")
+
+    await processor.process([event_at(app, 5), event_at(app, 6)], handle)
+    assert attempts == [[5, 6]] * 3  # the whole batch again, never split or parked
+    assert "KafkaConnectionError" in stalls_seen[1]["predict-games"][1]
+    assert pipeline.progress.stalled(0.0) == {}  # progress again: the stall is over
+    failures = pipeline.metrics.batch_failures
+    assert failures.labels("predict-games", "retried")._value.get() == 2
+    assert failures.labels("predict-games", "split")._value.get() == 0
+
+
+async def test_a_failure_of_one_event_splits_the_batch_and_parks_only_that_event(
+    app, sent, settings
+):
+    processor = BatchProcessor(app.pipeline, app, "book-odds")
+    handled = []
+
+    async def handle(batch):
+        if any(e.message.offset == 8 for e in batch):
+            raise ValueError("no such selection")
+        handled.extend(e.message.offset for e in batch)
+
+    await processor.process([event_at(app, o) for o in (7, 8, 9)], handle)
+    assert handled == [7, 9]
+    [(_, value)] = sent[settings.topic("deadletter")]
+    letter = DeadLetter.model_validate_json(value)
+    assert (letter.offset, letter.stage, letter.error_type) == (8, "book-odds", "internal")
+    assert "ValueError: no such selection" in letter.reason
+
+
+async def test_a_batch_stalled_past_the_limit_makes_the_worker_not_ready(app, monkeypatch):
+    monkeypatch.setattr(app.consumer, "assignment", lambda: {GAMES})
+    app.tables.recovery.completed.set()
+    progress = app.pipeline.progress
+    assert readiness(app) == (True, "ready")
+    progress.stall("sink-odds_quotes", "KafkaConnectionError: broker away")
+    assert readiness(app) == (True, "ready")  # not yet past STREAMAPP_STALL_SECONDS
+    progress.stalls["sink-odds_quotes"] = (time.monotonic() - 31, "broker away", False)
+    ready, reason = readiness(app)
+    assert not ready and reason.startswith("sink-odds_quotes cannot make progress for 31 s")
+    progress.unstall("sink-odds_quotes")
+    assert readiness(app) == (True, "ready")
+    progress.stall("predict-games", "a table write did not reach the changelog", permanent=True)
+    progress.unstall("predict-games")  # only a restart ends it
+    assert not readiness(app)[0]
