@@ -17,21 +17,24 @@ from agents.batching import current_event, run_batches
 from agents.pipeline import Pipeline
 from schemas.base import Event
 from schemas.deadletter import DeadLetter
-from schemas.feeds import FEEDS, Feed, InvalidEvent, parse_feed_event
+from schemas.feeds import FEEDS, Feed, InvalidEvent, TimeWindow, parse_feed_event
 from tables.feed_order import Verdict, admit_game_events
 from tables.keys import table_key
 
 log = logging.getLogger(__name__)
 
 
-def validate_message(feed: Feed, key: bytes | None, payload: bytes | None) -> Event:
-    """The event in a raw message, or InvalidEvent.
+def validate_message(
+    feed: Feed, key: bytes | None, payload: bytes | None, window: TimeWindow | None = None
+) -> Event:
+    """The event in a raw message, its event time inside ``window`` (the default one
+    unless given), or InvalidEvent.
 
     Producers key raw messages by the event's partition key (its league): the state of a
     league lives on the partition that key selects, so a message keyed otherwise would be
     checked against the wrong state.
     """
-    event = parse_feed_event(feed, payload)
+    event = parse_feed_event(feed, payload, window)
     expected = event.partition_key
     if key is None or key.decode("utf-8", "replace") != expected:
         shown = "no key" if key is None else f"key {key.decode('utf-8', 'replace')!r}"
@@ -52,6 +55,8 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
     metrics = pipeline.metrics
     source_name, clean_name = source.get_topic_name(), clean.get_topic_name()
     stage = f"ingest-{feed_name}"
+    settings = pipeline.settings
+    window = TimeWindow(settings.event_time_earliest, settings.event_time_max_ahead_seconds)
 
     async def dead_letter(message, reason: str, error_type: str, deliveries: list) -> None:
         letter = DeadLetter.of(message, reason, error_type, stage=stage)
@@ -66,7 +71,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         for record in batch:
             message = record.message
             try:
-                event = validate_message(feed, message.key, message.value)
+                event = validate_message(feed, message.key, message.value, window)
             except InvalidEvent as invalid:
                 await dead_letter(message, invalid.reason, invalid.error_type, deliveries)
                 continue

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.base import GameScoped
+from schemas.base import OUTPUT_ID_MAX_LENGTH, GameScoped, Name
 
 
 class AlertKind(StrEnum):
@@ -17,6 +17,8 @@ class AlertKind(StrEnum):
 
 class Alert(GameScoped):
     kind: str = Field("alert", pattern="^alert$")
+    # Derived from a feed event's ids, so longer than they may be (schemas/base.py).
+    event_id: Name = Field(min_length=1, max_length=OUTPUT_ID_MAX_LENGTH)
     alert_kind: AlertKind
     market: str
     selection: str

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from schemas.base import GameScoped
+from schemas.base import GameScoped, Name, Text
 
 Count = Field(0, ge=0, le=200)
 
 
 class PlayerBoxScore(GameScoped):
     kind: str = Field("boxscore", pattern="^boxscore$")
-    team: str = Field(min_length=1, max_length=64)
-    opponent: str | None = Field(None, max_length=64)
-    player_id: str = Field(min_length=1, max_length=64)
-    player_name: str = Field(min_length=1, max_length=128)
-    position: str | None = Field(None, max_length=16)
+    team: Name = Field(min_length=1, max_length=64)
+    opponent: Name | None = Field(None, max_length=64)
+    player_id: Name = Field(min_length=1, max_length=64)
+    player_name: Name = Field(min_length=1, max_length=128)
+    position: Name | None = Field(None, max_length=16)
     starter: bool = False
-    dnp_reason: str | None = Field(None, max_length=256)
+    dnp_reason: Text | None = Field(None, max_length=256)
     minutes: float = Field(0.0, ge=0.0, le=80.0)
     fgm: int = Count
     fga: int = Count

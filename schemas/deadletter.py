@@ -1,11 +1,68 @@
-"""A raw message that could not be processed, with why and where it came from."""
+"""A message that could not be processed, with why, where it came from and which stage parked it.
+
+A letter is identified by ``(stage, source_topic, partition, offset)``: one source message
+can be parked by several stages (the sink of a clean topic and predict-games, say), and
+each keeps its own letter and reason.
+"""
 
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Header a replayed raw message carries: the id of the letter it was re-sent from.
+REPLAY_HEADER = "streamapp-replay-of"
+_SINK_REASON = re.compile(r"^sink (\w+):")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (NUL included) and lone surrogates escaped: safe in
+    a PostgreSQL text column and on one terminal line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def printable_bytes(data: bytes) -> str:
+    """The text form of raw bytes: UTF-8 where it decodes, ``\\xNN`` for the rest."""
+    return printable(data.decode("utf-8", "backslashreplace"))
+
+
+def legacy_stage(source_topic: str, error_type: str, reason: str) -> str:
+    """The stage that parked a letter written before letters named their stage, read from
+    where it came from; migration 0003 fills existing rows by the same rules.
+
+    Senders name their stage explicitly; this is also the default for one that does not.
+    """
+    if error_type == "sink_rejected":
+        table = _SINK_REASON.match(reason)
+        return f"sink-{table[1]}" if table else "sink"
+    if source_topic.startswith("backfill:"):
+        return "backfill"
+    parts = source_topic.split(".")
+    kind, feed = (parts[-2], parts[-1]) if len(parts) >= 2 else ("", parts[-1])
+    if kind == "raw":
+        return f"ingest-{feed}"
+    if kind == "clean" and feed in ("games", "odds"):
+        return "predict-games"
+    if kind == "clean" and feed == "injuries":
+        return "assess-injuries"
+    if feed == "control":
+        return "follow-model-versions"
+    return "unknown"
+
+
+def _header(headers: Any, name: str) -> bytes | None:
+    """A header of a consumed message (faust gives a mapping, aiokafka a list of pairs)."""
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return next((value for key, value in pairs if key == name), None)
 
 
 class DeadLetter(BaseModel):
@@ -13,12 +70,44 @@ class DeadLetter(BaseModel):
 
     reason: str = Field(min_length=1)
     error_type: str
+    stage: str = Field(
+        min_length=1,
+        description="The agent (or job) that parked the message: ingest-odds, predict-games, "
+        "book-odds, sink-odds_quotes, backfill…",
+    )
     source_topic: str
     partition: int
     offset: int
-    key: str | None = None
+    key: str | None = Field(None, description="The key's printable text form.")
+    key_b64: str | None = Field(
+        None, description="The key's exact bytes (absent in letters written before stages)."
+    )
     payload_b64: str
     received_at: datetime
+    replay_of: str | None = Field(
+        None, description="The letter this message was replayed from, if it was (letter_id)."
+    )
+
+    @field_validator(
+        "reason", "error_type", "stage", "source_topic", "key", "replay_of", mode="before"
+    )
+    @classmethod
+    def _printable_text(cls, value: Any) -> Any:
+        """Text stays one printable line, storable anywhere (PostgreSQL text refuses NUL,
+        UTF-8 refuses lone surrogates): a letter must never fail to be written."""
+        return printable(value) if isinstance(value, str) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_of_older_letters(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("stage"):
+            stage = legacy_stage(
+                str(data.get("source_topic", "")),
+                str(data.get("error_type", "")),
+                str(data.get("reason", "")),
+            )
+            return {**data, "stage": stage}
+        return data
 
     @classmethod
     def for_message(
@@ -32,21 +121,30 @@ class DeadLetter(BaseModel):
         key: bytes | None,
         payload: bytes | None,
         received_at: datetime,
+        stage: str | None = None,
+        replay_of: str | None = None,
     ) -> DeadLetter:
+        """``stage``: the agent or job parking the message; derived from the topic when None
+        (see legacy_stage), which suits only the stages that existed before stages did."""
         return cls(
             reason=reason,
             error_type=error_type,
+            stage=stage or legacy_stage(topic, error_type, reason),
             source_topic=topic,
             partition=partition,
             offset=offset,
-            key=key.decode("utf-8", "replace") if key is not None else None,
+            key=printable_bytes(key) if key is not None else None,
+            key_b64=base64.b64encode(key).decode() if key is not None else None,
             payload_b64=base64.b64encode(payload or b"").decode(),
             received_at=received_at,
+            replay_of=replay_of,
         )
 
     @classmethod
-    def of(cls, message, reason: str, error_type: str) -> DeadLetter:
-        """The dead letter of a consumed Kafka message (faust's or aiokafka's), received now."""
+    def of(cls, message, reason: str, error_type: str, *, stage: str | None = None) -> DeadLetter:
+        """The dead letter of a consumed Kafka message (faust's or aiokafka's), received now;
+        a message re-sent by ``streamapp deadletters replay`` names the letter it came from."""
+        replay_of = _header(getattr(message, "headers", None), REPLAY_HEADER)
         return cls.for_message(
             reason=reason,
             error_type=error_type,
@@ -56,12 +154,26 @@ class DeadLetter(BaseModel):
             key=message.key,
             payload=message.value,
             received_at=datetime.now(UTC),
+            stage=stage,
+            replay_of=printable_bytes(replay_of) if replay_of is not None else None,
         )
+
+    @property
+    def letter_id(self) -> str:
+        """``stage/topic/partition/offset``: unique among dead letters."""
+        return f"{self.stage}/{self.source_topic}/{self.partition}/{self.offset}"
 
     @property
     def payload(self) -> bytes:
         """The original bytes, to fix and replay."""
         return base64.b64decode(self.payload_b64)
+
+    @property
+    def key_bytes(self) -> bytes | None:
+        """The original key; for older letters, which kept only text, its UTF-8 bytes."""
+        if self.key_b64 is not None:
+            return base64.b64decode(self.key_b64)
+        return self.key.encode() if self.key is not None else None
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()

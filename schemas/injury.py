@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.base import Event
+from schemas.base import GAME_ID_MAX_LENGTH, Event, Name, Text
 
 
 class InjuryStatus(StrEnum):
@@ -19,13 +19,13 @@ class InjuryStatus(StrEnum):
 
 class InjuryReport(Event):
     kind: str = Field("injury", pattern="^injury$")
-    team: str = Field(min_length=1, max_length=64)
-    player_id: str = Field(min_length=1, max_length=64)
-    player_name: str = Field(min_length=1, max_length=128)
+    team: Name = Field(min_length=1, max_length=64)
+    player_id: Name = Field(min_length=1, max_length=64)
+    player_name: Name = Field(min_length=1, max_length=128)
     status: InjuryStatus
-    reason: str | None = Field(None, max_length=256)
+    reason: Text | None = Field(None, max_length=256)
     # The game the report is for, when the feed says; otherwise it is about the team's next game.
-    game_id: str | None = Field(None, min_length=1, max_length=128)
+    game_id: Name | None = Field(None, min_length=1, max_length=GAME_ID_MAX_LENGTH)
 
     @property
     def order_group(self) -> str:

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.base import GameScoped
+from schemas.base import GameScoped, Name
 
 
 class LineupPlayer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    player_id: str = Field(min_length=1, max_length=64)
-    player_name: str = Field(min_length=1, max_length=128)
-    position: str | None = Field(None, max_length=16)
+    player_id: Name = Field(min_length=1, max_length=64)
+    player_name: Name = Field(min_length=1, max_length=128)
+    position: Name | None = Field(None, max_length=16)
     starter: bool = True
 
 
 class LineupConfirmation(GameScoped):
     kind: str = Field("lineup", pattern="^lineup$")
-    team: str = Field(min_length=1, max_length=64)
+    team: Name = Field(min_length=1, max_length=64)
     confirmed: bool = True
     players: list[LineupPlayer] = Field(min_length=1, max_length=60)
 
@@ -30,5 +30,5 @@ class LineupConfirmation(GameScoped):
     def _unique_players(self) -> LineupConfirmation:
         ids = [p.player_id for p in self.players]
         if len(ids) != len(set(ids)):
-            raise ValueError("a lineup lists the same player twice")
+            raise ValueError("players list the same player twice")
         return self

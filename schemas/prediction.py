@@ -6,13 +6,15 @@ import math
 
 from pydantic import Field, model_validator
 
-from schemas.base import GameScoped
+from schemas.base import OUTPUT_ID_MAX_LENGTH, GameScoped, Name
 
 PROBABILITY_SUM_TOLERANCE = 1e-6
 
 
 class Prediction(GameScoped):
     kind: str = Field("prediction", pattern="^prediction$")
+    # Derived from a feed event's ids, so longer than they may be (schemas/base.py).
+    event_id: Name = Field(min_length=1, max_length=OUTPUT_ID_MAX_LENGTH)
     model: str = Field(min_length=1, max_length=64)
     model_version: str = Field(min_length=1, max_length=32)
     home_team: str

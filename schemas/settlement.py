@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.base import GameScoped
+from schemas.base import OUTPUT_ID_MAX_LENGTH, GameScoped, Name
 
 
 class Settled(StrEnum):
@@ -16,6 +16,8 @@ class Settled(StrEnum):
 
 class Settlement(GameScoped):
     kind: str = Field("settlement", pattern="^settlement$")
+    # Derived from a feed event's ids, so longer than they may be (schemas/base.py).
+    event_id: Name = Field(min_length=1, max_length=OUTPUT_ID_MAX_LENGTH)
     settled: Settled
     ref_id: str  # the event id of the prediction or alert settled
     model: str

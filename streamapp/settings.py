@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -57,6 +58,19 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, description="Port of the worker's web server.")
     log_level: str = Field("info", description="Logging level of workers and commands.")
 
+    event_time_earliest: datetime = Field(
+        datetime(1990, 1, 1, tzinfo=UTC),
+        description="Ingest refuses (invalid_value) events whose event time is earlier.",
+    )
+    event_time_max_ahead_seconds: float = Field(
+        900.0,
+        ge=0,
+        le=3000,
+        description="Ingest refuses (invalid_value) events whose event time is more than this "
+        "ahead of the worker's clock. Kept under the broker's limit on message timestamps "
+        "(log.message.timestamp.after.max.ms, 1 h): a clean event carries its event time.",
+    )
+
     ingest_batch_size: int = Field(
         1000, ge=1, description="Raw messages an ingest agent takes at most per batch."
     )
@@ -103,6 +117,12 @@ class Settings(BaseSettings):
         0.005,
         ge=0,
         description="A prediction is re-emitted only when a probability moves this much.",
+    )
+    alert_on_outlier_prices: bool = Field(
+        False,
+        description="Let a price that is a lone outlier against the other books' consensus "
+        "for the same selection (robust z, tables.anomalies) make a value alert; by default "
+        "such a price is passed over: it is more often a feed error than a gift.",
     )
     merge_max_wait_seconds: float = Field(
         300.0,

@@ -12,6 +12,8 @@ from typing import Any
 
 from schemas.base import Sport
 
+MAX_VERSION_LENGTH = 32  # Prediction.model_version
+
 
 @dataclass(frozen=True)
 class SportParams:
@@ -61,8 +63,15 @@ class ModelParams:
     def from_dict(cls, data: dict[str, Any], base: ModelParams | None = None) -> ModelParams:
         """A version from a JSON document; fields it leaves out come from ``base``."""
         base = base or DEFAULT_PARAMS
-        if not data.get("version"):
+        version = data.get("version")
+        if not version or not isinstance(version, str):
             raise ValueError("a model version needs a non-empty 'version' label")
+        if len(version) > MAX_VERSION_LENGTH:
+            # outputs carry it, and their derived ids must fit (schemas.base)
+            raise ValueError(
+                f"a version label has at most {MAX_VERSION_LENGTH} characters, "
+                f"got {len(version)}: {version[:40]!r}…"
+            )
         sports = dict(base.sports)
         for name, changes in (data.get("sports") or {}).items():
             sport = Sport(name)

@@ -33,3 +33,15 @@ def test_invalid_prices_raise():
 
 def test_implied_probability():
     assert implied_probability(4.0) == 0.25
+
+
+@pytest.mark.parametrize("american", [10**400, float("inf"), float("nan"), -float("inf")])
+def test_american_odds_that_are_not_finite_raise_value_error_not_overflow(american):
+    with pytest.raises(ValueError, match="American odds"):
+        american_to_decimal(american)
+
+
+@pytest.mark.parametrize("decimal", [1e308, float("inf"), float("nan")])
+def test_decimal_odds_without_american_equivalent_raise_value_error_not_overflow(decimal):
+    with pytest.raises(ValueError):
+        decimal_to_american(decimal)

@@ -33,6 +33,9 @@ def test_bad_control_messages_say_what_is_wrong():
         registry.apply(
             {"action": "publish", "params": {"version": "x", "sports": {"nba": {"q": 1}}}}
         )
+    # outputs carry the version, and the ids derived with it must fit the schema
+    with pytest.raises(ValueError, match="at most 32 characters, got 33"):
+        registry.apply({"action": "publish", "params": {"version": "v" * 33}})
 
 
 def test_a_version_round_trips_through_json():
