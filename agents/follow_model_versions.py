@@ -29,7 +29,9 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
     control = pipeline.topics.control
 
     async def dead_letter(message, error: Exception) -> None:
-        letter = DeadLetter.of(message, str(error), type(error).__name__)
+        letter = DeadLetter.of(
+            message, str(error), type(error).__name__, stage="follow-model-versions"
+        )
         await pipeline.topics.deadletter.send(key=message.key, value=letter.to_json())
         metrics.dead_letters.labels("control", letter.error_type).inc()
 

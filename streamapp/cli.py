@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from schemas.feeds import FEEDS
 from streamapp.backtest import parse_date
 from streamapp.errors import StreamappError
 from streamapp.replay.catalog import SOURCES
@@ -129,6 +130,12 @@ def _model(args, settings) -> None:
     print(json.dumps(state, indent=2))
 
 
+def _deadletters(args, settings) -> None:
+    from streamapp.deadletters import run
+
+    run(args, settings)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="streamapp", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -192,6 +199,46 @@ def parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="messages per topic, predictions, dead letters")
     summary.set_defaults(run=_summary)
+
+    letters = commands.add_parser(
+        "deadletters",
+        help="list, show or replay dead letters (by feed, error type, stage, reason, time)",
+        description="Select dead letters (every filter given must match), list them, show "
+        "their original bytes, or re-send ingest's letters to their raw topic after a fix. "
+        "Replaying twice processes each event once (ingest drops known event ids); a letter "
+        "that fails again comes back as a new dead letter. See streamapp/deadletters.py.",
+    )
+    letters.add_argument("action", choices=["list", "show", "replay"])
+    letters.add_argument(
+        "letters",
+        nargs="*",
+        help="only these: topic:partition:offset or stage/topic/partition/offset",
+    )
+    letters.add_argument(
+        "--from",
+        dest="source",
+        choices=["topic", "db"],
+        default="topic",
+        help="read the dead-letter topic (default: every letter the agents parked) or "
+        "PostgreSQL (also the rows a sink refused, and backfill's letters)",
+    )
+    letters.add_argument("--feed", action="append", choices=sorted(FEEDS), help="source feed")
+    letters.add_argument("--error-type", action="append", help="e.g. invalid_value, wrong_key")
+    letters.add_argument("--stage", action="append", help="e.g. ingest-odds, predict-games")
+    letters.add_argument("--reason", help="reason contains this text (any case)")
+    letters.add_argument("--since", help="parked at or after: ISO date/time (UTC) or age (2h, 3d)")
+    letters.add_argument("--until", help="parked before: ISO date/time (UTC) or age")
+    letters.add_argument("--limit", type=int, default=0, help="only the first N (by time)")
+    letters.add_argument(
+        "--max-bytes", type=int, default=4096, help="show: payload bytes shown (0: all)"
+    )
+    letters.add_argument(
+        "--dry-run", action="store_true", help="replay: print what would be re-sent, send nothing"
+    )
+    letters.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="replay: no progress bar"
+    )
+    letters.set_defaults(run=_deadletters)
     return root
 
 

@@ -68,6 +68,7 @@ def rows_by_table(
                 key=event.key.encode(),
                 payload=payload,
                 received_at=datetime.now(UTC),
+                stage="backfill",
             )
             rows["dead_letters"].append(SINK_TABLES["dead_letters"].row(letter))
             continue

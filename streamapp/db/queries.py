@@ -1,10 +1,14 @@
-"""Read queries served by the web view from PostgreSQL."""
+"""Read queries served by the web view from PostgreSQL, and the dead letters the
+`streamapp deadletters` command selects."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from psycopg.rows import dict_row
+
+from schemas.deadletter import DeadLetter
 
 TEAM_GAMES = """
 SELECT game_id, season, start_time, status, home_team, away_team, home_score, away_score,
@@ -77,6 +81,48 @@ SELECT alert_id, alert_kind, game_id, league, market, selection, bookmaker, pric
        edge, event_time, detail
 FROM alerts ORDER BY event_time DESC, alert_id LIMIT %(limit)s OFFSET %(offset)s
 """
+
+# The indexed part of a selection; streamapp.deadletters applies the rest.
+DEAD_LETTERS = """
+SELECT stage, source_topic, partition, "offset", reason, error_type, key, key_bytes, payload,
+       received_at, replay_of
+FROM dead_letters
+WHERE (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
+  AND (%(error_types)s::text[] IS NULL OR error_type = ANY(%(error_types)s))
+  AND (%(stages)s::text[] IS NULL OR stage = ANY(%(stages)s))
+ORDER BY received_at, stage, source_topic, partition, "offset"
+"""
+
+
+def dead_letter_of_row(row: tuple) -> DeadLetter:
+    """A row of DEAD_LETTERS as the letter the topic holds (text columns as stored: printable)."""
+    (
+        stage,
+        topic,
+        partition,
+        offset,
+        reason,
+        error_type,
+        key,
+        key_bytes,
+        payload,
+        received,
+        replay_of,
+    ) = row
+    return DeadLetter(
+        stage=stage,
+        source_topic=topic,
+        partition=partition,
+        offset=offset,
+        reason=reason,
+        error_type=error_type,
+        key=key,
+        key_b64=base64.b64encode(key_bytes).decode() if key_bytes is not None else None,
+        payload_b64=base64.b64encode(payload).decode(),
+        received_at=received,
+        replay_of=replay_of,
+    )
 
 
 async def fetch_all(pool, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:

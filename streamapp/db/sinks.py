@@ -161,15 +161,20 @@ def _settlement_row(s: Settlement) -> tuple:
 
 
 def _dead_letter_row(d: DeadLetter) -> tuple:
+    """The model keeps text printable (PostgreSQL text cannot hold NUL); the key's and the
+    payload's exact bytes go to bytea columns."""
     return (
+        d.stage,
         d.source_topic,
         d.partition,
         d.offset,
         d.reason,
         d.error_type,
         d.key,
+        d.key_bytes if d.key_b64 is not None else None,
         d.payload,
         d.received_at,
+        d.replay_of,
     )
 
 
@@ -195,6 +200,10 @@ GAME_COLUMNS = (
 BOXSCORE_COLUMNS = (
     "game_id, player_id, sport, league, team, opponent, player_name, starter, dnp_reason, "
     "minutes, line, event_time"
+)
+DEAD_LETTER_COLUMNS = (
+    'stage, source_topic, partition, "offset", reason, error_type, key, key_bytes, payload, '
+    "received_at, replay_of"
 )
 
 SINK_TABLES: dict[str, SinkTable] = {
@@ -272,8 +281,8 @@ SINK_TABLES: dict[str, SinkTable] = {
             DeadLetter,
             _insert(
                 "dead_letters",
-                'source_topic, partition, "offset", reason, error_type, key, payload, received_at',
-                '(source_topic, partition, "offset") DO NOTHING',
+                DEAD_LETTER_COLUMNS,
+                '(stage, source_topic, partition, "offset") DO NOTHING',
             ),
             _dead_letter_row,
         ),

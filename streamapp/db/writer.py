@@ -18,6 +18,7 @@ from typing import Protocol
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from schemas.deadletter import DeadLetter
 from streamapp.db.migrate import DatabaseUnavailable, migrate
 from streamapp.db.sinks import SINK_TABLES, SinkTable
 from streamapp.metrics import Metrics
@@ -34,6 +35,9 @@ OUTAGE_ERRORS = (
     PoolTimeout,
     DatabaseUnavailable,
 )
+# Errors that mean "PostgreSQL (or the driver) refuses this row": a value out of a column's
+# range, text it cannot hold... The row is kept as a dead letter instead.
+ROW_ERRORS = (psycopg.Error, UnicodeError)
 
 
 def first_line(error: Exception) -> str:
@@ -137,7 +141,7 @@ class Database:
                         await cursor.executemany(table.sql, rows)
                 except OUTAGE_ERRORS:
                     raise
-                except psycopg.Error:
+                except ROW_ERRORS:
                     await self._write_one_by_one(conn, table, rows, sources)
 
         await self._retry(table.name, attempt)
@@ -154,29 +158,32 @@ class Database:
                     await conn.execute(table.sql, row)
             except OUTAGE_ERRORS:
                 raise
-            except psycopg.Error as error:
+            except ROW_ERRORS as error:
                 refused.append((source, f"sink {table.name}: {first_line(error)}"))
         await self._record_rejected(table, refused, conn)
 
     async def _record_rejected(self, table: SinkTable, rejected, conn=None) -> None:
+        """Keep each refused message as a dead letter of the table's sink stage. A refused
+        dead letter (say, a partition beyond PostgreSQL's integer) is kept the same way: its
+        whole JSON becomes the payload of a letter whose every column PostgreSQL accepts."""
         if conn is None:
             await self.start()
             async with self.pool.connection(timeout=POOL_WAIT) as own:
                 return await self._record_rejected(table, rejected, own)
         dead = SINK_TABLES["dead_letters"]
         for source, reason in rejected:
-            log.error("%s at %s:%d:%d", reason, source.topic, source.partition, source.offset)
-            self.metrics.sink_rejected.labels(table.name).inc()
-            key = source.key.decode("utf-8", "replace") if source.key else None
-            row = (
-                source.topic,
-                source.partition,
-                source.offset,
-                reason,
-                "sink_rejected",
-                key,
-                source.value or b"",
-                datetime.now(UTC),
+            letter = DeadLetter.for_message(
+                reason=reason,
+                error_type="sink_rejected",
+                stage=f"sink-{table.name}",
+                topic=source.topic,
+                partition=source.partition,
+                offset=source.offset,
+                key=source.key,
+                payload=source.value,
+                received_at=datetime.now(UTC),
             )
+            log.error("%s at %s", letter.reason, letter.letter_id)
+            self.metrics.sink_rejected.labels(table.name).inc()
             async with conn.transaction():
-                await conn.execute(dead.sql, row)
+                await conn.execute(dead.sql, dead.row(letter))
