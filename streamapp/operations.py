@@ -16,8 +16,9 @@ ESTIMATED_KEYS = "rocksdb.estimate-num-keys"
 
 
 def readiness(app: faust.App) -> tuple[bool, str]:
-    """Ready = partitions assigned, tables recovered, and no agent stuck on a batch for
-    longer than ``STREAMAPP_STALL_SECONDS`` (or for good, until a restart).
+    """Ready = partitions assigned, tables recovered, no agent stuck on a batch for longer
+    than ``STREAMAPP_STALL_SECONDS`` (or for good, until a restart), and PostgreSQL not
+    away for longer than that.
 
     (faust's own ``app.rebalancing`` flag was seen stuck on a serving worker, so it is not
     part of the answer.)"""
@@ -28,6 +29,14 @@ def readiness(app: faust.App) -> tuple[bool, str]:
         return False, f"recovering tables: {remaining} changelog records to go"
     pipeline: Pipeline = app.pipeline
     stalled = pipeline.progress.stalled(pipeline.settings.stall_seconds)
+    if pipeline.database is not None:
+        seconds, error = pipeline.database.unavailable_for()
+        if seconds > pipeline.settings.stall_seconds:
+            stalled["sinks"] = (
+                seconds,
+                f"PostgreSQL unavailable ({error}); the sinks retry and lose nothing: check "
+                "the server (`streamapp stack status`) or DATABASE_URL",
+            )
     if stalled:
         return False, "; ".join(
             f"{agent} cannot make progress for {seconds:.0f} s: {reason}"
@@ -88,6 +97,8 @@ def refresh_gauges(app: faust.App, pipeline: Pipeline) -> None:
     stalled = pipeline.progress.stalled(0.0)
     for agent in pipeline.progress.order_names():
         metrics.stalled_seconds.labels(agent).set(stalled.get(agent, (0.0, ""))[0])
+    if pipeline.database is not None:
+        metrics.stalled_seconds.labels("sinks").set(pipeline.database.unavailable_for()[0])
     ready, _ = readiness(app)
     metrics.ready.set(1 if ready else 0)
     for name, table in pipeline.tables.all().items():

@@ -71,6 +71,8 @@ class Database:
         )
         self._ready: asyncio.Lock | None = None
         self._started = False
+        # (monotonic time the current outage began, its error) while writes are retried
+        self.outage: tuple[float, str] | None = None
 
     async def start(self) -> None:
         """Migrate and open the pool, waiting for PostgreSQL as long as it takes."""
@@ -93,8 +95,10 @@ class Database:
         delay = FIRST_RETRY_DELAY
         while True:
             try:
-                return await attempt()
+                result = await attempt()
             except OUTAGE_ERRORS as error:
+                since = self.outage[0] if self.outage else time.monotonic()
+                self.outage = (since, f"{what}: {first_line(error)}")
                 self.metrics.sink_retries.labels(what).inc()
                 log.warning(
                     "PostgreSQL unavailable for %s (%s); retrying in %.1fs. Check the server "
@@ -105,6 +109,17 @@ class Database:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY)
+            else:
+                self.outage = None
+                return result
+
+    def unavailable_for(self) -> tuple[float, str]:
+        """Seconds the writes have been waiting for PostgreSQL (0 when they are not), and
+        the last error."""
+        if self.outage is None:
+            return 0.0, ""
+        since, reason = self.outage
+        return time.monotonic() - since, reason
 
     async def write_messages(self, table_name: str, messages: Sequence[Message]) -> None:
         """Upsert the rows of consumed messages; returns once they are durable.

@@ -212,3 +212,15 @@ async def test_a_batch_stalled_past_the_limit_makes_the_worker_not_ready(app, mo
     progress.stall("predict-games", "a table write did not reach the changelog", permanent=True)
     progress.unstall("predict-games")  # only a restart ends it
     assert not readiness(app)[0]
+
+
+async def test_postgresql_away_past_the_limit_makes_the_worker_not_ready(app, monkeypatch):
+    monkeypatch.setattr(app.consumer, "assignment", lambda: {GAMES})
+    app.tables.recovery.completed.set()
+    database = app.pipeline.database
+    database.outage = (time.monotonic() - 5, "odds_quotes: connection refused")
+    assert readiness(app) == (True, "ready")  # a short outage: the sinks just retry
+    database.outage = (time.monotonic() - 40, "odds_quotes: connection refused")
+    ready, reason = readiness(app)
+    assert not ready and reason.startswith("sinks cannot make progress for 40 s: PostgreSQL")
+    assert "connection refused" in reason and "lose nothing" in reason
