@@ -30,9 +30,20 @@ class Topics:
     control: faust.TopicT  # model versions (tables.model_registry); one partition
 
     def merged(self, app: faust.App, *topics: faust.TopicT) -> faust.TopicT:
-        """One channel over several co-partitioned topics (an agent that joins them)."""
+        """One channel over several co-partitioned topics (an agent that joins them).
+        internal=True, like the topics themselves: the conductor creates only the topics of
+        internal channels before it subscribes, and a topic missing then is left out of the
+        assignment (faust's assignor: "Ignoring missing topic") until the next rebalance,
+        so on a fresh app its messages were neither read nor committed."""
+        partitions = {t.partitions for t in topics}
+        if len(partitions) != 1:
+            raise ValueError(f"merged topics must be co-partitioned, not {partitions}")
         return app.topic(
-            *(t.get_topic_name() for t in topics), key_serializer="raw", value_serializer="raw"
+            *(t.get_topic_name() for t in topics),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions.pop(),
+            internal=True,
         )
 
     def all(self) -> list[faust.TopicT]:
