@@ -114,7 +114,12 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 model = GameEvent if item.feed == "games" else OddsQuote
                 try:
                     event = model.model_validate_json(item.payload)
-                    outputs = state.observe(event, params, settings.prediction_min_change)
+                    outputs = state.observe(
+                        event,
+                        params,
+                        settings.prediction_min_change,
+                        settings.alert_on_outlier_prices,
+                    )
                 except Exception as error:  # a bug must not stop the league: park the event
                     log.exception("predict-games could not apply %s", item.payload[:200])
                     await park(key, item, error, deliveries)

@@ -66,6 +66,7 @@ class GameRow:
 class Backtest:
     params: ModelParams
     min_change: float
+    alert_on_outliers: bool = False  # STREAMAPP_ALERT_ON_OUTLIER_PRICES, as the agent
     leagues: dict[str, LeagueRatings] = field(default_factory=dict)
     games: dict[str, GameRow] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -84,7 +85,7 @@ class Backtest:
             league = self.leagues[event.partition_key] = LeagueRatings(event.sport, event.league)
         if isinstance(event, OddsQuote):
             self._reference(event)
-        out = league.observe(event, self.params, self.min_change)
+        out = league.observe(event, self.params, self.min_change, self.alert_on_outliers)
         self._record(event, league, out)
 
     def _reference(self, quote: OddsQuote) -> None:
@@ -178,11 +179,12 @@ def run_backtest(
     min_change: float,
     source: str | None = None,
     progress: bool = True,
+    alert_on_outliers: bool = False,
 ) -> Backtest:
     from streamapp.replay.catalog import timeline
 
     events = [e for e in timeline(paths, source=source) if e.feed in ("games", "odds")]
-    backtest = Backtest(params, min_change)
+    backtest = Backtest(params, min_change, alert_on_outliers)
     for event in tqdm(events, desc="backtest", unit="ev", disable=not progress, mininterval=1):
         backtest.apply(event.feed, event.payload)
     return backtest

@@ -98,7 +98,13 @@ def _backtest(args, settings) -> None:
     if args.params:
         params = ModelParams.from_dict(json.loads(Path(args.params).read_text()))
     files = [Path(f) for f in args.files]
-    backtest = run_backtest(files, params, settings.prediction_min_change, args.source)
+    backtest = run_backtest(
+        files,
+        params,
+        settings.prediction_min_change,
+        args.source,
+        alert_on_outliers=settings.alert_on_outlier_prices,
+    )
     figures = write_outputs(backtest, Path(args.out), args.score_from)
     print(f"{figures['games']:,} games scored, {figures['alerts']['alerts']:,} alerts settled")
     for name, entry in figures["groups"].items():

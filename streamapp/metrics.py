@@ -90,6 +90,13 @@ class Metrics:
             ["sport", "kind"],
             registry=self.registry,
         )
+        self.anomalies = Counter(
+            "streamapp_anomalies",
+            "Valid events flagged as suspect by the odds book, by sport and kind "
+            "(price_outlier, score_backwards, lone_line_move, stale_bookmaker).",
+            ["sport", "kind"],
+            registry=self.registry,
+        )
         self.settled_brier = Gauge(
             "streamapp_settled_brier",
             "Mean Brier score of settled predictions, per model version (since it went live).",

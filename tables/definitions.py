@@ -56,6 +56,7 @@ class Tables:
     league_ratings: faust.Table  # "league" -> LeagueRatings.to_dict()
     team_form: faust.Table  # "league|team" -> tables.team_form state
     odds_book: faust.Table  # "league|game" -> tables.odds_book state
+    anomalies: faust.Table  # "league" -> tables.anomalies log (counts, recent anomalies)
     quote_rate: faust.Table  # windowed: "league|game" -> quotes per minute (event time)
     line_moves: faust.Table  # windowed: "league|game" -> price moves per minute (event time)
     injuries: faust.Table  # "league|team" -> tables.availability injury state
@@ -71,6 +72,7 @@ class Tables:
             self.league_ratings,
             self.team_form,
             self.odds_book,
+            self.anomalies,
             self.quote_rate,
             self.line_moves,
             self.injuries,
@@ -120,7 +122,13 @@ def define_tables(app: faust.App) -> Tables:
         odds_book=table(
             "odds-book",
             "Per game: every bookmaker's line history per market and selection, the game's "
-            "start time, and steam moves.",
+            "start time and score, steam moves, and its recent anomalies.",
+        ),
+        anomalies=table(
+            "anomalies",
+            "Per league: valid events that are still suspect (prices far from the other "
+            "books' consensus, scores going backwards, lone line moves, bookmakers that stop "
+            "moving): counts per kind and the most recent ones.",
         ),
         quote_rate=per_minute("quote-rate", "Per game: quotes received per minute."),
         line_moves=per_minute("line-moves", "Per game: price moves per minute."),

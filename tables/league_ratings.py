@@ -12,6 +12,7 @@ rated in one place and in the order events arrive.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from schemas.odds import Market, OddsQuote
 from schemas.prediction import Prediction
 from schemas.settlement import Settled, Settlement
 from tables import forecast
+from tables.anomalies import is_lone_outlier
 from tables.edges import expected_value, kelly_fraction
 from tables.elo import (
     MEAN_RATING,
@@ -152,14 +154,22 @@ class LeagueRatings:
     # -- events -------------------------------------------------------------------------
 
     def observe(
-        self, event: GameEvent | OddsQuote, params: ModelParams, min_change: float
+        self,
+        event: GameEvent | OddsQuote,
+        params: ModelParams,
+        min_change: float,
+        alert_on_outliers: bool = False,
     ) -> Outputs:
-        """Apply one game or odds event; return the predictions, alerts and settlements."""
+        """Apply one game or odds event; return the predictions, alerts and settlements.
+        ``alert_on_outliers``: a price far from the other books' may make a value alert
+        (setting STREAMAPP_ALERT_ON_OUTLIER_PRICES)."""
         if isinstance(event, OddsQuote):
-            return self._observe_quote(event, params, min_change)
-        return self._observe_game(event, params, min_change)
+            return self._observe_quote(event, params, min_change, alert_on_outliers)
+        return self._observe_game(event, params, min_change, alert_on_outliers)
 
-    def _observe_game(self, game: GameEvent, params: ModelParams, min_change: float) -> Outputs:
+    def _observe_game(
+        self, game: GameEvent, params: ModelParams, min_change: float, alert_on_outliers: bool
+    ) -> Outputs:
         self._enter_season(game.season, params)
         out = Outputs()
         if game.game_id in self.finished:
@@ -175,24 +185,28 @@ class LeagueRatings:
                 start=millis(game.start_time),
                 type=game.game_type,
             )
-            self._forecast(game.game_id, game, params, min_change, out)
+            self._forecast(game.game_id, game, params, min_change, alert_on_outliers, out)
             return out
         if game.status in (GameStatus.POSTPONED, GameStatus.CANCELLED):
             self.upcoming.pop(game.game_id, None)
             return out
         if game.status is not GameStatus.FINAL:
             return out
+        learned = self._learned(game, params)  # first: a refused result changes nothing
         entry = self.upcoming.pop(game.game_id, None)
         if entry:
             self._settle(game, entry, params.sharp_books, out)
         self.finished.append(game.game_id)
-        self._learn(game, params)
+        for name, value in learned.items():
+            setattr(self, name, value)
         for game_id, other in self.upcoming.items():
             if {other["home"], other["away"]} & {game.home_team, game.away_team}:
-                self._forecast(game_id, game, params, min_change, out)
+                self._forecast(game_id, game, params, min_change, alert_on_outliers, out)
         return out
 
-    def _observe_quote(self, quote: OddsQuote, params: ModelParams, min_change: float) -> Outputs:
+    def _observe_quote(
+        self, quote: OddsQuote, params: ModelParams, min_change: float, alert_on_outliers: bool
+    ) -> Outputs:
         out = Outputs()
         entry = self.upcoming.get(quote.game_id)
         if entry is None or quote.market is Market.PLAYER_PROP:
@@ -209,7 +223,7 @@ class LeagueRatings:
         snapshot = self._market_books(entry, key).get(quote.bookmaker, {})
         if len(snapshot) < len(self._market_of(key)[2]):
             return out  # the rest of this bookmaker's update is still arriving
-        self._forecast(quote.game_id, quote, params, min_change, out)
+        self._forecast(quote.game_id, quote, params, min_change, alert_on_outliers, out)
         return out
 
     # -- ratings ------------------------------------------------------------------------
@@ -258,34 +272,54 @@ class LeagueRatings:
             return sport_params
         return replace(sport_params, home_advantage=self.home_advantage)
 
-    def _learn(self, game: GameEvent, params: ModelParams) -> None:
+    def _learned(self, game: GameEvent, params: ModelParams) -> dict[str, Any]:
+        """The state a final result leads to (attribute -> new value), computed without
+        changing any. A ValueError if a rating, strength or average would not be finite:
+        whatever arrives, the league's model state stays usable."""
         sport_params = self._params(params)
         home, away = game.home_team, game.away_team
         home_score, away_score = game.home_score or 0, game.away_score or 0
         before = self.rating(home), self.rating(away)
-        self.ratings[home], self.ratings[away] = updated_ratings(
-            self.sport, *before, home_score, away_score, sport_params
-        )
+        after = updated_ratings(self.sport, *before, home_score, away_score, sport_params)
+        learned: dict[str, Any] = {"ratings": {**self.ratings, home: after[0], away: after[1]}}
         if sport_params.home_advantage_step:
             surprise = result_score(home_score, away_score) - expected_home_score(
                 *before, sport_params.home_advantage
             )
-            self.home_advantage = (
+            learned["home_advantage"] = (
                 sport_params.home_advantage + sport_params.home_advantage_step * surprise
             )
-        self.strengths, self.goals = updated_strengths(
+        learned["strengths"], learned["goals"] = updated_strengths(
             self.strengths, self.goals, home, away, home_score, away_score,
             sport_params.strength_step, sport_params.league_step,
         )  # fmt: skip
         home_shots = game.stats.get("home_shots_on_target")
         away_shots = game.stats.get("away_shots_on_target")
         if self.shots and home_shots is not None and away_shots is not None:
-            self.shot_strengths, self.shots = updated_strengths(
+            learned["shot_strengths"], learned["shots"] = updated_strengths(
                 self.shot_strengths, self.shots, home, away, home_shots, away_shots,
                 sport_params.strength_step, sport_params.league_step,
             )  # fmt: skip
         start = millis(game.start_time)
-        self.last_played[home] = self.last_played[away] = start
+        learned["last_played"] = {**self.last_played, home: start, away: start}
+        changed = {f"rating of {home}": after[0], f"rating of {away}": after[1]}
+        if "home_advantage" in learned:
+            changed["home advantage"] = learned["home_advantage"]
+        for averages, strengths in (("goals", "strengths"), ("shots", "shot_strengths")):
+            if strengths not in learned:
+                continue
+            for side, value in learned[averages].items():
+                changed[f"{averages} {side} average"] = value
+            for team in (home, away):
+                for factor, value in learned[strengths][team].items():
+                    changed[f"{strengths} {factor} of {team}"] = value
+        broken = [name for name, value in changed.items() if not math.isfinite(value)]
+        if broken:
+            raise ValueError(
+                f"the result of {game.game_id} ({home_score}-{away_score}) would make "
+                f"{', '.join(broken)} non-finite; it is not applied"
+            )
+        return learned
 
     # -- forecasts ----------------------------------------------------------------------
 
@@ -343,6 +377,7 @@ class LeagueRatings:
         trigger: GameEvent | OddsQuote,
         params: ModelParams,
         min_change: float,
+        alert_on_outliers: bool,
         out: Outputs,
     ) -> None:
         entry = self.upcoming[game_id]
@@ -383,7 +418,9 @@ class LeagueRatings:
                 for s, p, q in zip(names, aware, market, strict=True)
             }
             selection_probs.update(aware_lines)
-            self._value_alerts(game_id, entry, trigger, params, selection_probs, out)
+            self._value_alerts(
+                game_id, entry, trigger, params, selection_probs, alert_on_outliers, out
+            )
 
     def _books(
         self,
@@ -469,9 +506,13 @@ class LeagueRatings:
 
     # -- alerts -------------------------------------------------------------------------
 
-    def _value_alerts(self, game_id, entry, trigger, params, selection_probs, out) -> None:
+    def _value_alerts(
+        self, game_id, entry, trigger, params, selection_probs, alert_on_outliers, out
+    ) -> None:
         """A value alert per selection whose best real price beats the market-aware
-        probability by ``value_edge``; one per selection within the cooldown."""
+        probability by ``value_edge``; one per selection within the cooldown. A price that
+        is a lone outlier against the other books' is passed over unless
+        ``alert_on_outliers``: it is more often a feed error than a gift."""
         at = millis(trigger.event_time)
         cooldown = entry.setdefault("cooldown", {})
         for key, (probability, fair) in selection_probs.items():
@@ -479,19 +520,29 @@ class LeagueRatings:
                 continue
             selection = key.split("|")[2]
             fresh_since = at - int(params.max_price_age_minutes * 60_000)
+            books = self._market_books(entry, key, fresh_since)
+            names = self._market_of(key)[2]
             offers = [
                 (prices[selection], bookmaker)
-                for bookmaker, prices in self._market_books(entry, key, fresh_since).items()
+                for bookmaker, prices in books.items()
                 if selection in prices
                 and bookmaker not in forecast.AGGREGATES
                 and prices[selection] <= params.max_price
+                and expected_value(probability, prices[selection]) >= params.value_edge
             ]
-            if not offers:
+            # Best price first; only these are judged (a margin removal per book each time).
+            offer = next(
+                (
+                    (price, bookmaker)
+                    for price, bookmaker in sorted(offers, reverse=True)
+                    if alert_on_outliers or not is_lone_outlier(books, names, bookmaker, selection)
+                ),
+                None,
+            )
+            if offer is None:
                 continue
-            price, bookmaker = max(offers)
+            price, bookmaker = offer
             edge = expected_value(probability, price)
-            if edge < params.value_edge:
-                continue
             market, line, selection = key.split("|")
             stake = kelly_fraction(probability, price, params.kelly_fraction, params.kelly_cap)
             alert = Alert(

@@ -1,9 +1,12 @@
 """The odds book of one game: every bookmaker's line history per market and selection, and
 what is read off it — opening, current and closing prices, overround, fair probabilities
-with the margin removed, consensus, best price, volatility and steam moves.
+with the margin removed, consensus, best price, volatility and steam moves — and the
+game's anomalies (tables.anomalies): prices far from the other books', scores going
+backwards, lines one book moves alone, bookmakers that stop moving.
 
 Closing prices are read off the history against the game's start time, so they are right
-whatever order quotes and the game's own events arrive in.
+whatever order quotes and the game's own events arrive in. Anomalies are judged from the
+quotes alone (and the game events alone), and kept in time order, for the same reason.
 """
 
 from __future__ import annotations
@@ -14,8 +17,21 @@ from datetime import datetime
 from typing import Any
 
 from schemas.alert import Alert, AlertKind
+from schemas.base import Sport
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
+from tables.anomalies import (
+    CONSENSUS_MAX_AGE_MS,
+    LONE_MOVE_MIN_OTHER_BOOKS,
+    LONE_MOVE_WINDOW_MS,
+    STALE_AFTER_MOVES,
+    Anomaly,
+    big_move,
+    lone_line_move,
+    price_outliers,
+    score_backwards,
+    stale_bookmaker,
+)
 from tables.forecast import AGGREGATES
 from tables.margins import METHODS, overround
 
@@ -24,6 +40,10 @@ HISTORY_CAP = 500  # points kept per bookmaker and selection
 STEAM_WINDOW_MS = 10 * 60 * 1000
 STEAM_MIN_BOOKS = 3
 COMPLETE = {"moneyline": {"home", "away"}, "spread": {"home", "away"}, "total": {"over", "under"}}
+# The selections that make a whole market, in a fixed order (a draw only in soccer).
+WHOLE_MARKET = {"moneyline": ("home", "draw", "away"), "spread": ("home", "away"),
+                "total": ("over", "under"), "player_prop": ("over", "under")}  # fmt: skip
+ANOMALIES_CAP = 50  # the most recent anomalies kept per game
 
 
 def millis(moment: datetime) -> int:
@@ -37,23 +57,34 @@ def line_key(quote: OddsQuote) -> str:
 
 
 def new_book(game_id: str) -> dict[str, Any]:
-    return {"game_id": game_id, "start": None, "status": None, "lines": {}, "steam": []}
+    return {"game_id": game_id, "start": None, "status": None, "lines": {}, "steam": [],
+            "anomalies": [], "pending_moves": []}  # fmt: skip
 
 
 def apply_game(book: dict[str, Any] | None, game: GameEvent) -> dict[str, Any]:
     """The book with the game's start time and status; the newest game event wins, so the
     result does not depend on how the game and odds topics interleave."""
     book = book or new_book(game.game_id)
-    if millis(game.event_time) < book.get("game_time", 0):
+    at = millis(game.event_time)
+    if at < book.get("game_time", 0):
         return book
-    return {
+    score = None
+    if game.home_score is not None and game.away_score is not None:
+        score = [game.home_score, game.away_score]
+    previous = book.get("score")
+    backwards = score_backwards(
+        game.game_id, previous and tuple(previous), score and tuple(score), at
+    )
+    book = {
         **book,
-        "game_time": millis(game.event_time),
+        "game_time": at,
         "start": millis(game.start_time),
         "status": game.status.value,
         "home": game.home_team,
         "away": game.away_team,
+        "score": score or previous,
     }
+    return _with_anomalies(book, [backwards] if backwards else [])
 
 
 def apply_quote(book: dict[str, Any] | None, quote: OddsQuote) -> tuple[dict[str, Any], int | None]:
@@ -72,15 +103,15 @@ def apply_quote(book: dict[str, Any] | None, quote: OddsQuote) -> tuple[dict[str
                     and point[0] == history[-1][0]):  # fmt: skip
         return book, None
     direction = 0
-    if history:
-        previous = history[-1][1]
-        direction = (point[1] > previous) - (point[1] < previous)
+    previous = history[-1] if history else None
+    if previous:
+        direction = (point[1] > previous[1]) - (point[1] < previous[1])
     history.append(point)
     lines = {**book["lines"], key: history[-HISTORY_CAP:]}
     book = {**book, "lines": lines}
     if direction:
         book = _maybe_steam(book, quote, direction, point[0])
-    return book, direction
+    return _judge(book, quote, previous, point), direction
 
 
 def _last_move(history: list[list]) -> tuple[int, int] | None:
@@ -141,6 +172,175 @@ def steam_alert(quote: OddsQuote, steam: dict[str, Any]) -> Alert:
     )
 
 
+# -- anomalies ----------------------------------------------------------------------------
+
+
+def new_anomalies(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The anomalies ``after`` holds that ``before`` did not: what one event revealed."""
+    seen = {a["id"] for a in (before or {}).get("anomalies", [])}
+    return [a for a in after.get("anomalies", []) if a["id"] not in seen]
+
+
+def _with_anomalies(book: dict[str, Any], found: list[Anomaly]) -> dict[str, Any]:
+    """The book with ``found`` added to its anomalies: each once, the newest kept, in time
+    order (so the stored value does not depend on how the game and odds topics interleave)."""
+    known = book.get("anomalies", [])
+    ids = {a["id"] for a in known}
+    fresh = [a.to_dict() for a in found if a.id not in ids]
+    if not fresh:
+        return book
+    kept = sorted([*known, *fresh], key=lambda a: (a["at"], a["id"]))[-ANOMALIES_CAP:]
+    return {**book, "anomalies": kept}
+
+
+def _judge(book: dict[str, Any], quote: OddsQuote, previous: list | None, point: list):
+    """The book with the anomalies ``quote`` reveals: prices now far from the others', lone
+    moves whose window it closes, and books left behind by its move."""
+    key, at = line_key(quote), point[0]
+    found = _price_outliers(book, quote, at)
+    pending = []
+    for move in book.get("pending_moves", []):
+        if at - move["at"] <= LONE_MOVE_WINDOW_MS:
+            pending.append(move)  # another book may still follow
+            continue
+        market, bookmaker, selection, player, stat = move["key"].split("|")
+        lone = lone_line_move(
+            book["game_id"], _market_label(market, player, stat, selection, move["line"]),
+            bookmaker, selection, move, _change_times_near(book, move["key"], move["at"]),
+        )  # fmt: skip
+        if lone:
+            found.append(lone)
+    if previous and previous[1:] != point[1:]:
+        others = _other_lines(book, key)
+        found += _left_behind(book, quote, others)
+        size = big_move(previous, point)
+        if size is not None and len(others) >= LONE_MOVE_MIN_OTHER_BOOKS:
+            pending.append({"key": key, "at": at, "size": size, "from": previous[1],
+                            "to": point[1], "line": point[2]})  # fmt: skip
+    return _with_anomalies({**book, "pending_moves": pending}, found)
+
+
+def _market_label(market: str, player: str, stat: str, selection: str, line) -> str:
+    """A market as anomalies name it, with its line as the home (or over) side has it."""
+    name = " ".join(p for p in (market, player, stat) if p)
+    if line is None:
+        return name
+    if market == "spread":
+        return f"{name} {(-line if selection == 'away' else line):+g}"
+    return f"{name} {line:g}"
+
+
+def _whole_market(quote: OddsQuote) -> dict[str, float | None]:
+    """The selections that make the quote's market whole, and the line each has there."""
+    market = quote.market.value
+    selections = WHOLE_MARKET[market]
+    if market == "moneyline" and quote.sport is not Sport.SOCCER:
+        selections = ("home", "away")
+    if market == "spread":  # the other side of a handicap has the opposite line
+        return {s: quote.line if s == quote.selection else -quote.line for s in selections}
+    return dict.fromkeys(selections, quote.line)
+
+
+def _price_outliers(book: dict[str, Any], quote: OddsQuote, now: int) -> list[Anomaly]:
+    """Outliers among the fresh whole markets of the quote's market and line, judged when
+    the quote completes its book's update. Every book is judged, not only the quote's:
+    books quoting at the same moment arrive one by one, and the first ones have no
+    consensus to be judged against until the last is in."""
+    line_of = _whole_market(quote)
+    market, player, stat = quote.market.value, quote.player or "", quote.stat or ""
+
+    def update(bookmaker: str) -> tuple[dict[str, float], int] | None:
+        """A book's newest prices of every selection, if they are one fresh update on this
+        line: (selection -> price, time)."""
+        histories = [book["lines"].get("|".join((market, bookmaker, s, player, stat)))
+                     for s in line_of]  # fmt: skip
+        if None in histories:
+            return None
+        points = dict(zip(line_of, (h[-1] for h in histories), strict=True))
+        newest = max(p[0] for p in points.values())
+        if newest < now - CONSENSUS_MAX_AGE_MS or any(
+            p[0] != newest or p[2] != line_of[s] for s, p in points.items()
+        ):
+            return None
+        return {s: p[1] for s, p in points.items()}, newest
+
+    if update(quote.bookmaker) is None:
+        return []  # the rest of this book's update is still arriving
+    # Aggregates count as books here: they stand for the rest of the market, and a
+    # football-data game has only two real books.
+    snapshots, priced_at = {}, {}
+    for bookmaker in sorted({k.split("|", 2)[1] for k in book["lines"]}):
+        found = update(bookmaker)
+        if found:
+            snapshots[bookmaker], priced_at[bookmaker] = found
+    label = _market_label(market, player, stat, quote.selection, quote.line)
+    return price_outliers(book["game_id"], label, snapshots, tuple(line_of), priced_at)
+
+
+def _change_times(history: list[list]):
+    """Times at which a line's price or handicap changed, newest first."""
+    for i in range(len(history) - 1, 0, -1):
+        if history[i][1:] != history[i - 1][1:]:
+            yield history[i][0]
+
+
+def _other_lines(book: dict[str, Any], key: str) -> dict[str, list[list]]:
+    """The histories of the same selection (market, player, stat) at the other bookmakers."""
+    market, bookmaker, selection, player, stat = key.split("|")
+    return {
+        other: history
+        for k, history in book["lines"].items()
+        for m, other, sel, pl, st in [k.split("|")]
+        if (m, sel, pl, st) == (market, selection, player, stat) and other != bookmaker
+    }
+
+
+def _change_times_near(book: dict[str, Any], key: str, at: int) -> list[int]:
+    """When the other books changed the same selection, within the lone-move window of ``at``."""
+    near = []
+    for history in _other_lines(book, key).values():
+        for moment in _change_times(history):
+            if moment < at - LONE_MOVE_WINDOW_MS:
+                break
+            if moment <= at + LONE_MOVE_WINDOW_MS:
+                near.append(moment)
+    return near
+
+
+def _left_behind(
+    book: dict[str, Any], quote: OddsQuote, others: dict[str, list[list]]
+) -> list[Anomaly]:
+    """Bookmakers whose price of the selection has not changed while the others, this
+    quote's book included, moved it ``STALE_AFTER_MOVES`` times (distinct moments, so an
+    aggregate echoing a real book's move does not count twice); ``others``: the other
+    books' histories of the selection."""
+    lines = {**others, quote.bookmaker: book["lines"][line_key(quote)]}
+    if sum(len(history) - 1 for history in lines.values()) < STALE_AFTER_MOVES:
+        return []  # too few moves yet to leave anyone behind
+    found = []
+    for bookmaker, history in lines.items():
+        if bookmaker == quote.bookmaker:
+            continue
+        unchanged_since = next(_change_times(history), history[0][0])
+        moments: set[int] = set()
+        for other, other_history in lines.items():
+            if other == bookmaker:
+                continue
+            for moment in _change_times(other_history):
+                if moment <= unchanged_since or len(moments) > STALE_AFTER_MOVES:
+                    break
+                moments.add(moment)
+        stale = stale_bookmaker(
+            book["game_id"],
+            _market_label(quote.market.value, quote.player or "", quote.stat or "",
+                          quote.selection, history[-1][2]),
+            bookmaker, quote.selection, unchanged_since, len(moments),
+        )  # fmt: skip
+        if stale:
+            found.append(stale)
+    return found
+
+
 def volatility(history: list[list]) -> float:
     """Standard deviation of the log price changes (0 with fewer than two changes)."""
     changes = [math.log(b[1] / a[1]) for a, b in zip(history, history[1:], strict=False)]
@@ -183,6 +383,7 @@ def summarize(book: dict[str, Any]) -> dict[str, Any]:
         "status": book.get("status"),
         "markets": {name: _market_view(name, m["bookmakers"]) for name, m in markets.items()},
         "steam": book["steam"],
+        "anomalies": book.get("anomalies", []),
     }
 
 

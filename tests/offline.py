@@ -62,7 +62,10 @@ def offline_model(events, settings: Settings | None = None) -> OfflineModel:
         for feed, payload, *_ in release(merge, MERGED):
             applied = (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
             out = model.leagues[key].observe(
-                applied, DEFAULT_PARAMS, settings.prediction_min_change
+                applied,
+                DEFAULT_PARAMS,
+                settings.prediction_min_change,
+                settings.alert_on_outlier_prices,
             )
             model.predictions.update((p.event_id, p) for p in out.predictions)
             model.alerts.update((a.event_id, a) for a in out.alerts)

@@ -1,5 +1,6 @@
-"""The human dashboard: latest predictions and alerts, ratings, team form, and a game's line
-movement per bookmaker — one HTML page that reads the JSON views (no external assets)."""
+"""The human dashboard: latest predictions and alerts, the league's anomalies, ratings, team
+form, and a game's line movement per bookmaker — one HTML page that reads the JSON views (no
+external assets)."""
 
 from __future__ import annotations
 

@@ -112,10 +112,10 @@ async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
 ):
     observe = LeagueRatings.observe
 
-    def fragile(self, event, params, min_change):
+    def fragile(self, event, params, min_change, alert_on_outliers=False):
         if event.event_id == "fixture":
             raise RuntimeError("a bug")
-        return observe(self, event, params, min_change)
+        return observe(self, event, params, min_change, alert_on_outliers)
 
     monkeypatch.setattr(LeagueRatings, "observe", fragile)
     table = app.pipeline.tables.league_ratings

@@ -4,6 +4,7 @@ import orjson
 import pytest
 
 from schemas import GameEvent, OddsQuote, Sport
+from schemas.base import EVENT_ID_MAX_LENGTH, GAME_ID_MAX_LENGTH, OUTPUT_ID_MAX_LENGTH
 from tables.elo import MEAN_RATING, regressed, updated_ratings
 from tables.league_ratings import MARKET_AWARE, MODEL_ONLY, LeagueRatings
 from tables.margins import multiplicative
@@ -215,3 +216,41 @@ def test_a_quote_delivered_again_changes_nothing():
     again = quote("A-B", "pinnacle", "away", 4.2, "2021-08-06T15:00:00Z")
     assert not state.observe(again, PARAMS, 0.0)
     assert orjson.dumps(state.to_dict()) == before
+
+
+def test_a_result_that_would_make_the_model_non_finite_is_refused_and_changes_nothing():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    before = orjson.dumps(state.to_dict())
+    final = event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 1))
+    # Validation refuses such values; a model must stay finite even if one slipped through.
+    broken = final.model_copy(
+        update={"stats": {"home_shots_on_target": float("inf"), "away_shots_on_target": 3.0}}
+    )
+    with pytest.raises(ValueError, match="non-finite; it is not applied"):
+        state.observe(broken, PARAMS, 0.005)
+    assert orjson.dumps(state.to_dict()) == before
+    state.observe(final, PARAMS, 0.005)  # the real result still applies afterwards
+    assert state.ratings["A"] > MEAN_RATING > state.ratings["B"]
+
+
+def test_the_longest_ids_a_feed_may_send_still_make_valid_outputs():
+    def longest(valid):
+        padded = valid.event_id.ljust(EVENT_ID_MAX_LENGTH, "x")
+        return type(valid).model_validate({**valid.model_dump(), "event_id": padded})
+
+    params = ModelParams.from_dict({"version": "v" * 32})  # Prediction.model_version's limit
+    game = "g" * GAME_ID_MAX_LENGTH
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    fixture = event("A", "B", "scheduled", "2021-08-01T00:00:00Z", gid=game)
+    assert state.observe(longest(fixture), params, 0.005).predictions
+    alerts = []
+    for bookmaker, prices in (("pinnacle", (2.0, 3.6, 4.2)), ("bet365", (2.3, 3.3, 3.8))):
+        for selection, price in zip(("home", "draw", "away"), prices, strict=True):
+            offer = quote(game, bookmaker, selection, price, "2021-08-06T15:00:00Z")
+            alerts += state.observe(longest(offer), params, 0.005).alerts
+    assert alerts
+    final = event("A", "B", "final", "2021-08-08T16:55:00Z", score=(2, 1), gid=game)
+    settlements = state.observe(longest(final), params, 0.005).settlements
+    assert {s.settled.value for s in settlements} == {"prediction", "alert"}
+    assert max(len(s.event_id) for s in settlements) <= OUTPUT_ID_MAX_LENGTH
