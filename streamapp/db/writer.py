@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Protocol
 
 import psycopg
@@ -187,17 +186,7 @@ class Database:
                 return await self._record_rejected(table, rejected, own)
         dead = SINK_TABLES["dead_letters"]
         for source, reason in rejected:
-            letter = DeadLetter.for_message(
-                reason=reason,
-                error_type="sink_rejected",
-                stage=f"sink-{table.name}",
-                topic=source.topic,
-                partition=source.partition,
-                offset=source.offset,
-                key=source.key,
-                payload=source.value,
-                received_at=datetime.now(UTC),
-            )
+            letter = DeadLetter.of(source, reason, "sink_rejected", stage=f"sink-{table.name}")
             log.error("%s at %s", letter.reason, letter.letter_id)
             self.metrics.sink_rejected.labels(table.name).inc()
             async with conn.transaction():
