@@ -43,7 +43,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from typing import TYPE_CHECKING
 
 import faust
@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_FIRST_DELAY = 0.5
 RETRY_MAX_DELAY = 15.0
+# What is kept of a payload whose whole dead letter the broker refused (a raw message near
+# the 16 MiB limit: its base64 letter is a third larger).
+CUT_PAYLOAD_BYTES = 1024 * 1024
 
 
 @contextmanager
@@ -241,6 +244,8 @@ class BatchProcessor:
             return  # the new owner of the partition reads the batch again
         except Exception as error:
             failure = error
+        if not self.owned(batch):
+            return  # the new owner processes it; parked here, it would end twice
         if len(batch) > 1:
             self.metrics.batch_failures.labels(self.agent, "split").inc()
             for event in batch:
@@ -254,24 +259,29 @@ class BatchProcessor:
         """``attempt()``, again with exponential backoff for as long as it fails with a
         transient error (the agent counts as stalled meanwhile); any other error raises."""
         delay = RETRY_FIRST_DELAY
-        while True:
-            try:
-                await attempt()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                if not is_transient(error):
+        try:
+            while True:
+                try:
+                    return await attempt()
+                except asyncio.CancelledError:
                     raise
-                if not any(in_current_assignment(self.app, e.message) for e in batch):
-                    raise Revoked from error
-                self.metrics.batch_failures.labels(self.agent, "retried").inc()
-                self.pipeline.progress.stall(self.agent, f"{type(error).__name__}: {error}")
-                log.warning("%s: %r; trying again in %.1f s", self.agent, error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_DELAY)
-            else:
-                self.pipeline.progress.unstall(self.agent)
-                return
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    if not self.owned(batch):
+                        raise Revoked from error
+                    self.metrics.batch_failures.labels(self.agent, "retried").inc()
+                    self.pipeline.progress.stall(self.agent, f"{type(error).__name__}: {error}")
+                    log.warning("%s: %r; trying again in %.1f s", self.agent, error, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_DELAY)
+        finally:
+            # Done, given up or revoked: either way no longer stuck on this batch.
+            self.pipeline.progress.unstall(self.agent)
+
+    def owned(self, batch: list[faust.types.EventT]) -> bool:
+        """False once the batch's partition was revoked (a rebalance since it was taken)."""
+        return any(in_current_assignment(self.app, e.message) for e in batch)
 
     async def park(self, event: faust.types.EventT, error: Exception) -> None:
         """The event's dead letter, on the broker before its offset counts as handled."""
@@ -293,11 +303,15 @@ class BatchProcessor:
         )
         deadletter = self.pipeline.topics.deadletter
 
-        async def send() -> None:
+        async def send(letter: DeadLetter) -> None:
             await (await deadletter.send(key=message.key, value=letter.to_json()))
 
         try:
-            await self.retrying(send, [event])
+            try:
+                await self.retrying(lambda: send(letter), [event])
+            except KafkaError as refused:  # too large for the broker: the payload is cut
+                log.warning("%s: dead letter refused (%r); sending it cut", self.agent, refused)
+                await self.retrying(lambda: send(letter.cut_to(CUT_PAYLOAD_BYTES)), [event])
         except Revoked:
             return
         self.metrics.dead_letters.labels(feed_of(message.topic), error_type).inc()
@@ -328,38 +342,48 @@ async def run_batches(
     # closes, and an agent restarted on the same stream must not find it switched on.
     stream.enable_acks = False
     try:
-        async for batch in stream.noack_take(size, within=within):
-            admitted = []
-            for event in batch:
-                message = event.message
-                if in_current_assignment(app, message) and order.admits(message):
-                    admitted.append(event)
-                else:
-                    let_go(app.consumer, message)
-            if not admitted:
-                continue
-            progress.enter()
-            try:
-                await processor.process(admitted, handle)
-                try:
-                    await tables.written(agent)
-                except Exception as error:
-                    # The state is not on the changelog: nothing may be acknowledged, and
-                    # only a restart reads these events again.
-                    progress.stall(
-                        agent,
-                        f"a table write did not reach the changelog ({error!r}); restart the "
-                        "worker to read the partition again from its last committed offset",
-                        permanent=True,
-                    )
-                    log.error("%s: table write lost: %r", agent, error)
+        # aclosing: a crash closes the take buffer now, not at garbage collection in
+        # another context (its processor would keep holding the stream meanwhile).
+        async with aclosing(stream.noack_take(size, within=within)) as batches:
+            async for batch in batches:
+                admitted = []
+                for event in batch:
+                    message = event.message
+                    if in_current_assignment(app, message) and order.admits(message):
+                        admitted.append(event)
+                    else:
+                        let_go(app.consumer, message)
+                if not admitted:
                     continue
-                for event in admitted:
-                    await stream.ack(event)
-            finally:
-                progress.leave()
-    except Exception:
+                progress.enter()
+                try:
+                    await processor.process(admitted, handle)
+                    try:
+                        await tables.written(agent)
+                    except Exception as error:
+                        # The state is not on the changelog: nothing may be acknowledged, and
+                        # only a restart reads these events again.
+                        progress.stall(
+                            agent,
+                            f"a table write did not reach the changelog ({error!r}); restart the "
+                            "worker to read the partition again from its last committed offset",
+                            permanent=True,
+                        )
+                        log.error("%s: table write lost: %r", agent, error)
+                        continue
+                    for event in admitted:
+                        await stream.ack(event)
+                finally:
+                    progress.leave()
+    except Exception as error:
+        # Only a bug gets here: the batch in hand stays unacknowledged, so the partition
+        # commits no further until a restart reads it again. Say so on /ready.
         pipeline.metrics.agent_crashes.labels(agent).inc()
+        progress.stall(
+            agent,
+            f"the agent crashed ({error!r}); restart the worker to read its partitions again",
+            permanent=True,
+        )
         raise
 
 

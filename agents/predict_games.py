@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import faust
 
-from agents.batching import current_event, run_batches
+from agents.batching import current_event, error_type_of, is_transient, run_batches
 from agents.pipeline import Pipeline
 from schemas.base import Sport
 from schemas.deadletter import DeadLetter
@@ -58,9 +58,10 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         """A released event the model could not apply: its dead letter joins the league's
         deliveries (on the broker before the state that skipped it is stored)."""
         topic, partition = item.source.rsplit(":", 1)
+        error_type = error_type_of(error)
         letter = DeadLetter.for_message(
-            reason=f"internal: {type(error).__name__}: {error}",
-            error_type="internal",
+            reason=f"predict-games could not apply this event: {type(error).__name__}: {error}",
+            error_type=error_type,
             topic=topic,
             partition=int(partition),
             offset=item.offset,
@@ -70,7 +71,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             stage="predict-games",
         )
         deliveries.append(await topics.deadletter.send(key=key.encode(), value=letter.to_json()))
-        metrics.dead_letters.labels(item.feed, "internal").inc()
+        metrics.dead_letters.labels(item.feed, error_type).inc()
 
     def publish_quality(state: LeagueRatings) -> None:
         for label, performance in state.performance.items():
@@ -108,10 +109,12 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 )  # fmt: skip
             released = release(merge, FEEDS, settings.merge_max_wait_seconds, now)
             params = registry.active
-            deliveries: list = []
+            letters: list = []  # deliveries of the dead letters of events not applied
+            sent: list[tuple] = []  # (event, deliveries of its outputs)
             settled = False
             for item in released:
                 model = GameEvent if item.feed == "games" else OddsQuote
+                outputs_sent: list = []
                 try:
                     event = model.model_validate_json(item.payload)
                     outputs = state.observe(
@@ -120,15 +123,27 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                         settings.prediction_min_change,
                         settings.alert_on_outlier_prices,
                     )
-                except Exception as error:  # a bug must not stop the league: park the event
+                    if outputs:
+                        await send_all(key.encode(), outputs, outputs_sent)
+                        settled = settled or bool(outputs.settlements)
+                except Exception as error:  # one bad event must not stop the league: park it
+                    if is_transient(error):
+                        raise  # the broker is away: the batch is tried again
                     log.exception("predict-games could not apply %s", item.payload[:200])
-                    await park(key, item, error, deliveries)
+                    await park(key, item, error, letters)
                     continue
-                if outputs:
-                    await send_all(key.encode(), outputs, deliveries)
-                    settled = settled or bool(outputs.settlements)
-            # Every output is on the broker before the state that produced it is stored.
-            await asyncio.gather(*deliveries)
+                sent.append((item, outputs_sent))
+            # Every output is on the broker before the state that produced it is stored; an
+            # event whose outputs the broker refused is parked, not retried forever with
+            # every later event of the league.
+            for item, outputs_sent in sent:
+                try:
+                    await asyncio.gather(*outputs_sent)
+                except Exception as error:
+                    if is_transient(error):
+                        raise
+                    await park(key, item, error, letters)
+            await asyncio.gather(*letters)
             with current_event(records[0]):
                 ratings[key] = {**state.to_dict(), "merge": merge}
             if settled:

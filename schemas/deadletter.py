@@ -8,6 +8,7 @@ each keeps its own letter and reason.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -162,6 +163,20 @@ class DeadLetter(BaseModel):
     def letter_id(self) -> str:
         """``stage/topic/partition/offset``: unique among dead letters."""
         return f"{self.stage}/{self.source_topic}/{self.partition}/{self.offset}"
+
+    def cut_to(self, limit: int) -> DeadLetter:
+        """This letter with its payload cut to the first ``limit`` bytes, the reason saying
+        so with the original's size and SHA-256: for a payload too large to travel whole
+        (base64 makes a letter a third larger than the message it parks)."""
+        payload = self.payload
+        digest = hashlib.sha256(payload).hexdigest()
+        return self.model_copy(
+            update={
+                "reason": f"{self.reason} (payload of {len(payload)} bytes cut to its first "
+                f"{limit}; sha256 {digest})",
+                "payload_b64": base64.b64encode(payload[:limit]).decode(),
+            }
+        )
 
     @property
     def payload(self) -> bytes:

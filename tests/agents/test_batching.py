@@ -4,11 +4,12 @@ wait for batches in flight, failures retried, split and parked, stalls on /ready
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from types import SimpleNamespace
 
 import orjson
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from faust.types import TP
 
 from agents import batching
@@ -224,3 +225,48 @@ async def test_postgresql_away_past_the_limit_makes_the_worker_not_ready(app, mo
     ready, reason = readiness(app)
     assert not ready and reason.startswith("sinks cannot make progress for 40 s: PostgreSQL")
     assert "connection refused" in reason and "lose nothing" in reason
+
+
+async def test_a_dead_letter_too_large_for_the_broker_is_sent_with_its_payload_cut(
+    app, sent, settings, monkeypatch
+):
+    deadletter = app.pipeline.topics.deadletter
+    record_letter = deadletter.send
+
+    async def refuse_large(*, key=None, value=None, **kwargs):
+        if len(value) > 2_000_000:
+            raise MessageSizeTooLargeError("the letter is larger than the broker takes")
+        return await record_letter(key=key, value=value, **kwargs)
+
+    monkeypatch.setattr(deadletter, "send", refuse_large)
+    processor = BatchProcessor(app.pipeline, app, "ingest-odds")
+    event = event_at(app, 3)
+    event.message.value = b"x" * 3_000_000
+
+    async def handle(batch):
+        raise ValueError("not an odds quote")
+
+    await processor.process([event], handle)
+    [(_, value)] = sent[settings.topic("deadletter")]
+    letter = DeadLetter.model_validate_json(value)
+    assert letter.payload == b"x" * batching.CUT_PAYLOAD_BYTES
+    digest = hashlib.sha256(b"x" * 3_000_000).hexdigest()
+    assert f"payload of 3000000 bytes cut to its first 1048576; sha256 {digest}" in letter.reason
+    assert letter.reason.startswith("ingest-odds could not process this event: ValueError")
+
+
+async def test_a_batch_revoked_while_retried_is_left_to_its_new_owner_and_ends_the_stall(
+    app, sent, settings, monkeypatch
+):
+    monkeypatch.setattr(batching, "RETRY_FIRST_DELAY", 0.01)
+    processor = BatchProcessor(app.pipeline, app, "book-odds")
+    event = event_at(app, 4)
+
+    async def handle(batch):
+        if app.pipeline.progress.stalls:
+            event.message.generation_id = -1  # a rebalance happened meanwhile
+        raise KafkaConnectionError("broker away")
+
+    await processor.process([event], handle)
+    assert sent[settings.topic("deadletter")] == []  # neither parked nor processed here
+    assert app.pipeline.progress.stalled(0.0) == {}
