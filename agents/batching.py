@@ -44,6 +44,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing, contextmanager
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import faust
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_FIRST_DELAY = 0.5
 RETRY_MAX_DELAY = 15.0
+RESEEK_INTERVAL = 1.0  # seconds between two seeks back of one partition
 # What is kept of a payload whose whole dead letter the broker refused (a raw message near
 # the 16 MiB limit: its base64 letter is a third larger).
 CUT_PAYLOAD_BYTES = 1024 * 1024
@@ -98,6 +100,9 @@ class StreamProgress:
         self._orders: dict[str, OffsetOrder] = {}
         # agent -> (monotonic time its current stall began, why, permanent)
         self.stalls: dict[str, tuple[float, str, bool]] = {}
+        # per partition: times sought back to its position since the last seek, and when
+        self.reseeks: dict[TP, int] = {}
+        self._last_reseek: dict[TP, float] = {}
 
     def enter(self) -> None:
         self.in_flight += 1
@@ -134,9 +139,22 @@ class StreamProgress:
             if permanent or now - since > longer_than
         }
 
+    async def reseek(self, consumer: Consumer, tp: TP) -> None:
+        """Seek ``tp`` back to where it was sought to, at most once a second: every agent
+        reading it takes it again from there (their handlers are idempotent)."""
+        now = time.monotonic()
+        start = self.sought.get(tp)
+        if start is None or now - self._last_reseek.get(tp, 0.0) < RESEEK_INTERVAL:
+            return
+        self._last_reseek[tp] = now
+        log.warning("%s: messages from offset %d never arrived; reading them again", tp, start)
+        self.reseeks[tp] = self.reseeks.get(tp, 0) + 1
+        await consumer.seek(tp, start)
+
     def sought_to(self, offsets: Mapping[TP, int]) -> None:
         self.sought = dict(offsets)
         self.seek_epoch += 1
+        self.reseeks, self._last_reseek = {}, {}
 
     def order_names(self) -> list[str]:
         """The agents that have taken batches so far."""
@@ -153,27 +171,46 @@ class OffsetOrder:
     """Which messages one agent may process: per partition, the message at the offset the
     consumer was last sought to, then only later offsets; from a revocation to the next
     seek, nothing. A message fetched before the seek but delivered after it, or delivered
-    twice, is refused (it is, or was, read again in order)."""
+    twice, is refused (it is, or was, read again in order). A partition whose first
+    message arrives past the position (faust dropped the ones before it: seen when a
+    rebalance suspended the flow just after the seek) is a gap: ``admits`` says so, and
+    the runtime seeks the partition back (``StreamProgress.reseek``)."""
 
     def __init__(self, progress: StreamProgress) -> None:
         self.progress = progress
         self.epoch = progress.seek_epoch
         self.last: dict[TP, int] = {}
+        self.reseeks: dict[TP, int] = {}
 
     def admits(self, message: Message) -> bool:
+        return self.judge(message) is Admission.ADMIT
+
+    def judge(self, message: Message) -> Admission:
         if self.epoch != self.progress.seek_epoch:
-            self.epoch, self.last = self.progress.seek_epoch, {}
+            self.epoch, self.last, self.reseeks = self.progress.seek_epoch, {}, {}
         tp, offset = message.tp, message.offset
+        reseeks = self.progress.reseeks.get(tp, 0)
+        if self.reseeks.get(tp, 0) != reseeks:  # sought back: read it again from the start
+            self.reseeks[tp] = reseeks
+            self.last.pop(tp, None)
         last = self.last.get(tp)
         if last is not None:
             if offset <= last:
-                return False
+                return Admission.REFUSE
         elif self.progress.seeks:
             start = self.progress.sought.get(tp)
-            if start is None or offset < start or (offset > start and self.progress.exact_start):
-                return False
+            if start is None or offset < start:
+                return Admission.REFUSE
+            if offset > start and self.progress.exact_start:
+                return Admission.GAP
         self.last[tp] = offset
-        return True
+        return Admission.ADMIT
+
+
+class Admission(Enum):
+    ADMIT = "admit"
+    REFUSE = "refuse"  # not yet (before a seek), or read again in order
+    GAP = "gap"  # the partition's messages from the position on never came: seek back
 
 
 def in_current_assignment(app: faust.App, message: Message) -> bool:
@@ -349,10 +386,16 @@ async def run_batches(
                 admitted = []
                 for event in batch:
                     message = event.message
-                    if in_current_assignment(app, message) and order.admits(message):
-                        admitted.append(event)
-                    else:
+                    if not in_current_assignment(app, message):
                         let_go(app.consumer, message)
+                        continue
+                    admission = order.judge(message)
+                    if admission is Admission.ADMIT:
+                        admitted.append(event)
+                        continue
+                    let_go(app.consumer, message)
+                    if admission is Admission.GAP:
+                        await progress.reseek(app.consumer, message.tp)
                 if not admitted:
                     continue
                 progress.enter()

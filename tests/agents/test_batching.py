@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from faust.types import TP
 
 from agents import batching
-from agents.batching import BatchProcessor, OffsetOrder, StreamProgress
+from agents.batching import Admission, BatchProcessor, OffsetOrder, StreamProgress
 from schemas import DeadLetter
 from streamapp.operations import readiness
 from tests.schemas.examples import GAME
@@ -270,3 +270,28 @@ async def test_a_batch_revoked_while_retried_is_left_to_its_new_owner_and_ends_t
     await processor.process([event], handle)
     assert sent[settings.topic("deadletter")] == []  # neither parked nor processed here
     assert app.pipeline.progress.stalled(0.0) == {}
+
+
+async def test_a_partition_whose_first_messages_never_came_is_sought_back_for_every_agent():
+    # Seen in the SIGKILL failover test: after the survivor's seek, faust dropped raw.odds
+    # offset 791 (the flow was suspended), so ingest-odds refused 792.. for ever.
+    progress = StreamProgress()
+    progress.sought_to({ODDS: 791})
+    ingest, book = progress.order_of("ingest-odds"), progress.order_of("book-odds")
+    assert admitted(book, message(ODDS, 791), message(ODDS, 792)) == [791, 792]
+    assert ingest.judge(message(ODDS, 792)) is Admission.GAP
+    seeks = []
+
+    class Consumer:
+        async def seek(self, tp, offset):
+            seeks.append((tp, offset))
+
+    await progress.reseek(Consumer(), ODDS)
+    await progress.reseek(Consumer(), ODDS)  # at most once a second
+    assert seeks == [(ODDS, 791)]
+    # read again from 791: both agents take it (their handlers are idempotent)
+    assert admitted(ingest, message(ODDS, 793), message(ODDS, 791), message(ODDS, 792)) == [
+        791,
+        792,
+    ]
+    assert admitted(book, message(ODDS, 791), message(ODDS, 792)) == [791, 792]
