@@ -63,7 +63,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_FIRST_DELAY = 0.5
 RETRY_MAX_DELAY = 15.0
-RESEEK_INTERVAL = 1.0  # seconds between two seeks back of one partition
+# Seconds an agent waits for the message at a partition's position, once later ones came,
+# before the partition is sought back.
+GAP_PATIENCE = 5.0
 # What is kept of a payload whose whole dead letter the broker refused (a raw message near
 # the 16 MiB limit: its base64 letter is a third larger).
 CUT_PAYLOAD_BYTES = 1024 * 1024
@@ -100,9 +102,10 @@ class StreamProgress:
         self._orders: dict[str, OffsetOrder] = {}
         # agent -> (monotonic time its current stall began, why, permanent)
         self.stalls: dict[str, tuple[float, str, bool]] = {}
-        # per partition: times sought back to its position since the last seek, and when
+        # per partition: times sought back to its position since the last seek
         self.reseeks: dict[TP, int] = {}
-        self._last_reseek: dict[TP, float] = {}
+        self._gaps_watched: set[tuple] = set()
+        self._gap_tasks: set[asyncio.Future] = set()
 
     def enter(self) -> None:
         self.in_flight += 1
@@ -139,22 +142,41 @@ class StreamProgress:
             if permanent or now - since > longer_than
         }
 
-    async def reseek(self, consumer: Consumer, tp: TP) -> None:
-        """Seek ``tp`` back to where it was sought to, at most once a second: every agent
-        reading it takes it again from there (their handlers are idempotent)."""
-        now = time.monotonic()
-        start = self.sought.get(tp)
-        if start is None or now - self._last_reseek.get(tp, 0.0) < RESEEK_INTERVAL:
+    def watch_gap(self, consumer: Consumer, order: OffsetOrder, tp: TP) -> None:
+        """``order``'s agent got messages of ``tp`` past its position but not the one at
+        it. Usually that one is only late (fetched again after the seek, behind messages
+        fetched before it); if it has still not come after ``GAP_PATIENCE`` seconds, faust
+        dropped it: seek the partition back."""
+        key = (id(order), tp, self.seek_epoch, self.reseeks.get(tp, 0))
+        if key in self._gaps_watched:
             return
-        self._last_reseek[tp] = now
+        self._gaps_watched.add(key)
+
+        async def reseek_if_still_missing() -> None:
+            await asyncio.sleep(GAP_PATIENCE)
+            if key[2:] == (self.seek_epoch, self.reseeks.get(tp, 0)) and tp not in order.last:
+                await self.reseek(consumer, tp)
+
+        task = asyncio.ensure_future(reseek_if_still_missing())
+        self._gap_tasks.add(task)
+        task.add_done_callback(self._gap_tasks.discard)
+
+    async def reseek(self, consumer: Consumer, tp: TP) -> None:
+        """Seek ``tp`` back to where it was sought to: every agent reading it takes it
+        again from there (their handlers are idempotent)."""
+        start = self.sought.get(tp)
+        if start is None or tp not in consumer.assignment():
+            return
         log.warning("%s: messages from offset %d never arrived; reading them again", tp, start)
         self.reseeks[tp] = self.reseeks.get(tp, 0) + 1
-        await consumer.seek(tp, start)
+        # In the consumer's own thread, as faust's seeks are: a seek from this loop races
+        # the fetcher (aiokafka raised KeyError in fetched_records and the worker crashed).
+        await consumer._thread.seek_wait({tp: start})
 
     def sought_to(self, offsets: Mapping[TP, int]) -> None:
         self.sought = dict(offsets)
         self.seek_epoch += 1
-        self.reseeks, self._last_reseek = {}, {}
+        self.reseeks, self._gaps_watched = {}, set()
 
     def order_names(self) -> list[str]:
         """The agents that have taken batches so far."""
@@ -395,7 +417,7 @@ async def run_batches(
                         continue
                     let_go(app.consumer, message)
                     if admission is Admission.GAP:
-                        await progress.reseek(app.consumer, message.tp)
+                        progress.watch_gap(app.consumer, order, message.tp)
                 if not admitted:
                     continue
                 progress.enter()
