@@ -45,7 +45,7 @@ stop: install
 	$(BIN)/streamapp stack down
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/hadolint docker/Dockerfile
 
 bench: install
 	$(BIN)/streamapp stack up

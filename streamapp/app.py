@@ -7,6 +7,7 @@ environment, so importing this module for ``create_app`` builds nothing.
 from __future__ import annotations
 
 import faust
+from faust.sensors.prometheus import PrometheusMonitor
 
 from agents import (
     assess_injuries,
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> faust.App:
     )
     pipeline.progress.exact_start = settings.processing_guarantee == "at_least_once"
     install_ack_rules(app, pipeline.progress)
+    # faust's own metrics, on the project's registry: /metrics serves them with the rest
+    app.monitor = PrometheusMonitor(metrics=metrics.faust)
     app.sensors.add(RecoveryTimer(pipeline))
     modules = AGENT_MODULES + (SINK_MODULES if pipeline.database else ())
     for module in modules:

@@ -11,12 +11,15 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
+from tqdm import tqdm
 
+from streamapp.kafka_io import group_lag
 from streamapp.replay.catalog import season_files, timeline
 from streamapp.replay.malformed import malformed_messages
-from streamapp.replay.producer import RawMessage, ReplayReport, replay
+from streamapp.replay.producer import RawMessage, ReplayReport, raw_topics, replay
 from streamapp.replay.sources import FeedEvent
 from streamapp.settings import Settings
 from streamapp.stack.manager import Stack
@@ -83,6 +86,30 @@ class Run:
         return self.report.total / self.wall
 
 
+class WorkerProgress:
+    """One progress bar while the worker catches up with a replay: the replayed events its
+    ingest agents have committed, their rate, and the outputs so far (the whole group's lag
+    and the counts go to the log at each poll)."""
+
+    def __init__(self, settings: Settings, events: int) -> None:
+        self.settings = settings
+        self.bar = tqdm(total=events, unit="ev", desc="worker", dynamic_ncols=True)
+
+    async def __call__(self, lag: int | None, outputs: dict[str, int]) -> None:
+        settings = self.settings
+        raw_lag = await group_lag(settings, settings.app_id, raw_topics(settings))
+        if raw_lag is not None:
+            self.bar.update(max(0, self.bar.total - raw_lag - self.bar.n))
+        prefix = f"{settings.topic_prefix}."
+        self.bar.set_postfix(
+            {topic.removeprefix(prefix): f"{count:,}" for topic, count in outputs.items()}
+            | {"lag": "?" if lag is None else f"{lag:,}"}
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def replay_through_worker(
     settings: Settings, events: Sequence[FeedEvent], extra: Sequence[RawMessage] = ()
 ) -> Run:
@@ -90,7 +117,11 @@ def replay_through_worker(
 
     async def run() -> Run:
         report = await replay(settings, events, speed=0.0, extra=extra)
-        waited = await wait_until_drained(settings, poll=0.5)
+        progress = WorkerProgress(settings, report.total)
+        try:
+            waited = await wait_until_drained(settings, poll=0.5, on_poll=progress)
+        finally:
+            progress.close()
         return Run(report, waited, report.seconds + waited, await collect_summary(settings))
 
     return asyncio.run(run())
@@ -102,9 +133,24 @@ def prepare(base: Settings) -> Settings:
     return fresh_run_settings(base)
 
 
+def log_to_file(path: Path) -> None:
+    """The demo's own log lines go to ``path``; the terminal keeps the progress bars, the
+    summary and the warnings."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.setLevel(logging.WARNING)
+    to_file = logging.FileHandler(path)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+
+
 def run_demo(base: Settings) -> None:
     started = time.monotonic()
     settings = prepare(base)
+    log_file = settings.state_dir / "demo.log"
+    log_to_file(log_file)
+    print(f"demo log {log_file}")
     with worker_process(settings):
         files = season_files(settings.data_dir, settings.demo_season)
         events = timeline(files, settings.demo_season)

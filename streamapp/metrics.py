@@ -1,15 +1,25 @@
-"""Prometheus metrics of one worker (its own registry, so several apps can share a process)."""
+"""Prometheus metrics of one worker (its own registry, so several apps can share a process).
+
+The domain's metrics are defined here; faust's own (rebalances, commit and send latency,
+per-partition read, committed and end offsets, messages and events per topic and stream)
+are defined by faust's Prometheus monitor and kept on the same registry, under ``faust_``.
+"""
 
 from __future__ import annotations
 
 import time
 
+from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+FAUST_PREFIX = "faust"
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # the app's monitor (faust.sensors.prometheus.PrometheusMonitor) records these
+        self.faust = FaustMetrics.create(self.registry, FAUST_PREFIX)
         self.events_in = Counter(
             "streamapp_events_in", "Messages consumed, by topic.", ["topic"], registry=self.registry
         )
@@ -119,12 +129,6 @@ class Metrics:
             "streamapp_table_keys",
             "Keys held locally, by table.",
             ["table"],
-            registry=self.registry,
-        )
-        self.consumer_lag = Gauge(
-            "streamapp_consumer_lag",
-            "Messages not yet read, by topic and partition (assigned to this worker).",
-            ["topic", "partition"],
             registry=self.registry,
         )
         self.recovery_remaining = Gauge(

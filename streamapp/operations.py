@@ -1,6 +1,7 @@
 """What a worker reports about itself: readiness, gauges read off faust on each scrape
-(table sizes, consumer lag, recovery and standby progress), and how long each rebalance
-took to recover."""
+(table sizes, recovery and standby progress, stalled agents), and how long each rebalance
+took to recover. Offsets, lag, rebalance counts and commit and send latencies are faust's
+own Prometheus monitor's (``faust_*``, see streamapp.metrics)."""
 
 from __future__ import annotations
 
@@ -106,15 +107,3 @@ def refresh_gauges(app: faust.App, pipeline: Pipeline) -> None:
     recovery = app.tables.recovery
     metrics.recovery_remaining.labels("active").set(recovery.active_remaining_total())
     metrics.recovery_remaining.labels("standby").set(recovery.standby_remaining_total())
-    consumer = app.consumer
-    for tp in consumer.assignment():
-        try:
-            highwater = consumer.highwater(tp)
-            position = consumer._read_offset.get(tp)  # last offset handed to a stream
-        except Exception as error:  # the partition is being revoked
-            log.debug("no lag for %s: %s", tp, error)
-            continue
-        if highwater is None:
-            continue
-        read = (position + 1) if position is not None else 0
-        metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - read))

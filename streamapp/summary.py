@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -58,9 +59,14 @@ def consumed_topics(settings: Settings) -> list[str]:
 
 
 async def wait_until_drained(
-    settings: Settings, timeout: float = 600.0, settle_polls: int = 3, poll: float = 2.0
+    settings: Settings,
+    timeout: float = 600.0,
+    settle_polls: int = 3,
+    poll: float = 2.0,
+    on_poll: Callable[[int | None, dict[str, int]], Awaitable[None]] | None = None,
 ) -> float:
-    """Wait until the worker group has committed every input and outputs stop growing.
+    """Wait until the worker group has committed every input and outputs stop growing;
+    ``on_poll`` is told the lag and the output counts at each poll.
 
     Returns the seconds waited.
     """
@@ -79,6 +85,8 @@ async def wait_until_drained(
             steady = 0
         last = counts
         log.info("waiting for the worker: lag %s, outputs %s", lag, counts)
+        if on_poll is not None:
+            await on_poll(lag, counts)
         await asyncio.sleep(poll)
     raise TimeoutError(f"the worker did not catch up within {timeout:.0f}s")
 

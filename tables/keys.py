@@ -19,3 +19,11 @@ def partition_of(key: str) -> str:
             f"table keys start with 'sport:league', e.g. 'soccer:E0|Arsenal'; got {key!r}"
         )
     return league
+
+
+def checked_league(league: str) -> str:
+    """``league`` if it is a league key ("sport:league", e.g. "soccer:E0"), else ValueError."""
+    sport, colon, name = league.partition(":")
+    if not (sport and colon and name) or SEPARATOR in league:
+        raise ValueError(f"a league is sport:league, e.g. soccer:E0; got {league!r}")
+    return league

@@ -70,17 +70,25 @@ GROUP BY model, model_version, sport, league, period
 ORDER BY model, model_version, sport, league, period
 """
 
+# Newest first, of every league or of one (sport and league both given, or neither).
 RECENT_PREDICTIONS = """
-SELECT game_id, sport, league, model_version, as_of, start_time, home_team, away_team,
-       p_home, p_draw, p_away
-FROM predictions ORDER BY as_of DESC, event_id LIMIT %(limit)s OFFSET %(offset)s
+SELECT event_id, game_id, sport, league, model_version, as_of, start_time, home_team,
+       away_team, p_home, p_draw, p_away
+FROM predictions
+WHERE %(league)s::text IS NULL OR (sport = %(sport)s AND league = %(league)s)
+ORDER BY as_of DESC, event_id LIMIT %(limit)s OFFSET %(offset)s
 """
 
 RECENT_ALERTS = """
-SELECT alert_id, alert_kind, game_id, league, market, selection, bookmaker, price_decimal,
-       edge, event_time, detail
-FROM alerts ORDER BY event_time DESC, alert_id LIMIT %(limit)s OFFSET %(offset)s
+SELECT alert_id, alert_kind, game_id, sport, league, market, selection, bookmaker,
+       price_decimal, edge, event_time, detail
+FROM alerts
+WHERE %(league)s::text IS NULL OR (sport = %(sport)s AND league = %(league)s)
+ORDER BY event_time DESC, alert_id LIMIT %(limit)s OFFSET %(offset)s
 """
+
+# The leagues PostgreSQL holds games of, for the dashboard's league list.
+LEAGUES = "SELECT DISTINCT sport, league FROM games ORDER BY sport, league"
 
 # The indexed part of a selection; streamapp.deadletters applies the rest.
 DEAD_LETTERS = """

@@ -9,8 +9,9 @@ from streamapp.views import dashboard, database, openapi, state
 
 
 def register_views(app: faust.App, pipeline: Pipeline) -> None:
-    state.register(app, pipeline)
+    routes = openapi.RouteTable(app)
+    state.register(app, pipeline, routes)
     if pipeline.database is not None:
-        database.register(app, pipeline)
+        database.register(pipeline, routes)
     dashboard.register(app, pipeline)
-    openapi.register(app, pipeline)
+    openapi.register(routes)

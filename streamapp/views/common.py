@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+from pydantic import BaseModel, Field, ValidationError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -21,12 +22,23 @@ def error(web, message: str, status: int):
     return json_bytes(web, {"error": message, "status": status}, status=status)
 
 
+class Paging(BaseModel):
+    """The paging parameters of a listing (also its OpenAPI description)."""
+
+    limit: int = Field(
+        DEFAULT_LIMIT,
+        ge=1,
+        le=MAX_LIMIT,
+        description=f"Rows per page (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}).",
+    )
+    offset: int = Field(0, ge=0, description="Rows to skip (default 0).")
+
+
 def paging(request) -> tuple[int, int]:
     try:
-        limit = int(request.query.get("limit", DEFAULT_LIMIT))
-        offset = int(request.query.get("offset", 0))
-    except ValueError as problem:
-        raise ValueError("limit and offset must be whole numbers") from problem
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise ValueError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
-    return limit, offset
+        page = Paging.model_validate(dict(request.query))
+    except ValidationError as problem:
+        raise ValueError(
+            "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in problem.errors())
+        ) from problem
+    return page.limit, page.offset

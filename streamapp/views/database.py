@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import time
 
-import faust
+from pydantic import BaseModel, Field
 
 from agents.pipeline import Pipeline
 from streamapp.db import queries
-from streamapp.views.common import error, json_bytes, paging
+from streamapp.views.common import Paging, error, json_bytes, paging
+from streamapp.views.openapi import Route, RouteTable
+from tables.keys import checked_league
 
 
-def register(app: faust.App, pipeline: Pipeline) -> None:
+class PerformanceFilters(BaseModel):
+    model: str | None = Field(None, description="Only this model: model-only or market-aware.")
+    model_version: str | None = Field(None, description="Only this model version.")
+    sport: str | None = Field(None, description="Only this sport.")
+    league: str | None = Field(None, description="Only this league.")
+
+
+class RecentQuery(Paging):
+    league: str | None = Field(None, description="Only this league (sport:league).")
+
+
+def register(pipeline: Pipeline, routes: RouteTable) -> None:
     database = pipeline.database
 
     async def answer(sql: str, params: dict, **extra):
@@ -22,7 +35,18 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
         pipeline.metrics.query_seconds.labels(extra.pop("query")).observe(elapsed_ms / 1000)
         return rows, elapsed_ms
 
-    @app.page("/db/teams/{league}/{team}/games")
+    @routes.page(
+        Route(
+            "/db/teams/{league}/{team}/games",
+            "A team's games from PostgreSQL, newest first.",
+            path_parameters={
+                "league": "League code, e.g. E0 or NBA.",
+                "team": "Team name as in the feed.",
+            },
+            query=Paging,
+            errors=(400, 404),
+        )
+    )
     async def team_games(web, request, league, team):
         try:
             limit, offset = paging(request)
@@ -44,7 +68,14 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             },
         )
 
-    @app.page("/db/games/{game_id}/odds")
+    @routes.page(
+        Route(
+            "/db/games/{game_id}/odds",
+            "Every quote of a game and its closing lines.",
+            path_parameters={"game_id": "The game id."},
+            errors=(404,),
+        )
+    )
     async def game_odds(web, request, game_id):
         params = {"game_id": game_id}
         game, _ = await answer(queries.GAME, params, query="game")
@@ -62,22 +93,51 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             },
         )
 
-    @app.page("/db/performance")
+    @routes.page(
+        Route(
+            "/db/performance",
+            "Brier and log loss per month of each model's last pregame predictions.",
+            query=PerformanceFilters,
+        )
+    )
     async def performance(web, request):
-        keys = ("model", "model_version", "sport", "league")
-        params = {key: request.query.get(key) for key in keys}
+        params = {key: request.query.get(key) for key in PerformanceFilters.model_fields}
         rows, ms = await answer(queries.PERFORMANCE, params, query="performance")
         return json_bytes(web, {"filters": params, "periods": rows, "query_ms": round(ms, 2)})
 
-    @app.page("/db/predictions/recent")
+    @routes.page(
+        Route(
+            "/db/predictions/recent",
+            "The newest predictions and alerts, of every league or of one.",
+            query=RecentQuery,
+            errors=(400,),
+        )
+    )
     async def recent_predictions(web, request):
         try:
             limit, offset = paging(request)
+            columns = league_columns(request.query.get("league"))
         except ValueError as problem:
             return error(web, str(problem), 400)
-        params = {"limit": limit, "offset": offset}
+        params = {"limit": limit, "offset": offset, **columns}
         rows, ms = await answer(queries.RECENT_PREDICTIONS, params, query="recent_predictions")
         alerts, ms_alerts = await answer(queries.RECENT_ALERTS, params, query="recent_alerts")
         return json_bytes(
             web, {"predictions": rows, "alerts": alerts, "query_ms": round(ms + ms_alerts, 2)}
         )
+
+    @routes.page(Route("/db/leagues", "The leagues PostgreSQL holds games of (sport:league)."))
+    async def leagues(web, request):
+        rows, ms = await answer(queries.LEAGUES, {}, query="leagues")
+        return json_bytes(
+            web,
+            {"leagues": [f"{r['sport']}:{r['league']}" for r in rows], "query_ms": round(ms, 2)},
+        )
+
+
+def league_columns(league: str | None) -> dict[str, str | None]:
+    """The sport and league columns of ``?league=sport:league`` (both None: every league)."""
+    if not league:
+        return {"sport": None, "league": None}
+    sport, _, name = checked_league(league).partition(":")
+    return {"sport": sport, "league": name}

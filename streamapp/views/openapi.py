@@ -1,150 +1,172 @@
-"""The OpenAPI 3.1 document of the web view, at /openapi.json."""
+"""One route table for the web view: each page is registered through it and described by it,
+and /openapi.json (OpenAPI 3.1) is built from it and from the views the server really
+serves, so the document cannot name a page that is not there or miss one that is."""
 
 from __future__ import annotations
 
-import faust
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from agents.pipeline import Pipeline
+import faust
+from pydantic import BaseModel, Field
+
 from streamapp import __version__
 from streamapp.views.common import json_bytes
 
-
-def _param(name: str, where: str, description: str, required: bool = True, kind="string"):
-    return {
-        "name": name,
-        "in": where,
-        "required": required,
-        "description": description,
-        "schema": {"type": kind},
-    }
-
-
+JSON = "application/json"
 ERRORS = {
-    "400": {"description": "A malformed key, prefix or paging parameter; the body says which."},
-    "404": {"description": "No such table, key or row; the body says which."},
-    "503": {"description": "Partitions are being assigned; retry shortly."},
+    400: "A malformed key, prefix or parameter; the body says which.",
+    404: "No such table, key or row; the body says which.",
+    503: "Not ready, or partitions are being assigned; the body says why. Retry shortly.",
 }
-JSON = {"content": {"application/json": {"schema": {"type": "object"}}}}
-PAGING = [
-    _param("limit", "query", "Rows per page (1-1000, default 50).", False, "integer"),
-    _param("offset", "query", "Rows to skip (default 0).", False, "integer"),
-]
+PATH_PARAMETER = re.compile(r"{(\w+)}")
 
 
-def document(pipeline: Pipeline) -> dict:
-    tables = sorted(pipeline.tables.all())
-    table_param = {**_param("name", "path", "The table."), "schema": {"enum": tables}}
-    paths = {
-        "/health": {"get": {"summary": "The worker is alive.", "responses": {"200": JSON}}},
-        "/models": {
-            "get": {
-                "summary": "Model versions: the active one, its parameters, the history.",
-                "responses": {"200": JSON},
+@dataclass(frozen=True)
+class Route:
+    """A page: its path (aiohttp pattern, `{name}` for path parameters), what it answers,
+    its query parameters (a pydantic model: names, types, bounds and descriptions) and its
+    error statuses."""
+
+    path: str
+    summary: str
+    path_parameters: Mapping[str, str] = field(default_factory=dict)  # name -> description
+    query: type[BaseModel] | None = None
+    content_type: str = JSON
+    errors: tuple[int, ...] = ()
+    path_schemas: Mapping[str, dict] = field(default_factory=dict)  # name -> schema
+
+    def __post_init__(self) -> None:
+        named = set(PATH_PARAMETER.findall(self.path))
+        if named != set(self.path_parameters):
+            raise ValueError(f"{self.path}: describe exactly its path parameters {named}")
+
+    def operation(self) -> dict:
+        parameters = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": description,
+                "schema": self.path_schemas.get(name, {"type": "string"}),
             }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics of this worker.",
-                "responses": {"200": {"content": {"text/plain": {}}}},
-            }
-        },
-        "/tables": {
-            "get": {"summary": "Every table, its help and key format.", "responses": {"200": JSON}}
-        },
-        "/tables/{name}": {
-            "get": {
-                "summary": "The keys of a table in a league-prefixed range, with their values.",
-                "parameters": [
-                    table_param,
-                    _param(
-                        "prefix", "query", "Key prefix starting with the league, e.g. soccer:E0|"
-                    ),
-                    *PAGING,
-                ],
-                "responses": {"200": JSON, **ERRORS},
-            }
-        },
-        "/tables/{name}/{key}": {
-            "get": {
-                "summary": "One key's value (windowed tables: its per-minute windows, the "
-                "current window and the delta to the previous one), answered by the worker "
-                "that owns the key's league.",
-                "parameters": [
-                    table_param,
-                    _param("key", "path", "A key starting with the league, e.g. soccer:E0|Arsenal"),
-                    _param(
-                        "before", "query", "team-form: features as of this time (ISO 8601).", False
-                    ),
-                ],
-                "responses": {"200": JSON, **ERRORS},
-            }
-        },
-        "/dashboard": {
-            "get": {
-                "summary": "The human dashboard (HTML).",
-                "parameters": [
-                    _param("league", "query", "League to show, e.g. soccer:E0", False),
-                    _param(
-                        "game",
-                        "query",
-                        "Game to chart, e.g. soccer:E0|E0-2020-21-fulham-arsenal",
-                        False,
-                    ),
-                ],
-                "responses": {"200": {"content": {"text/html": {}}}},
-            }
-        },
-    }
-    if pipeline.database is not None:
-        paths |= {
-            "/db/teams/{league}/{team}/games": {
-                "get": {
-                    "summary": "A team's games from PostgreSQL, newest first.",
-                    "parameters": [
-                        _param("league", "path", "League code, e.g. E0 or NBA."),
-                        _param("team", "path", "Team name as in the feed."),
-                        *PAGING,
-                    ],
-                    "responses": {"200": JSON, **ERRORS},
-                }
-            },
-            "/db/games/{game_id}/odds": {
-                "get": {
-                    "summary": "Every quote of a game and its closing lines.",
-                    "parameters": [_param("game_id", "path", "The game id.")],
-                    "responses": {"200": JSON, **ERRORS},
-                }
-            },
-            "/db/performance": {
-                "get": {
-                    "summary": "Brier and log loss per month of each model's last pregame "
-                    "predictions.",
-                    "parameters": [
-                        _param("model_version", "query", "Only this model version.", False),
-                        _param("sport", "query", "Only this sport.", False),
-                        _param("league", "query", "Only this league.", False),
-                    ],
-                    "responses": {"200": JSON},
-                }
-            },
-            "/db/predictions/recent": {
-                "get": {
-                    "summary": "The newest predictions and alerts.",
-                    "parameters": PAGING,
-                    "responses": {"200": JSON, **ERRORS},
-                }
-            },
+            for name, description in self.path_parameters.items()
+        ]
+        if self.query is not None:
+            properties = self.query.model_json_schema()["properties"]
+            for name, spec in self.query.model_fields.items():
+                schema = query_schema(properties[name])
+                parameters.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": spec.is_required(),
+                        "description": spec.description or "",
+                        "schema": schema,
+                    }
+                )
+        responses = {"200": {"description": self.summary, "content": {self.content_type: {}}}}
+        responses |= {str(status): {"description": ERRORS[status]} for status in self.errors}
+        return {"summary": self.summary, "parameters": parameters, "responses": responses}
+
+
+def query_schema(field_schema: dict) -> dict:
+    """A pydantic field's schema as a query parameter's: a parameter is absent, never null,
+    so the ``null`` alternative of an optional field goes."""
+    schema = {k: v for k, v in field_schema.items() if k not in ("title", "description", "anyOf")}
+    alternatives = [s for s in field_schema.get("anyOf", []) if s != {"type": "null"}]
+    if len(alternatives) == 1:
+        schema |= alternatives[0]
+    elif alternatives:
+        schema["anyOf"] = alternatives
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+    return schema
+
+
+def faust_route(path: str, view: faust.web.View) -> Route:
+    """One of faust's own pages (its router and table blueprints, its index), described by
+    faust's docstrings."""
+    doc = inspect.getdoc(view.get) or inspect.getdoc(type(view)) or "A faust page."
+    return Route(
+        path,
+        f"faust: {doc.splitlines()[0]}",
+        path_parameters={name: f"faust's {name}" for name in PATH_PARAMETER.findall(path)},
+    )
+
+
+def is_faust_view(view: faust.web.View) -> bool:
+    return type(view).__module__.startswith("faust.")
+
+
+class RouteTable:
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self.routes: dict[str, Route] = {}
+
+    def page(self, route: Route) -> Callable:
+        """Decorator: registers the handler at ``route.path`` and documents it."""
+        self.describe(route)
+        return self.app.page(route.path)
+
+    def describe(self, route: Route) -> None:
+        """Documents a page another module registers with ``app.page``."""
+        if route.path in self.routes:
+            raise ValueError(f"{route.path} is described twice")
+        self.routes[route.path] = route
+
+    def document(self) -> dict:
+        """Every view the web server serves (faust adds its blueprints' when it starts),
+        with each HTTP method it answers (HEAD goes with GET)."""
+        paths = {}
+        for path, view in sorted(self.app.web.views.items()):
+            route = self.routes.get(path)
+            if route is None and is_faust_view(view):
+                route = faust_route(path, view)
+            if route is not None:
+                methods = sorted(method.lower() for method in view.get_methods() - {"HEAD"})
+                paths[path] = dict.fromkeys(methods, route.operation())
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": "streamapp worker", "version": __version__},
+            "paths": paths,
         }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "streamapp worker", "version": __version__},
-        "paths": paths,
-    }
 
 
-def register(app: faust.App, pipeline: Pipeline) -> None:
-    spec = document(pipeline)
+class DashboardQuery(BaseModel):
+    league: str | None = Field(None, description="League to show, e.g. soccer:E0")
+    game: str | None = Field(
+        None, description="Game to chart, e.g. soccer:E0|E0-2020-21-fulham-arsenal"
+    )
+    live: int | None = Field(None, description="0: a still page, no pushed events (screenshots).")
 
-    @app.page("/openapi.json")
+
+class LeagueQuery(BaseModel):
+    league: str | None = Field(None, description="Only this league (sport:league).")
+
+
+def register(routes: RouteTable) -> None:
+    # the dashboard module registers its pages itself
+    routes.describe(
+        Route(
+            "/dashboard",
+            "The human dashboard (HTML).",
+            query=DashboardQuery,
+            content_type="text/html",
+        )
+    )
+    routes.describe(
+        Route(
+            "/dashboard/events",
+            "New predictions and alerts as they are produced (server-sent events).",
+            query=LeagueQuery,
+            content_type="text/event-stream",
+            errors=(400, 503),
+        )
+    )
+
+    @routes.page(Route("/openapi.json", "This document: every page of the worker (OpenAPI 3.1)."))
     async def openapi(web, request):
-        return json_bytes(web, spec)
+        return json_bytes(web, routes.document())

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
+from pydantic import BaseModel, Field
 from yarl import URL
 
 from agents.pipeline import Pipeline
 from schemas.base import Sport
 from streamapp.operations import readiness, refresh_gauges
-from streamapp.views.common import error, json_bytes, paging
+from streamapp.views.common import Paging, error, json_bytes, paging
+from streamapp.views.openapi import Route, RouteTable
 from tables.keys import SEPARATOR, partition_of, table_key
 from tables.odds_book import summarize
 from tables.player_form import player_features, teammate_boosts
@@ -23,8 +25,20 @@ from tables.team_form import form_features
 EXPOSITION_TYPE = "text/plain; version=0.0.4"
 
 
-def register(app: faust.App, pipeline: Pipeline) -> None:
+class TableRange(Paging):
+    prefix: str = Field(description="Key prefix starting with the league, e.g. soccer:E0|")
+
+
+class TableValue(BaseModel):
+    before: datetime | None = Field(
+        None, description="team-form: features as of this time (ISO 8601); default now."
+    )
+
+
+def register(app: faust.App, pipeline: Pipeline, routes: RouteTable) -> None:
     tables = pipeline.tables.all()
+    table_name = {"name": "The table."}
+    table_schema = {"name": {"enum": sorted(tables)}}
     windowed = pipeline.tables.windowed
     team_games = pipeline.tables.team_games
 
@@ -98,27 +112,36 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
                 await response.read(), content_type=response.content_type, status=response.status
             )
 
-    @app.page("/models")
+    @routes.page(Route("/models", "Model versions: the active one, its parameters, the history."))
     async def models(web, request):
         return json_bytes(
             web, {**pipeline.registry.describe(), "params": pipeline.registry.active.to_dict()}
         )
 
-    @app.page("/health")
+    @routes.page(Route("/health", "The worker is alive."))
     async def health(web, request):
         return json_bytes(web, {"status": "ok", "app": app.conf.id})
 
-    @app.page("/ready")
+    @routes.page(
+        Route(
+            "/ready",
+            "200 once partitions are assigned, tables recovered and no agent is stalled; "
+            "503 with the reason otherwise.",
+            errors=(503,),
+        )
+    )
     async def ready(web, request):
         ok, reason = readiness(app)
         return json_bytes(web, {"ready": ok, "reason": reason}, status=200 if ok else 503)
 
-    @app.page("/metrics")
+    @routes.page(
+        Route("/metrics", "Prometheus metrics of this worker.", content_type=EXPOSITION_TYPE)
+    )
     async def metrics(web, request):
         refresh_gauges(app, pipeline)
         return web.bytes(pipeline.metrics.exposition(), content_type=EXPOSITION_TYPE)
 
-    @app.page("/tables")
+    @routes.page(Route("/tables", "Every table, its help and key format."))
     async def table_index(web, request):
         return json_bytes(
             web,
@@ -133,7 +156,16 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             },
         )
 
-    @app.page("/tables/{name}")
+    @routes.page(
+        Route(
+            "/tables/{name}",
+            "The keys of a table in a league-prefixed range, with their values.",
+            path_parameters=table_name,
+            path_schemas=table_schema,
+            query=TableRange,
+            errors=(400, 404, 503),
+        )
+    )
     async def table_range(web, request, name):
         if name not in tables:
             return error(web, f"no table {name!r}; tables: {sorted(tables)}", 404)
@@ -165,7 +197,20 @@ def register(app: faust.App, pipeline: Pipeline) -> None:
             },
         )
 
-    @app.page("/tables/{name}/{key}")
+    @routes.page(
+        Route(
+            "/tables/{name}/{key}",
+            "One key's value (windowed tables: its per-minute windows, the current window and "
+            "the delta to the previous one), answered by the worker that owns the key's league.",
+            path_parameters={
+                **table_name,
+                "key": "A key starting with the league, e.g. soccer:E0|Arsenal",
+            },
+            path_schemas=table_schema,
+            query=TableValue,
+            errors=(400, 404, 503),
+        )
+    )
     async def table_value(web, request, name, key):
         if name not in tables:
             return error(web, f"no table {name!r}; tables: {sorted(tables)}", 404)

@@ -7,6 +7,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,6 +26,18 @@ SNAPSHOT_TABLES = {
     "alerts": "*",
     "dead_letters": 'source_topic, partition, "offset", reason, error_type, key, payload',
 }
+
+
+INTEGRATION_DIR = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of this folder needs the stack: marked here, so that a module that forgets
+    its ``pytestmark`` cannot make ``make test-unit`` start Kafka and PostgreSQL."""
+    for item in items:
+        if item.path.is_relative_to(INTEGRATION_DIR):
+            item.add_marker(pytest.mark.integration)
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ import asyncio
 import time
 
 import orjson
+import pytest
 
 from schemas import Alert, AlertKind, PlayerBoxScore
 from streamapp.kafka_io import read_all
@@ -19,6 +20,8 @@ from tables.model_params import DEFAULT_PARAMS
 from tables.player_form import record_line, record_team_game
 from tables.props import largest_move, next_opponent, opponent_factors, project, roster
 from tests.integration.test_state_tables import get, key_path
+
+pytestmark = pytest.mark.integration
 
 DAVIS, LEBRON = "203076", "2544"
 

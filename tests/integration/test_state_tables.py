@@ -1,10 +1,11 @@
 """State tables on a real worker: equal to the same functions applied offline, shown on the
-dashboard in headless Chromium, rebuilt from their changelogs after the local state is gone,
-and answered alike by either of two workers."""
+dashboard in headless Chromium (a screenshot, a click, an alert pushed live), rebuilt from
+their changelogs after the local state is gone, and answered alike by either of two workers."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import subprocess
@@ -13,13 +14,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas import GameEvent, OddsQuote, PlayerBoxScore
+from schemas.alert import Alert, AlertKind
 from streamapp.kafka_io import read_all
 from streamapp.replay.catalog import timeline
 from streamapp.replay.producer import replay
@@ -31,6 +35,7 @@ from tables.odds_book import apply_game, apply_quote, steam_alert
 from tables.player_form import record_line
 from tables.team_form import record_result
 from tests.integration.conftest import free_port, recovery_figures, stop_worker
+from tests.integration.devtools import chromium_page
 from tests.offline import offline_model, valid
 
 pytestmark = pytest.mark.integration
@@ -102,7 +107,9 @@ def offline_state(events) -> dict[str, dict]:
 def replay_and_drain(settings, events) -> None:
     async def run():
         await replay(settings, events, progress=False)
-        await wait_until_drained(settings, timeout=300)
+        # A liveness bound, not a timing check: five leagues through two workers on a
+        # shared 2-core machine took 300 s and more.
+        await wait_until_drained(settings, timeout=600)
 
     asyncio.run(run())
 
@@ -178,6 +185,10 @@ def test_tables_equal_the_offline_calculation_and_the_dashboard_shows_them(
     assert 'data-ready="1"' in dom
     assert re.search(r'id="status"[^>]*>updated', dom), "the dashboard reported errors"
     assert "Man City" in dom and "<polyline" in dom and "Fulham" in dom
+    panels = dom.split("<script>")[0]
+    listed = re.findall(r'data-game="([^"]+)"', panels)  # predictions, alerts, anomalies
+    assert listed and not [g for g in listed if not g.startswith("soccer:E0|")]
+    assert '<option value="nba:NBA">' in panels and '<option value="soccer:E0">' in panels
     shot = ARTIFACTS / "dashboard.png"
     shot.unlink(missing_ok=True)
     subprocess.run(
@@ -187,6 +198,66 @@ def test_tables_equal_the_offline_calculation_and_the_dashboard_shows_them(
     )  # fmt: skip
     assert shot.stat().st_size > 20_000
     print(f"dashboard screenshot: {shot}")
+
+    # Live, in one page: a click shows a game's line movement; an alert arrives by itself.
+    live_shot = ARTIFACTS / "dashboard-live.png"
+    asyncio.run(click_a_game_and_watch_an_alert_arrive(settings, chromium, profile, live_shot))
+    print(f"live dashboard screenshot: {live_shot}")
+
+
+async def click_a_game_and_watch_an_alert_arrive(settings, chromium, profile, shot) -> None:
+    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--virtual-time")]  # real time
+    async with chromium_page(chromium, flags, Path(f"{profile}-live")) as page:
+        await page.open(f"http://127.0.0.1:{settings.web_port}/dashboard?league=soccer:E0")
+        await page.wait_for('document.body.dataset.ready === "1"')
+        await page.wait_for('document.body.dataset.live === "1"')  # the stream is at the end
+        await page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+        game = await page.evaluate(
+            'document.querySelector("#predictions a[data-game]").dataset.game'
+        )
+        await page.click(f'#predictions a[data-game="{game}"]')
+        await page.wait_for(
+            f"new URLSearchParams(location.search).get('game') === {json.dumps(game)}"
+        )
+        game_id = game.split("|")[1]
+        await page.wait_for(
+            "document.querySelector('#chart polyline') &&"
+            f" document.getElementById('game-title').textContent.includes({json.dumps(game_id)})"
+        )
+
+        pushed = {league: pushed_alert(league) for league in ("nba:NBA", "soccer:E0")}
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+        await producer.start()
+        try:
+            for league, alert in pushed.items():
+                await producer.send_and_wait(
+                    settings.topic("alerts"), alert.to_json(), key=league.encode()
+                )
+        finally:
+            await producer.stop()
+        alerts_text = "document.getElementById('alerts').textContent"
+        await page.wait_for(f"{alerts_text}.includes({json.dumps(pushed['soccer:E0'].detail)})")
+        await asyncio.sleep(1)  # time enough for the other league's alert, were it let through
+        assert pushed["nba:NBA"].detail not in await page.evaluate(alerts_text)
+        assert await page.evaluate("window.loadedOnce === true"), "the page was reloaded"
+        await page.screenshot(shot)
+    assert shot.stat().st_size > 20_000
+
+
+def pushed_alert(league: str) -> Alert:
+    sport, name = league.split(":")
+    return Alert(
+        event_id=f"dashboard-test:{league}",
+        event_time=datetime.now(UTC),
+        sport=sport,
+        league=name,
+        game_id=f"{name}-dashboard-test",
+        alert_kind=AlertKind.STEAM,
+        market="moneyline",
+        selection="home",
+        model_version="test",
+        detail=f"pushed to the dashboard ({league})",
+    )
 
 
 def test_tables_are_rebuilt_from_their_changelogs(live_settings, tmp_path, data_dir):

@@ -1,0 +1,32 @@
+"""The demo shows one progress bar while the worker catches up, not a log line per poll."""
+
+from __future__ import annotations
+
+import logging
+
+from streamapp import demo
+
+
+async def test_the_bar_counts_the_replayed_events_the_worker_committed(settings, monkeypatch):
+    async def raw_lag(settings, group, topics):
+        assert group == settings.app_id and all(".raw." in topic for topic in topics)
+        return 40
+
+    monkeypatch.setattr(demo, "group_lag", raw_lag)
+    progress = demo.WorkerProgress(settings, events=100)
+    await progress(lag=55, outputs={settings.topic("predictions"): 1234})
+    await progress(lag=50, outputs={settings.topic("predictions"): 1300})
+    assert progress.bar.n == 60
+    assert "predictions=1,300" in str(progress.bar) and "lag=50" in str(progress.bar)
+    progress.close()
+
+
+def test_the_log_goes_to_a_file_and_only_warnings_to_the_terminal(tmp_path, monkeypatch):
+    terminal = logging.StreamHandler()
+    monkeypatch.setattr(logging.getLogger(), "handlers", [terminal])  # pytest's own are put back
+    demo.log_to_file(tmp_path / "demo.log")
+    logging.getLogger("streamapp.summary").warning("waiting for the worker: lag 3")
+    assert terminal.level == logging.WARNING
+    for handler in logging.getLogger().handlers:
+        handler.close()
+    assert "waiting for the worker" in (tmp_path / "demo.log").read_text()
