@@ -195,7 +195,7 @@ class OffsetOrder:
     seek, nothing. A message fetched before the seek but delivered after it, or delivered
     twice, is refused (it is, or was, read again in order). A partition whose first
     message arrives past the position (faust dropped the ones before it: seen when a
-    rebalance suspended the flow just after the seek) is a gap: ``admits`` says so, and
+    rebalance suspended the flow just after the seek) is a gap: ``judge`` says so, and
     the runtime seeks the partition back (``StreamProgress.reseek``)."""
 
     def __init__(self, progress: StreamProgress) -> None:
@@ -203,9 +203,6 @@ class OffsetOrder:
         self.epoch = progress.seek_epoch
         self.last: dict[TP, int] = {}
         self.reseeks: dict[TP, int] = {}
-
-    def admits(self, message: Message) -> bool:
-        return self.judge(message) is Admission.ADMIT
 
     def judge(self, message: Message) -> Admission:
         if self.epoch != self.progress.seek_epoch:

@@ -27,7 +27,7 @@ def message(tp: TP, offset: int) -> SimpleNamespace:
 
 
 def admitted(order: OffsetOrder, *messages) -> list[int]:
-    return [m.offset for m in messages if order.admits(m)]
+    return [m.offset for m in messages if order.judge(m) is Admission.ADMIT]
 
 
 def test_nothing_is_admitted_before_the_first_seek():
