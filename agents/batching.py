@@ -32,8 +32,8 @@ a dead letter (``BatchProcessor``), so one bad event never stops a partition or 
 an agent. During a rebalance (flow suspended) and for messages fetched before it, nothing
 is recorded as processed: those messages are released and read again from the last
 committed offset (or the partition's beginning) once the new assignment is in place. The
-rebalance waits only for the batches being processed. ``install_ack_rules`` puts the
-consumer side in place; the app factory calls it.
+rebalance waits only for the batches being processed. ``RuntimeConsumer`` is the
+consumer side; the app's transport (``RuntimeTransport``) creates it.
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ from typing import TYPE_CHECKING
 import faust
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from faust.agents.agent import current_agent
+from faust.exceptions import ConsumerNotStarted
 from faust.streams import _current_event
 from faust.transport.consumer import Consumer
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import Message, ack_lock
 
@@ -94,6 +96,7 @@ class StreamProgress:
         self._idle.set()
         self.seek_epoch = 0
         self.sought: dict[TP, int] = {}
+        self.sought_at = time.monotonic()
         # False where no consumer seeks (agent test contexts): streams take what comes.
         self.seeks = True
         # False under exactly_once: a committed offset may point at a transaction marker,
@@ -175,6 +178,7 @@ class StreamProgress:
 
     def sought_to(self, offsets: Mapping[TP, int]) -> None:
         self.sought = dict(offsets)
+        self.sought_at = time.monotonic()
         self.seek_epoch += 1
         self.reseeks, self._gaps_watched = {}, set()
 
@@ -203,10 +207,34 @@ class OffsetOrder:
         self.epoch = progress.seek_epoch
         self.last: dict[TP, int] = {}
         self.reseeks: dict[TP, int] = {}
+        self.taken_at: dict[TP, float] = {}  # monotonic time the last message was admitted
 
-    def judge(self, message: Message) -> Admission:
+    def _follow_seeks(self) -> None:
         if self.epoch != self.progress.seek_epoch:
             self.epoch, self.last, self.reseeks = self.progress.seek_epoch, {}, {}
+            self.taken_at = {}
+
+    def idle(self, tp: TP, highwater: int | None, quiet: float) -> bool:
+        """The agent has taken every message the broker held on ``tp`` at the consumer's
+        last fetch, and none for ``quiet`` seconds: that input cannot bring an event older
+        than what was taken, except one produced meanwhile (``quiet`` covers a producer
+        whose batches for two topics reach the broker a moment apart)."""
+        self._follow_seeks()
+        if highwater is None:
+            return False  # not fetched since the assignment: nothing known
+        last = self.last.get(tp)
+        position = last + 1 if last is not None else self.progress.sought.get(tp)
+        if position is None:
+            return not self.progress.seeks and highwater == 0
+        # Under exactly-once, a transaction's commit marker takes the offset after its
+        # last message.
+        if position + (0 if self.progress.exact_start else 1) < highwater:
+            return False
+        since = self.taken_at.get(tp, self.progress.sought_at)
+        return time.monotonic() - since >= quiet
+
+    def judge(self, message: Message) -> Admission:
+        self._follow_seeks()
         tp, offset = message.tp, message.offset
         reseeks = self.progress.reseeks.get(tp, 0)
         if self.reseeks.get(tp, 0) != reseeks:  # sought back: read it again from the start
@@ -223,6 +251,7 @@ class OffsetOrder:
             if offset > start and self.progress.exact_start:
                 return Admission.GAP
         self.last[tp] = offset
+        self.taken_at[tp] = time.monotonic()
         return Admission.ADMIT
 
 
@@ -383,25 +412,78 @@ async def run_batches(
     handle: Handler,
     size: int | None = None,
     within: float | None = None,
+    on_tick: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """The loop of an agent: ``handle`` gets batches of at most ``size`` events (or what
     came within ``within`` seconds; the ingest batch settings by default). A batch is
     acknowledged once ``handle`` is done with it (or parked what it could not process)
-    and every table write it made is on the broker; before that, nothing of it is."""
+    and every table write it made is on the broker; before that, nothing of it is.
+
+    ``on_tick`` (an agent that holds events back, e.g. for a slower input) runs every
+    ``STREAMAPP_TICK_SECONDS`` between batches, never during one, with the same rule for
+    its table writes: it releases what became due without a new message."""
     app, tables, progress = stream.app, pipeline.tables, pipeline.progress
     size = size or pipeline.settings.ingest_batch_size
     within = within or pipeline.settings.ingest_batch_seconds
     agent = current_agent().name
     order = progress.order_of(agent)
     processor = BatchProcessor(pipeline, app, agent)
+    one_at_a_time = asyncio.Lock()  # a batch or a tick, never both
+
+    async def stored(work: Awaitable[None]) -> bool:
+        """``work``, then wait until its table writes are on the changelog; False (and a
+        permanent stall) when they never got there."""
+        await work
+        try:
+            await tables.written(agent)
+        except Exception as error:
+            # The state is not on the changelog: nothing may be acknowledged, and only a
+            # restart reads these events again.
+            progress.stall(
+                agent,
+                f"a table write did not reach the changelog ({error!r}); restart the "
+                "worker to read the partition again from its last committed offset",
+                permanent=True,
+            )
+            log.error("%s: table write lost: %r", agent, error)
+            return False
+        return True
+
+    async def tick() -> None:
+        try:
+            await stored(on_tick())
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            progress.stall(agent, f"{type(error).__name__}: {error}")  # tried again next tick
+            log.warning("%s: %r on a tick; trying again", agent, error)
+        else:
+            progress.unstall(agent)
+
+    async def ticking() -> None:
+        while True:
+            await asyncio.sleep(pipeline.settings.tick_seconds)
+            if not app.flow_control.is_active():
+                continue  # a rebalance: the partitions' owner is being decided
+            async with one_at_a_time:
+                progress.enter()
+                try:
+                    await tick()
+                finally:
+                    progress.leave()
+
     # Only ``stream.ack`` below acknowledges: the take buffer restores this flag when it
     # closes, and an agent restarted on the same stream must not find it switched on.
     stream.enable_acks = False
+    # Created here, the ticker runs in the agent's context: its table writes are the agent's.
+    ticker = asyncio.ensure_future(ticking()) if on_tick else None
     try:
         # aclosing: a crash closes the take buffer now, not at garbage collection in
         # another context (its processor would keep holding the stream meanwhile).
         async with aclosing(stream.noack_take(size, within=within)) as batches:
             async for batch in batches:
+                if ticker is not None and ticker.done():
+                    ticker.result()  # the ticker crashed: so does the agent
                 admitted = []
                 for event in batch:
                     message = event.message
@@ -417,26 +499,14 @@ async def run_batches(
                         progress.watch_gap(app.consumer, order, message.tp)
                 if not admitted:
                     continue
-                progress.enter()
-                try:
-                    await processor.process(admitted, handle)
+                async with one_at_a_time:
+                    progress.enter()
                     try:
-                        await tables.written(agent)
-                    except Exception as error:
-                        # The state is not on the changelog: nothing may be acknowledged, and
-                        # only a restart reads these events again.
-                        progress.stall(
-                            agent,
-                            f"a table write did not reach the changelog ({error!r}); restart the "
-                            "worker to read the partition again from its last committed offset",
-                            permanent=True,
-                        )
-                        log.error("%s: table write lost: %r", agent, error)
-                        continue
-                    for event in admitted:
-                        await stream.ack(event)
-                finally:
-                    progress.leave()
+                        if await stored(processor.process(admitted, handle)):
+                            for event in admitted:
+                                await stream.ack(event)
+                    finally:
+                        progress.leave()
     except Exception as error:
         # Only a bug gets here: the batch in hand stays unacknowledged, so the partition
         # commits no further until a restart reads it again. Say so on /ready.
@@ -447,6 +517,33 @@ async def run_batches(
             permanent=True,
         )
         raise
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+
+
+def idle_inputs(app: faust.App, pipeline: Pipeline, topics: Mapping[str, str], partition: int):
+    """The inputs (name -> topic) of the current agent whose ``partition`` is idle: the
+    agent has taken all the broker holds there, and nothing for ``STREAMAPP_IDLE_INPUT_SECONDS``."""
+    order = pipeline.progress.order_of(current_agent().name)
+    quiet = pipeline.settings.idle_input_seconds
+    idle = set()
+    for name, topic in topics.items():
+        tp = TP(topic, partition)
+        try:
+            highwater = app.consumer.highwater(tp)
+        except ConsumerNotStarted:  # an agent fed by hand (tests): nothing is known
+            highwater = None
+        if order.idle(tp, highwater, quiet):
+            idle.add(name)
+    return frozenset(idle)
+
+
+def partition_event(app: faust.App, topic: str, partition: int) -> faust.types.EventT:
+    """An event that stands for a partition when no message is in hand (a tick): faust
+    tables read and write the partition of the current event (``current_event``)."""
+    message = Message(topic, partition, -1, time.time(), 0, [], None, None, None)
+    return faust.Event(app, None, None, [], message)
 
 
 async def run_events(
@@ -465,61 +562,60 @@ async def run_events(
     await run_batches(stream, pipeline, handle)
 
 
-def _ack_in_current_assignment(ack):
-    def ack_rule(self: Consumer, message: Message) -> bool:
+class RuntimeConsumer(aiokafka_driver.Consumer):
+    """faust's Kafka consumer with the consumer side of the rules above; only this app's
+    transport (``RuntimeTransport``) creates it, so nothing else in the process changes."""
+
+    @property
+    def progress(self) -> StreamProgress:
+        return self.app.pipeline.progress
+
+    def ack(self, message: Message) -> bool:
+        """A message fetched before the current assignment is released, not recorded."""
         if in_current_assignment(self.app, message):
-            return ack(self, message)
+            return super().ack(message)
         release(self, message)
         return False
 
-    return ack_rule
-
-
-async def _wait_for_batches_in_flight(self: Consumer) -> None:
-    """Replaces ``Consumer.wait_empty`` (at revocation and at shutdown): wait for the
-    batches being processed, release every other message, commit what was processed."""
-    progress: StreamProgress | None = getattr(self.app, "stream_progress", None)
-    if progress is not None:
-        progress.sought_to({})  # nothing is admitted until the next assignment's seek
+    async def wait_empty(self) -> None:
+        """At revocation and at shutdown: wait for the batches being processed (no longer
+        than half the session timeout), release every other message, commit what was
+        processed. faust's own waits for every message fetched, which never ends while an
+        agent still references an event of one that was cleared from its queue."""
+        self.progress.sought_to({})  # nothing is admitted until the next assignment's seek
         timeout = self.app.conf.broker_session_timeout / 2
-        if not await progress.wait_idle(timeout):
+        if not await self.progress.wait_idle(timeout):
             log.warning(
                 "%d batches still being processed after %.0f s; their events will be read again",
-                progress.in_flight,
+                self.progress.in_flight,
                 timeout,
             )
-    for message in list(self._unacked_messages):
-        release(self, message)
-    await self.commit_and_end_transactions()
+        for message in list(self._unacked_messages):
+            release(self, message)
+        await self.commit_and_end_transactions()
+
+    async def perform_seek(self) -> None:
+        """After each assignment: every stream partition to its committed offset, or to its
+        beginning when nothing was committed (aiokafka leaves such a partition where the
+        fetcher got to). The offsets are published to the streams (``OffsetOrder``) before
+        the seeks, so a message read from the new position is never refused for arriving
+        before them."""
+        thread = self._thread  # the aiokafka driver's consumer thread
+        client = thread._ensure_consumer()
+        streams = [tp for tp in self.assignment() if not self._is_changelog_tp(tp)]
+        committed = {tp: await thread.call_thread(client.committed, tp) for tp in streams}
+        uncommitted = [tp for tp, offset in committed.items() if offset is None or offset < 0]
+        earliest = await self.earliest_offsets(*uncommitted) if uncommitted else {}
+        positions = {**committed, **earliest}
+        self.progress.sought_to(positions)
+        for tp, offset in positions.items():
+            await self.seek(tp, offset)
+        self._committed_offset.update(
+            {tp: offset for tp, offset in committed.items() if offset is not None and offset >= 0}
+        )
 
 
-async def _seek_every_stream_partition(self: Consumer) -> None:
-    """Replaces ``Consumer.perform_seek`` (after each assignment): every stream partition
-    to its committed offset, or to its beginning when nothing was committed. The offsets
-    are published to the streams (``OffsetOrder``) before the seeks, so a message read
-    from the new position is never refused for arriving before them."""
-    thread = self._thread  # the aiokafka driver's consumer thread
-    client = thread._ensure_consumer()
-    streams = [tp for tp in self.assignment() if not self._is_changelog_tp(tp)]
-    committed = {tp: await thread.call_thread(client.committed, tp) for tp in streams}
-    uncommitted = [tp for tp, offset in committed.items() if offset is None or offset < 0]
-    positions = {**committed, **(await self.earliest_offsets(*uncommitted) if uncommitted else {})}
-    progress: StreamProgress | None = getattr(self.app, "stream_progress", None)
-    if progress is not None:
-        progress.sought_to(positions)
-    for tp, offset in positions.items():
-        await self.seek(tp, offset)
-    self._committed_offset.update(
-        {tp: offset for tp, offset in committed.items() if offset is not None and offset >= 0}
-    )
+class RuntimeTransport(aiokafka_driver.Transport):
+    """The Kafka transport of faust, creating ``RuntimeConsumer``s."""
 
-
-def install_ack_rules(app: faust.App, progress: StreamProgress) -> None:
-    """The consumer side of the rules above (faust's consumer class is patched once per
-    process; each app finds its own ``StreamProgress``)."""
-    app.stream_progress = progress
-    if not getattr(Consumer.ack, "streamapp_rule", False):
-        Consumer.ack = _ack_in_current_assignment(Consumer.ack)
-        Consumer.ack.streamapp_rule = True
-        Consumer.wait_empty = _wait_for_batches_in_flight
-        Consumer.perform_seek = _seek_every_stream_partition
+    Consumer = RuntimeConsumer

@@ -12,10 +12,19 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import faust
+from faust.types import TP
 
-from agents.batching import current_event, error_type_of, is_transient, run_batches
+from agents.batching import (
+    current_event,
+    error_type_of,
+    idle_inputs,
+    is_transient,
+    partition_event,
+    run_batches,
+)
 from agents.pipeline import Pipeline
 from schemas.base import Sport
 from schemas.deadletter import DeadLetter
@@ -34,6 +43,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     ratings = pipeline.tables.league_ratings
     topics, metrics, registry = pipeline.topics, pipeline.metrics, pipeline.registry
     games_topic = topics.clean["games"].get_topic_name()
+    inputs = {feed: topics.clean[feed].get_topic_name() for feed in FEEDS}
     source = topics.merged(app, topics.clean["games"], topics.clean["odds"])
 
     async def send_all(key: bytes, outputs, deliveries: list) -> None:
@@ -86,75 +96,131 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             version = registry.active.version
             metrics.model_brier.labels(state.sport.value, state.league, version).set(state.brier)
 
+    # Leagues with events held back on this worker: key -> what their release depends on.
+    # Rebuilt from the table after every rebalance, so a held event never waits for a
+    # message of its own league to come.
+    held: dict[str, Held] = {}
+    held_epoch = [-1]
+
+    def hold(key: str, partition: int, merge: dict, idle: frozenset[str]) -> None:
+        if merge["pending"]:
+            held[key] = Held(partition, idle, min(item[6] for item in merge["pending"]))
+        else:
+            held.pop(key, None)
+
+    async def advance(key: str, partition: int, records: list) -> None:
+        """Push the league's new ``records`` (none on a tick) into its merge buffer and
+        apply every event that is due: no input can still bring one that goes before it."""
+        context = records[0] if records else partition_event(app, games_topic, partition)
+        with current_event(context):
+            stored = ratings.get(key)
+        # The merge buffer is kept in the league's value: one write stores both, so a
+        # crash cannot keep one without the other.
+        state = LeagueRatings.from_dict(stored) if stored else league_of(key)
+        merge = (stored.get("merge") if stored else None) or new_merge()
+        now = time.time()
+        for record in records:
+            message = record.message
+            feed = "games" if message.topic == games_topic else "odds"
+            push(
+                merge, feed, int(message.timestamp * 1000),
+                f"{message.topic}:{message.partition}", message.offset,
+                message.value.decode(), now,
+            )  # fmt: skip
+        idle = idle_inputs(app, pipeline, inputs, partition)
+        released = release(merge, FEEDS, settings.merge_max_wait_seconds, now, idle)
+        if not released and not records:
+            hold(key, partition, merge, idle)
+            return  # nothing changed: nothing to store
+        params = registry.active
+        letters: list = []  # deliveries of the dead letters of events not applied
+        sent: list[tuple] = []  # (event, deliveries of its outputs)
+        settled = False
+        for item in released:
+            model = GameEvent if item.feed == "games" else OddsQuote
+            outputs_sent: list = []
+            try:
+                event = model.model_validate_json(item.payload)
+                outputs = state.observe(
+                    event,
+                    params,
+                    settings.prediction_min_change,
+                    settings.alert_on_outlier_prices,
+                )
+                if outputs:
+                    await send_all(key.encode(), outputs, outputs_sent)
+                    settled = settled or bool(outputs.settlements)
+            except Exception as error:  # one bad event must not stop the league: park it
+                if is_transient(error):
+                    raise  # the broker is away: the batch is tried again
+                log.exception("predict-games could not apply %s", item.payload[:200])
+                await park(key, item, error, letters)
+                continue
+            sent.append((item, outputs_sent))
+        # Every output is on the broker before the state that produced it is stored; an
+        # event whose outputs the broker refused is parked, not retried forever with
+        # every later event of the league.
+        for item, outputs_sent in sent:
+            try:
+                await asyncio.gather(*outputs_sent)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                await park(key, item, error, letters)
+        await asyncio.gather(*letters)
+        merge["partition"] = partition  # where a tick finds the league after a rebalance
+        with current_event(context):
+            ratings[key] = {**state.to_dict(), "merge": merge}
+        hold(key, partition, merge, idle)
+        if settled:
+            publish_quality(state)
+
     async def predict_batch(batch) -> None:
         by_league: dict[str, list] = {}
         for record in batch:
             by_league.setdefault(record.message.key.decode(), []).append(record)
         for key, records in by_league.items():
-            with current_event(records[0]):
-                stored = ratings.get(key)
-            # The merge buffer is kept in the league's value: one write stores both, so a
-            # crash cannot keep one without the other.
-            state = LeagueRatings.from_dict(stored) if stored else league_of(key)
-            merge = stored.get("merge") if stored else None
-            merge = merge or new_merge()
-            now = time.time()
-            for record in records:
-                message = record.message
-                feed = "games" if message.topic == games_topic else "odds"
-                push(
-                    merge, feed, int(message.timestamp * 1000),
-                    f"{message.topic}:{message.partition}", message.offset,
-                    message.value.decode(), now,
-                )  # fmt: skip
-            released = release(merge, FEEDS, settings.merge_max_wait_seconds, now)
-            params = registry.active
-            letters: list = []  # deliveries of the dead letters of events not applied
-            sent: list[tuple] = []  # (event, deliveries of its outputs)
-            settled = False
-            for item in released:
-                model = GameEvent if item.feed == "games" else OddsQuote
-                outputs_sent: list = []
-                try:
-                    event = model.model_validate_json(item.payload)
-                    outputs = state.observe(
-                        event,
-                        params,
-                        settings.prediction_min_change,
-                        settings.alert_on_outlier_prices,
-                    )
-                    if outputs:
-                        await send_all(key.encode(), outputs, outputs_sent)
-                        settled = settled or bool(outputs.settlements)
-                except Exception as error:  # one bad event must not stop the league: park it
-                    if is_transient(error):
-                        raise  # the broker is away: the batch is tried again
-                    log.exception("predict-games could not apply %s", item.payload[:200])
-                    await park(key, item, error, letters)
-                    continue
-                sent.append((item, outputs_sent))
-            # Every output is on the broker before the state that produced it is stored; an
-            # event whose outputs the broker refused is parked, not retried forever with
-            # every later event of the league.
-            for item, outputs_sent in sent:
-                try:
-                    await asyncio.gather(*outputs_sent)
-                except Exception as error:
-                    if is_transient(error):
-                        raise
-                    await park(key, item, error, letters)
-            await asyncio.gather(*letters)
-            with current_event(records[0]):
-                ratings[key] = {**state.to_dict(), "merge": merge}
-            if settled:
-                publish_quality(state)
+            await advance(key, records[0].message.partition, records)
+
+    def find_held() -> None:
+        """After a rebalance: the leagues of this worker's partitions that hold events."""
+        held.clear()
+        assigned = app.consumer.assignment()
+        for key in list(ratings.keys()):
+            merge = (ratings.get(key) or {}).get("merge") or {}
+            partition = merge.get("partition")
+            if merge.get("pending") and TP(games_topic, partition) in assigned:
+                hold(key, partition, merge, frozenset())
+
+    async def release_due() -> None:
+        """What became due without a new message: an input went idle, or an event has
+        waited ``merge_max_wait_seconds``."""
+        if held_epoch[0] != pipeline.progress.seek_epoch:
+            held_epoch[0] = pipeline.progress.seek_epoch
+            find_held()
+        assigned = app.consumer.assignment()
+        now = time.time()
+        for key, waiting in list(held.items()):
+            if TP(games_topic, waiting.partition) not in assigned:
+                del held[key]
+                continue
+            idle = idle_inputs(app, pipeline, inputs, waiting.partition)
+            overdue = now - waiting.oldest_arrival >= settings.merge_max_wait_seconds
+            if overdue or not idle <= waiting.idle:
+                await advance(key, waiting.partition, [])
 
     @app.agent(source, name="predict-games")
     async def predict_games(stream):
         await pipeline.registry_loaded.wait()
-        await run_batches(stream, pipeline, predict_batch)
+        await run_batches(stream, pipeline, predict_batch, on_tick=release_due)
 
     return predict_games
+
+
+class Held(NamedTuple):
+    partition: int
+    idle: frozenset[str]  # the idle inputs when the league's events were last held back
+    oldest_arrival: float  # wall-clock seconds the longest-held event arrived
 
 
 def league_of(key: str) -> LeagueRatings:

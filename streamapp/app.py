@@ -30,7 +30,7 @@ from agents import (
     track_form,
     track_players,
 )
-from agents.batching import install_ack_rules
+from agents.batching import RuntimeTransport
 from agents.pipeline import Pipeline, define_topics
 from streamapp.db.writer import Database
 from streamapp.metrics import Metrics
@@ -64,9 +64,16 @@ SINK_MODULES = (
 )
 
 
+class StreamApp(faust.App):
+    """faust's App whose consumer keeps the runtime's rules (agents.batching)."""
+
+    def _new_transport(self) -> RuntimeTransport:
+        return RuntimeTransport(self.conf.broker_consumer, self)
+
+
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or get_settings()
-    app = faust.App(
+    app = StreamApp(
         settings.app_id,
         broker=settings.broker,
         store=settings.store,
@@ -96,7 +103,6 @@ def create_app(settings: Settings | None = None) -> faust.App:
         database=Database(settings, metrics) if settings.sink_enabled else None,
     )
     pipeline.progress.exact_start = settings.processing_guarantee == "at_least_once"
-    install_ack_rules(app, pipeline.progress)
     # faust's own metrics, on the project's registry: /metrics serves them with the rest
     app.monitor = PrometheusMonitor(metrics=metrics.faust)
     app.sensors.add(RecoveryTimer(pipeline))

@@ -130,6 +130,19 @@ class Settings(BaseSettings):
         description="Seconds a league's game/odds events wait for the slower feed before they "
         "are applied anyway (a stopped feed must not hold predictions back forever).",
     )
+    idle_input_seconds: float = Field(
+        0.2,
+        ge=0,
+        description="An input partition the agent has read to its end, with nothing new for "
+        "this long, is idle: it holds no other feed's events back (a live quote does not wait "
+        "for a quiet games feed). Covers a producer whose topics reach the broker a moment apart.",
+    )
+    tick_seconds: float = Field(
+        0.05,
+        gt=0,
+        description="How often an agent that holds events back checks, without a new message, "
+        "whether an input went idle or an event waited merge_max_wait_seconds.",
+    )
     model_params_file: Path | None = Field(
         None,
         description="A model version (JSON) to publish and activate at worker start, unless "

@@ -2,11 +2,18 @@
 
 The two topics are consumed side by side and either may run ahead of the other (by months
 of event time in a fast replay), so the order they reach an agent is not the order things
-happened. Events wait in the league's buffer until every input has passed their event time
-(the watermark); then they are released in (event time, feed order) order, which is the
-same on every run and every worker. A feed that stops would hold everything back, so an
-event that has waited ``max_wait`` seconds of wall-clock time is released regardless, with
-everything older than it.
+happened. Events wait in the league's buffer until no input can still bring an event that
+goes before them; then they are released in (event time, feed order, source, offset) order,
+which is the same on every run and every worker. Each feed is in event-time order, so an
+event waits only for the *other* feeds, and only while it is past their latest event time
+(the watermark of each input), and only for inputs that are not idle. An input is idle when
+the agent has taken everything the broker holds for it and nothing has come for a moment
+(agents.batching): live, a games feed is quiet for hours between fixtures and finals, and a
+quote must not wait for it; in a fast replay the inputs are never idle before its end, so
+the order is exactly the offline one. A feed that stops but is not idle (a stuck producer
+upstream still writing other leagues) would hold events back, so one that has waited
+``max_wait`` seconds of wall-clock time is released regardless, with everything older than
+it.
 
 Redeliveries after a restart are recognised by their offsets and ignored; an event the
 feed stage sent twice (at-least-once after a rebalance) is dropped here while the first copy
@@ -60,19 +67,36 @@ def push(
 
 
 def release(
-    merge: dict[str, Any], feeds: tuple[str, ...], max_wait: float = 0.0, now: float = 0.0
+    merge: dict[str, Any],
+    feeds: tuple[str, ...],
+    max_wait: float = 0.0,
+    now: float = 0.0,
+    idle: frozenset[str] = frozenset(),
 ) -> list[Released]:
-    """Every buffered event the watermark has passed, or that has waited
-    longer than ``max_wait`` seconds (0: no limit), oldest first."""
+    """Every buffered event no other input can still precede (``idle`` inputs precede
+    nothing more), or that has waited longer than ``max_wait`` seconds (0: no limit),
+    oldest first."""
     seen, pending = merge["seen"], merge["pending"]
     if not pending:
         return []
-    # Strictly before the watermark: a slower feed may still bring an event of that instant.
-    watermark = min(seen.get(feed, -1) for feed in feeds)
+    waited_for = [(feed, seen.get(feed, -1)) for feed in feeds if feed not in idle]
     overdue = [item[0] for item in pending if max_wait and item[6] <= now - max_wait]
     limit = max(overdue, default=-1)
     cut = 0
-    while cut < len(pending) and (pending[cut][0] < watermark or pending[cut][0] <= limit):
+    while cut < len(pending) and (
+        pending[cut][0] <= limit or not _may_be_preceded(pending[cut], waited_for)
+    ):
         cut += 1
     released, merge["pending"] = pending[:cut], pending[cut:]
     return [Released(item[4], item[5], item[2], item[3]) for item in released]
+
+
+def _may_be_preceded(item: list, waited_for: list[tuple[str, int]]) -> bool:
+    """Whether an input may still bring an event that sorts before ``item``: another feed
+    whose latest event time is earlier, or the same instant with a lower feed rank. The
+    item's own feed brings only later events (or, at the same instant, later offsets)."""
+    at, rank, feed = item[0], item[1], item[4]
+    return any(
+        other != feed and (latest < at or (latest == at and FEED_RANK[other] < rank))
+        for other, latest in waited_for
+    )

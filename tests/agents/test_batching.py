@@ -8,9 +8,11 @@ import hashlib
 import time
 from types import SimpleNamespace
 
+import faust
 import orjson
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
-from faust.types import TP
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP, Message
 
 from agents import batching
 from agents.batching import Admission, BatchProcessor, OffsetOrder, StreamProgress
@@ -306,3 +308,96 @@ async def test_a_partition_whose_first_messages_never_came_is_sought_back_for_ev
     # read again from 791: both agents take it (their handlers are idempotent)
     assert admitted(ingest, message(ODDS, 791), message(ODDS, 792)) == [791, 792]
     assert admitted(book, message(ODDS, 791), message(ODDS, 792)) == [791, 792]
+
+
+def test_an_input_is_idle_once_read_to_the_broker_end_and_quiet(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(batching.time, "monotonic", lambda: clock[0])
+    progress = StreamProgress()
+    progress.sought_to({GAMES: 3})
+    order = OffsetOrder(progress)
+    assert not order.idle(GAMES, None, quiet=0.2)  # nothing fetched yet: nothing known
+    assert not order.idle(GAMES, 5, quiet=0.2)  # offsets 3 and 4 still to come
+    clock[0] += 1
+    assert order.idle(GAMES, 3, quiet=0.2)  # nothing past the position, and quiet since
+    assert admitted(order, message(GAMES, 3), message(GAMES, 4)) == [3, 4]
+    assert not order.idle(GAMES, 5, quiet=0.2)  # read to the end, but just now
+    clock[0] += 0.1
+    assert not order.idle(GAMES, 5, quiet=0.2)
+    clock[0] += 0.15
+    assert order.idle(GAMES, 5, quiet=0.2)
+    assert not order.idle(GAMES, 6, quiet=0.2)  # the broker has one more for this agent
+    progress.sought_to({GAMES: 2})  # a rebalance: read again from 2
+    assert not order.idle(GAMES, 5, quiet=0.2)
+
+
+def test_under_exactly_once_a_commit_marker_after_the_last_message_is_not_awaited(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(batching.time, "monotonic", lambda: clock[0])
+    progress = StreamProgress()
+    progress.exact_start = False
+    progress.sought_to({GAMES: 0})
+    order = OffsetOrder(progress)
+    assert admitted(order, message(GAMES, 0), message(GAMES, 1)) == [0, 1]
+    clock[0] += 1
+    assert order.idle(GAMES, 3, quiet=0.2)  # offset 2 is the transaction's marker
+    assert not order.idle(GAMES, 4, quiet=0.2)
+
+
+async def test_a_tick_runs_between_batches_and_its_table_writes_are_waited_for(app):
+    """An agent's tick releases held events without a new message; like a batch, it
+    counts as in flight (a rebalance waits for it) and its table writes must reach the
+    changelog before the next batch or tick."""
+    pipeline = app.pipeline
+    pipeline.settings = pipeline.settings.model_copy(update={"tick_seconds": 0.01})
+    ticks, seen_in_flight = [], []
+    written = asyncio.Event()
+
+    async def on_tick() -> None:
+        ticks.append(time.monotonic())
+        seen_in_flight.append(pipeline.progress.in_flight)
+
+    async def tables_written(agent: str) -> None:
+        written.set()
+
+    pipeline.tables.written = tables_written
+
+    async def handle(batch) -> None:
+        pass
+
+    agent = app.agent(app.channel(), name="ticking")(
+        lambda stream: batching.run_batches(stream, pipeline, handle, on_tick=on_tick)
+    )
+    async with agent.test_context():
+        await asyncio.wait_for(written.wait(), 5)
+        for _ in range(100):
+            if len(ticks) >= 3:
+                break
+            await asyncio.sleep(0.01)
+    assert len(ticks) >= 3 and set(seen_in_flight) == {1}
+    assert pipeline.progress.in_flight == 0
+
+
+def test_the_runtime_consumer_belongs_to_this_app_alone(app):
+    assert isinstance(app.consumer, batching.RuntimeConsumer)
+    other = faust.App("another-app", broker="kafka://localhost:9092")
+    assert type(other.consumer) is aiokafka_driver.Consumer  # faust's own, unchanged
+    assert aiokafka_driver.Consumer.ack is not batching.RuntimeConsumer.ack
+
+
+def test_a_message_fetched_before_the_current_assignment_is_released_not_acked(app):
+    consumer, topic = app.consumer, app.pipeline.topics.clean["odds"].get_topic_name()
+    stale = Message(
+        topic, 0, 7, 0.0, 0, [], b"k", b"v", None,
+        generation_id=app.consumer_generation_id - 1,
+    )  # fmt: skip
+    current = Message(
+        topic, 0, 8, 0.0, 0, [], b"k", b"v", None,
+        generation_id=app.consumer_generation_id,
+    )  # fmt: skip
+    app.topics._acking_topics.add(topic)  # as the conductor does when the worker subscribes
+    consumer.track_message(stale)
+    consumer.track_message(current)
+    assert consumer.ack(stale) is False and stale not in consumer._unacked_messages
+    assert consumer._acked.get(stale.tp, []) == []  # its offset is not recorded
+    assert consumer.ack(current) is True and consumer._acked[current.tp] == [8]

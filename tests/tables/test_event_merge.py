@@ -18,12 +18,46 @@ def test_events_wait_for_the_slower_feed_and_come_out_in_event_time_order():
     push(merge, "games", 50, "g:0", 1, "final")
     assert released(merge, FEEDS, 0) == []  # no odds seen yet
     push(merge, "odds", 20, "o:0", 0, "open")
-    assert released(merge, FEEDS, 0) == [("games", "fixture")]
-    push(merge, "odds", 60, "o:0", 1, "close")
-    # the final waits: another game event of that very instant may still be on its way
-    assert released(merge, FEEDS, 0) == [("odds", "open")]
-    push(merge, "games", 70, "g:0", 2, "next")
+    # the games feed is past 20, so it cannot bring anything before the opening price
+    assert released(merge, FEEDS, 0) == [("games", "fixture"), ("odds", "open")]
+    push(merge, "odds", 50, "o:0", 1, "close")
+    # the final goes out; the closing price waits: another game event at 50 would go first
     assert released(merge, FEEDS, 0) == [("games", "final")]
+    push(merge, "odds", 60, "o:0", 2, "in play")
+    assert released(merge, FEEDS, 0) == []
+    push(merge, "games", 70, "g:0", 2, "next")
+    assert released(merge, FEEDS, 0) == [("odds", "close"), ("odds", "in play")]
+
+
+def test_a_price_waits_for_game_events_of_its_instant_but_not_the_reverse():
+    merge = new_merge()
+    push(merge, "odds", 40, "o:0", 0, "price")
+    push(merge, "games", 40, "g:0", 0, "kick-off")
+    assert released(merge, FEEDS, 0) == [("games", "kick-off")]
+    merge = new_merge()
+    push(merge, "games", 40, "g:0", 0, "kick-off")
+    push(merge, "odds", 40, "o:0", 0, "price")
+    push(merge, "games", 40, "g:0", 1, "line-up")  # game events at 40 sort before the price
+    push(merge, "odds", 41, "o:0", 1, "next price")
+    assert released(merge, FEEDS, 0) == [("games", "kick-off"), ("games", "line-up")]
+
+
+def test_an_idle_input_holds_nothing_back():
+    """Live: a fixture, then quotes for hours while the games feed says nothing. Once the
+    agent has read everything the games topic holds (idle), each quote goes out at once."""
+    merge = new_merge()
+    push(merge, "games", 10, "g:0", 0, "fixture")
+    assert released(merge, FEEDS, 0) == []  # odds never seen: not idle, it may bring anything
+    assert released(merge, FEEDS, 0, idle=frozenset({"odds"})) == [("games", "fixture")]
+    push(merge, "odds", 1000, "o:0", 0, "quote")
+    assert released(merge, FEEDS, 0) == []
+    assert released(merge, FEEDS, 0, idle=frozenset({"games"})) == [("odds", "quote")]
+    push(merge, "odds", 2000, "o:0", 1, "next quote")
+    push(merge, "games", 2000, "g:0", 1, "kick-off")
+    assert released(merge, FEEDS, 0, idle=frozenset(FEEDS)) == [
+        ("games", "kick-off"),
+        ("odds", "next quote"),
+    ]
 
 
 def test_any_arrival_order_gives_the_same_sequence():
@@ -38,7 +72,7 @@ def test_any_arrival_order_gives_the_same_sequence():
         push(merge, "odds", 100, "odds", 9, "later")
         results.append(released(merge, FEEDS, 0))
     assert results[0] == results[1] == results[2]
-    assert [p for _, p in results[0]] == ["a", "b", "c", "d"]  # games first at equal times
+    assert [p for _, p in results[0]] == ["a", "b", "c", "d", "later"]  # games first at ties
 
 
 def test_a_redelivered_offset_is_ignored():
@@ -63,4 +97,4 @@ def test_an_event_sent_twice_upstream_waits_once():
     assert not push(merge, "odds", 10, "o:0", 1, "quote")  # re-sent: a new offset, same event
     push(merge, "games", 20, "g:0", 0, "final")
     push(merge, "odds", 30, "o:0", 2, "later")
-    assert released(merge, FEEDS) == [("odds", "quote")]
+    assert released(merge, FEEDS) == [("odds", "quote"), ("games", "final")]
