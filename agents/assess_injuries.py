@@ -12,8 +12,8 @@ import logging
 
 import faust
 
-from agents.batching import run_events
 from agents.pipeline import Pipeline
+from agents.runtime import Checkpoint, run_events
 from schemas.alert import Alert, AlertKind
 from schemas.injury import InjuryReport
 from tables.keys import table_key
@@ -48,23 +48,22 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 after[player_id] = {**project_outlook(view, statuses[1], factors), **name}
         return before, after
 
-    async def assess(report: InjuryReport) -> None:
+    async def assess(report: InjuryReport, checkpoint: Checkpoint) -> None:
         """Project the team before and after the report; alert the moves; store."""
         key = table_key(report.partition_key, report.team)
-        state = projections.get(key) or {"statuses": {}, "projections": {}}
+        state = checkpoint.get(projections, key) or {"statuses": {}, "projections": {}}
         before = dict(state["statuses"])
         if before.get(report.player_id) == report.status.value:
             return  # no change, nothing moves
         after = {**before, report.player_id: report.status.value}
         team_state = team_games.get(key)
         if not team_state:
-            projections[key] = {**state, "statuses": after}
+            checkpoint.put(projections, key, {**state, "statuses": after})
             return  # no box scores of the team yet: nothing to project from
         opponent = next_opponent(team_state)
         league = report.partition_key
         old, new = projected(league, team_state, (before, after), opponent)
         params = registry.active
-        deliveries = []
         for player_id, line in new.items():
             if player_id == report.player_id or player_id not in old:
                 continue
@@ -85,17 +84,13 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 detail=f"{report.player_name} {report.status.value}: {name} ({player_id}) "
                 f"{stat} {old[player_id][stat]:.1f} -> {line[stat]:.1f} (vs {opponent})",
             )
-            deliveries.append(
-                await alerts.send(key=report.partition_key.encode(), value=alert.to_json())
-            )
+            await checkpoint.send(alerts, report.partition_key.encode(), alert.to_json())
             metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
-        for delivery in deliveries:
-            await delivery
-        projections[key] = {"statuses": after, "projections": new, "opponent": opponent,
-                            "updated": report.event_time.isoformat()}  # fmt: skip
+        checkpoint.put(projections, key, {"statuses": after, "projections": new,
+                       "opponent": opponent, "updated": report.event_time.isoformat()})  # fmt: skip
 
-    async def assess_report(record) -> None:
-        await assess(InjuryReport.model_validate_json(record.value))
+    async def assess_report(record, checkpoint: Checkpoint) -> None:
+        await assess(InjuryReport.model_validate_json(record.value), checkpoint)
 
     @app.agent(pipeline.topics.clean["injuries"], name="assess-injuries")
     async def assess_injuries(stream):

@@ -5,13 +5,13 @@ records counted and added to its league's anomaly log (tables.anomalies)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
+from functools import partial
 
 import faust
 
-from agents.batching import current_event, run_batches
 from agents.pipeline import Pipeline
+from agents.runtime import Checkpoint, run_batches
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
 from tables.anomalies import logged
@@ -31,8 +31,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     alerts, metrics = pipeline.topics.alerts, pipeline.metrics
 
-    async def book_batch(batch) -> None:
-        deliveries: list = []
+    async def book_batch(batch, checkpoint: Checkpoint) -> None:
         by_game: dict[str, list] = {}
         found: dict[str, tuple] = {}  # league -> (an event of it, the anomalies it revealed)
         for record in batch:
@@ -41,8 +40,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             key = table_key(event.partition_key, event.game_id)
             by_game.setdefault(key, []).append((record, event))
         for key, items in by_game.items():
-            with current_event(items[0][0]):
-                book = books.get(key)
+            book = checkpoint.get(books, key, items[0][0])
             quotes, moves = Counter(), Counter()
             for record, event in items:
                 before = book
@@ -55,10 +53,12 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                         continue  # redelivered after a restart: already in the book
                     for steam in book["steam"][steam_before:]:
                         alert = steam_alert(event, steam)
-                        deliveries.append(await alerts.send(
-                            key=event.partition_key.encode(), value=alert.to_json(),
-                            timestamp=alert.event_time.timestamp(),
-                        ))  # fmt: skip
+                        await checkpoint.send(
+                            alerts,
+                            event.partition_key.encode(),
+                            alert.to_json(),
+                            alert.event_time.timestamp(),
+                        )
                         metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
                     minute = record.message.timestamp * 1000 // MINUTE_MS
                     quotes[minute] += 1
@@ -66,22 +66,24 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 for anomaly in new_anomalies(before, book):
                     found.setdefault(event.partition_key, (record, []))[1].append(anomaly)
                     metrics.anomalies.labels(event.sport.value, anomaly["kind"]).inc()
-            await asyncio.gather(*deliveries)
-            deliveries.clear()
-            with current_event(items[0][0]):
-                books[key] = book
+            checkpoint.put(books, key, book, items[0][0])
             # One windowed write per game and minute, made as an event of that minute.
             first_of_minute = {}
             for record, _ in items:
                 first_of_minute.setdefault(record.message.timestamp * 1000 // MINUTE_MS, record)
             for minute, count in quotes.items():
-                with current_event(first_of_minute[minute]):
-                    quote_rate[key] += count
-                    if moves[minute]:
-                        line_moves[key] += moves[minute]
+                checkpoint.write(
+                    first_of_minute[minute], partial(count_in_window, key, count, moves[minute])
+                )
         for league, (record, anomalies) in found.items():
-            with current_event(record):
-                anomaly_log[league] = logged(anomaly_log.get(league), anomalies)
+            log = logged(checkpoint.get(anomaly_log, league, record), anomalies)
+            checkpoint.put(anomaly_log, league, log, record)
+
+    def count_in_window(key: str, quoted: int, moved: int) -> None:
+        """Add to the game's counts of the current event's minute."""
+        quote_rate[key] += quoted
+        if moved:
+            line_moves[key] += moved
 
     @app.agent(source, name="book-odds")
     async def book_odds(stream):

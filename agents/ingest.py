@@ -7,14 +7,13 @@ against its ordering state with one table read and one table write (see tables.f
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
 import faust
 
-from agents.batching import current_event, run_batches
 from agents.pipeline import Pipeline
+from agents.runtime import Checkpoint, run_batches
 from schemas.base import Event
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS, Feed, InvalidEvent, TimeWindow, parse_feed_event
@@ -58,14 +57,16 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
     settings = pipeline.settings
     window = TimeWindow(settings.event_time_earliest, settings.event_time_max_ahead_seconds)
 
-    async def dead_letter(message, reason: str, error_type: str, deliveries: list) -> None:
+    async def dead_letter(message, reason: str, error_type: str, checkpoint: Checkpoint) -> None:
         letter = DeadLetter.of(message, reason, error_type, stage=stage)
-        deliveries.append(await deadletter.send(key=message.key, value=letter.to_json()))
+        await checkpoint.send(deadletter, message.key, letter.to_json())
         metrics.dead_letters.labels(feed_name, error_type).inc()
 
-    async def parsed(batch, deliveries: list) -> dict[str, list[tuple[faust.types.EventT, Event]]]:
+    async def parsed(
+        batch, checkpoint: Checkpoint
+    ) -> dict[str, list[tuple[faust.types.EventT, Event]]]:
         """The batch's valid events grouped by game (or team), in arrival order; the rest
-        dead-lettered (their deliveries join ``deliveries``)."""
+        dead-lettered."""
         games: dict[str, list] = {}
         received = time.time()
         for record in batch:
@@ -73,11 +74,11 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
             try:
                 event = validate_message(feed, message.key, message.value, window)
             except InvalidEvent as invalid:
-                await dead_letter(message, invalid.reason, invalid.error_type, deliveries)
+                await dead_letter(message, invalid.reason, invalid.error_type, checkpoint)
                 continue
             except Exception as error:  # a bug must not stop the partition: park the message
                 log.exception("ingest-%s failed on %s:%d", feed_name, message.topic, message.offset)
-                await dead_letter(message, f"internal error: {error!r}", "internal", deliveries)
+                await dead_letter(message, f"internal error: {error!r}", "internal", checkpoint)
                 continue
             metrics.event_latency.labels(feed_name).observe(
                 max(0.0, received - event.event_time.timestamp())
@@ -87,25 +88,28 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
             )
         return games
 
-    async def handle(batch) -> None:
+    async def handle(batch, checkpoint: Checkpoint) -> None:
         metrics.events_in.labels(source_name).inc(len(batch))
         metrics.saw_event(feed_name)
-        judged, states, deliveries = [], {}, []
-        for group, items in (await parsed(batch, deliveries)).items():
-            with current_event(items[0][0]):
-                verdicts, state = admit_game_events(order.get(group), [e for _, e in items])
-            states[group] = (items[0][0], state)
+        judged = []
+        for group, items in (await parsed(batch, checkpoint)).items():
+            first = items[0][0]
+            verdicts, state = admit_game_events(
+                checkpoint.get(order, group, first), [e for _, e in items]
+            )
+            if state is not None:
+                # Marked as seen only once the clean events and dead letters are on the
+                # broker: a worker killed in between sends them again (downstream state is
+                # idempotent) rather than losing them.
+                checkpoint.put(order, group, state, first)
             judged += [(*item, verdict) for item, verdict in zip(items, verdicts, strict=True)]
         # Out in the order the feed sent them (per partition), not grouped by game.
         judged.sort(key=lambda j: (j[0].message.partition, j[0].message.offset))
         for record, event, verdict in judged:
             if verdict is Verdict.ACCEPT:
-                deliveries.append(
-                    await clean.send(
-                        key=record.message.key,
-                        value=event.to_json(),
-                        timestamp=event.event_time.timestamp(),  # event time downstream
-                    )
+                # the event time is the clean message's timestamp: event time downstream
+                await checkpoint.send(
+                    clean, record.message.key, event.to_json(), event.event_time.timestamp()
                 )
                 metrics.events_out.labels(clean_name).inc()
             elif verdict is Verdict.DUPLICATE:
@@ -116,16 +120,8 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                     f"out of order: {event.event_time.isoformat()} is older than an "
                     f"event already processed for {event.ordering_key!r}",
                     "out_of_order",
-                    deliveries,
+                    checkpoint,
                 )
-        # Only once the clean events and dead letters are on the broker is their id marked
-        # as seen: a worker killed in between sends them again (downstream state is
-        # idempotent) rather than losing them.
-        await asyncio.gather(*deliveries)
-        for group, (first, state) in states.items():
-            if state is not None:
-                with current_event(first):
-                    order[group] = state
 
     @app.agent(source, name=stage)
     async def ingest(stream):

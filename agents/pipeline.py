@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import faust
 
-from agents.batching import StreamProgress
+from agents.runtime import StreamProgress
 from schemas.feeds import FEEDS
 from tables.definitions import Tables
 from tables.model_registry import ModelRegistry
@@ -93,5 +93,5 @@ class Pipeline:
     registry: ModelRegistry = field(default_factory=ModelRegistry)
     # Set once the control topic has been read to its end at start.
     registry_loaded: asyncio.Event = field(default_factory=asyncio.Event)
-    # Batches being processed and where streams start after a rebalance (agents.batching).
+    # Batches being processed and where streams start after a rebalance (agents.runtime).
     progress: StreamProgress = field(default_factory=StreamProgress)

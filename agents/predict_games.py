@@ -17,15 +17,15 @@ from typing import NamedTuple
 import faust
 from faust.types import TP
 
-from agents.batching import (
-    current_event,
+from agents.pipeline import Pipeline
+from agents.runtime import (
+    Checkpoint,
     error_type_of,
     idle_inputs,
     is_transient,
     partition_event,
     run_batches,
 )
-from agents.pipeline import Pipeline
 from schemas.base import Sport
 from schemas.deadletter import DeadLetter
 from schemas.game import GameEvent
@@ -46,8 +46,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     inputs = {feed: topics.clean[feed].get_topic_name() for feed in FEEDS}
     source = topics.merged(app, topics.clean["games"], topics.clean["odds"])
 
-    async def send_all(key: bytes, outputs, deliveries: list) -> None:
-        """Hand the outputs to the producer; their acknowledgements join ``deliveries``."""
+    async def send_all(key: bytes, outputs, checkpoint: Checkpoint) -> list[asyncio.Future]:
+        """Send the outputs; their acknowledgements."""
+        deliveries = []
         for topic, events in (
             (topics.predictions, outputs.predictions),
             (topics.alerts, outputs.alerts),
@@ -55,18 +56,17 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         ):
             for event in events:
                 deliveries.append(
-                    await topic.send(
-                        key=key, value=event.to_json(), timestamp=event.event_time.timestamp()
-                    )
+                    await checkpoint.send(topic, key, event.to_json(), event.event_time.timestamp())
                 )
         for prediction in outputs.predictions:
             metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
         for alert in outputs.alerts:
             metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
+        return deliveries
 
-    async def park(key: str, item, error: Exception, deliveries: list) -> None:
-        """A released event the model could not apply: its dead letter joins the league's
-        deliveries (on the broker before the state that skipped it is stored)."""
+    async def park(key: str, item, error: Exception, checkpoint: Checkpoint) -> None:
+        """A released event the model could not apply: its dead letter is an output of
+        the checkpoint (on the broker before the state that skipped it is stored)."""
         topic, partition = item.source.rsplit(":", 1)
         error_type = error_type_of(error)
         letter = DeadLetter.for_message(
@@ -80,7 +80,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             received_at=datetime.now(UTC),
             stage="predict-games",
         )
-        deliveries.append(await topics.deadletter.send(key=key.encode(), value=letter.to_json()))
+        await checkpoint.send(topics.deadletter, key.encode(), letter.to_json())
         metrics.dead_letters.labels(item.feed, error_type).inc()
 
     def publish_quality(state: LeagueRatings) -> None:
@@ -108,12 +108,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         else:
             held.pop(key, None)
 
-    async def advance(key: str, partition: int, records: list) -> None:
+    async def advance(key: str, partition: int, records: list, checkpoint: Checkpoint) -> None:
         """Push the league's new ``records`` (none on a tick) into its merge buffer and
         apply every event that is due: no input can still bring one that goes before it."""
         context = records[0] if records else partition_event(app, games_topic, partition)
-        with current_event(context):
-            stored = ratings.get(key)
+        stored = checkpoint.get(ratings, key, context)
         # The merge buffer is kept in the league's value: one write stores both, so a
         # crash cannot keep one without the other.
         state = LeagueRatings.from_dict(stored) if stored else league_of(key)
@@ -133,12 +132,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             hold(key, partition, merge, idle)
             return  # nothing changed: nothing to store
         params = registry.active
-        letters: list = []  # deliveries of the dead letters of events not applied
         sent: list[tuple] = []  # (event, deliveries of its outputs)
         settled = False
         for item in released:
             model = GameEvent if item.feed == "games" else OddsQuote
-            outputs_sent: list = []
+            outputs_sent: list[asyncio.Future] = []
             try:
                 event = model.model_validate_json(item.payload)
                 outputs = state.observe(
@@ -148,13 +146,13 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     settings.alert_on_outlier_prices,
                 )
                 if outputs:
-                    await send_all(key.encode(), outputs, outputs_sent)
+                    outputs_sent = await send_all(key.encode(), outputs, checkpoint)
                     settled = settled or bool(outputs.settlements)
             except Exception as error:  # one bad event must not stop the league: park it
                 if is_transient(error):
                     raise  # the broker is away: the batch is tried again
                 log.exception("predict-games could not apply %s", item.payload[:200])
-                await park(key, item, error, letters)
+                await park(key, item, error, checkpoint)
                 continue
             sent.append((item, outputs_sent))
         # Every output is on the broker before the state that produced it is stored; an
@@ -162,25 +160,23 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         # every later event of the league.
         for item, outputs_sent in sent:
             try:
-                await asyncio.gather(*outputs_sent)
+                await checkpoint.delivered(outputs_sent)
             except Exception as error:
                 if is_transient(error):
                     raise
-                await park(key, item, error, letters)
-        await asyncio.gather(*letters)
+                await park(key, item, error, checkpoint)
         merge["partition"] = partition  # where a tick finds the league after a rebalance
-        with current_event(context):
-            ratings[key] = {**state.to_dict(), "merge": merge}
+        checkpoint.put(ratings, key, {**state.to_dict(), "merge": merge}, context)
         hold(key, partition, merge, idle)
         if settled:
             publish_quality(state)
 
-    async def predict_batch(batch) -> None:
+    async def predict_batch(batch, checkpoint: Checkpoint) -> None:
         by_league: dict[str, list] = {}
         for record in batch:
             by_league.setdefault(record.message.key.decode(), []).append(record)
         for key, records in by_league.items():
-            await advance(key, records[0].message.partition, records)
+            await advance(key, records[0].message.partition, records, checkpoint)
 
     def find_held() -> None:
         """After a rebalance: the leagues of this worker's partitions that hold events."""
@@ -192,7 +188,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             if merge.get("pending") and TP(games_topic, partition) in assigned:
                 hold(key, partition, merge, frozenset())
 
-    async def release_due() -> None:
+    async def release_due(checkpoint: Checkpoint) -> None:
         """What became due without a new message: an input went idle, or an event has
         waited ``merge_max_wait_seconds``."""
         if held_epoch[0] != pipeline.progress.seek_epoch:
@@ -207,7 +203,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             idle = idle_inputs(app, pipeline, inputs, waiting.partition)
             overdue = now - waiting.oldest_arrival >= settings.merge_max_wait_seconds
             if overdue or not idle <= waiting.idle:
-                await advance(key, waiting.partition, [])
+                await advance(key, waiting.partition, [], checkpoint)
 
     @app.agent(source, name="predict-games")
     async def predict_games(stream):

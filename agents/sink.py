@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import faust
 
-from agents.batching import run_batches
 from agents.pipeline import Pipeline
+from agents.runtime import Checkpoint, run_batches
 
 
 def make_sink_agent(
@@ -19,7 +19,7 @@ def make_sink_agent(
     settings = pipeline.settings
     database = pipeline.database
 
-    async def write(batch) -> None:
+    async def write(batch, checkpoint: Checkpoint) -> None:  # rows only: nothing to put
         await database.write_messages(table_name, [record.message for record in batch])
 
     @app.agent(topic, name=f"sink-{table_name}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from agents.batching import run_events
 from agents.pipeline import Pipeline
+from agents.runtime import Checkpoint, run_events
 from schemas.injury import InjuryReport
 from schemas.lineup import LineupConfirmation
 from tables.availability import apply_injury, apply_lineup
@@ -18,15 +18,15 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     injuries_topic = clean["injuries"].get_topic_name()
     source = pipeline.topics.merged(app, clean["injuries"], clean["lineups"])
 
-    async def record_availability(record) -> None:
+    async def record_availability(record, checkpoint: Checkpoint) -> None:
         if record.message.topic == injuries_topic:
             report = InjuryReport.model_validate_json(record.value)
             key = table_key(report.partition_key, report.team)
-            injuries[key] = apply_injury(injuries.get(key), report)
+            checkpoint.put(injuries, key, apply_injury(checkpoint.get(injuries, key), report))
         else:
             lineup = LineupConfirmation.model_validate_json(record.value)
             key = table_key(lineup.partition_key, lineup.game_id)
-            lineups[key] = apply_lineup(lineups.get(key), lineup)
+            checkpoint.put(lineups, key, apply_lineup(checkpoint.get(lineups, key), lineup))
 
     @app.agent(source, name="track-availability")
     async def track_availability(stream):

@@ -30,7 +30,7 @@ from agents import (
     track_form,
     track_players,
 )
-from agents.batching import RuntimeTransport
+from agents.runtime import RuntimeTransport
 from agents.pipeline import Pipeline, define_topics
 from streamapp.db.writer import Database
 from streamapp.metrics import Metrics
@@ -65,7 +65,7 @@ SINK_MODULES = (
 
 
 class StreamApp(faust.App):
-    """faust's App whose consumer keeps the runtime's rules (agents.batching)."""
+    """faust's App whose consumer keeps the runtime's rules (agents.runtime)."""
 
     def _new_transport(self) -> RuntimeTransport:
         return RuntimeTransport(self.conf.broker_consumer, self)

@@ -23,7 +23,7 @@ RATE_EXPIRES = timedelta(hours=6)
 class DurableTable(faust.Table):
     """A faust table whose changelog writes can be awaited, by the agent that made them:
     faust sends them through a buffer that nothing waits for, so an input offset could be
-    committed before the state it produced is on the broker (see agents.batching)."""
+    committed before the state it produced is on the broker (see agents.runtime)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -8,7 +8,7 @@ which is the same on every run and every worker. Each feed is in event-time orde
 event waits only for the *other* feeds, and only while it is past their latest event time
 (the watermark of each input), and only for inputs that are not idle. An input is idle when
 the agent has taken everything the broker holds for it and nothing has come for a moment
-(agents.batching): live, a games feed is quiet for hours between fixtures and finals, and a
+(agents.runtime): live, a games feed is quiet for hours between fixtures and finals, and a
 quote must not wait for it; in a fast replay the inputs are never idle before its end, so
 the order is exactly the offline one. A feed that stops but is not idle (a stuck producer
 upstream still writing other leagues) would hold events back, so one that has waited

@@ -1,4 +1,4 @@
-"""The processing runtime (agents.batching): events kept in offset order across seeks, the
+"""The processing runtime (agents.runtime): events kept in offset order across seeks, the
 wait for batches in flight, failures retried, split and parked, stalls on /ready."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from types import SimpleNamespace
 
 import faust
 import orjson
+import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 
-from agents import batching
-from agents.batching import Admission, BatchProcessor, OffsetOrder, StreamProgress
+from agents import runtime
+from agents.runtime import Admission, BatchProcessor, OffsetOrder, StreamProgress
 from schemas import DeadLetter
 from streamapp.operations import readiness
 from tests.schemas.examples import GAME
@@ -161,12 +162,12 @@ async def test_an_event_the_handler_cannot_process_is_parked_and_the_others_go_o
 
 
 async def test_a_transient_failure_retries_the_batch_and_reports_the_stall(app, monkeypatch):
-    monkeypatch.setattr(batching, "RETRY_FIRST_DELAY", 0.01)
+    monkeypatch.setattr(runtime, "RETRY_FIRST_DELAY", 0.01)
     pipeline = app.pipeline
     processor = BatchProcessor(pipeline, app, "predict-games")
     attempts, stalls_seen = [], []
 
-    async def handle(batch):
+    async def handle(batch, checkpoint):
         attempts.append([e.message.offset for e in batch])
         if len(attempts) <= 2:
             stalls_seen.append(dict(pipeline.progress.stalled(0.0)))
@@ -187,7 +188,7 @@ async def test_a_failure_of_one_event_splits_the_batch_and_parks_only_that_event
     processor = BatchProcessor(app.pipeline, app, "book-odds")
     handled = []
 
-    async def handle(batch):
+    async def handle(batch, checkpoint):
         if any(e.message.offset == 8 for e in batch):
             raise ValueError("no such selection")
         handled.extend(e.message.offset for e in batch)
@@ -245,13 +246,13 @@ async def test_a_dead_letter_too_large_for_the_broker_is_sent_with_its_payload_c
     event = event_at(app, 3)
     event.message.value = b"x" * 3_000_000
 
-    async def handle(batch):
+    async def handle(batch, checkpoint):
         raise ValueError("not an odds quote")
 
     await processor.process([event], handle)
     [(_, value)] = sent[settings.topic("deadletter")]
     letter = DeadLetter.model_validate_json(value)
-    assert letter.payload == b"x" * batching.CUT_PAYLOAD_BYTES
+    assert letter.payload == b"x" * runtime.CUT_PAYLOAD_BYTES
     digest = hashlib.sha256(b"x" * 3_000_000).hexdigest()
     assert f"payload of 3000000 bytes cut to its first 1048576; sha256 {digest}" in letter.reason
     assert letter.reason.startswith("ingest-odds could not process this event: ValueError")
@@ -260,11 +261,11 @@ async def test_a_dead_letter_too_large_for_the_broker_is_sent_with_its_payload_c
 async def test_a_batch_revoked_while_retried_is_left_to_its_new_owner_and_ends_the_stall(
     app, sent, settings, monkeypatch
 ):
-    monkeypatch.setattr(batching, "RETRY_FIRST_DELAY", 0.01)
+    monkeypatch.setattr(runtime, "RETRY_FIRST_DELAY", 0.01)
     processor = BatchProcessor(app.pipeline, app, "book-odds")
     event = event_at(app, 4)
 
-    async def handle(batch):
+    async def handle(batch, checkpoint):
         if app.pipeline.progress.stalls:
             event.message.generation_id = -1  # a rebalance happened meanwhile
         raise KafkaConnectionError("broker away")
@@ -279,7 +280,7 @@ async def test_a_partition_whose_first_messages_never_came_is_sought_back_for_ev
 ):
     # Seen in the SIGKILL failover test: after the survivor's seek, faust never delivered
     # raw.odds offset 791 again, so ingest-odds refused 792.. for ever.
-    monkeypatch.setattr(batching, "GAP_PATIENCE", 0.01)
+    monkeypatch.setattr(runtime, "GAP_PATIENCE", 0.01)
     progress = StreamProgress()
     progress.sought_to({ODDS: 791, GAMES: 5})
     ingest, book = progress.order_of("ingest-odds"), progress.order_of("book-odds")
@@ -312,7 +313,7 @@ async def test_a_partition_whose_first_messages_never_came_is_sought_back_for_ev
 
 def test_an_input_is_idle_once_read_to_the_broker_end_and_quiet(monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(batching.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: clock[0])
     progress = StreamProgress()
     progress.sought_to({GAMES: 3})
     order = OffsetOrder(progress)
@@ -333,7 +334,7 @@ def test_an_input_is_idle_once_read_to_the_broker_end_and_quiet(monkeypatch):
 
 def test_under_exactly_once_a_commit_marker_after_the_last_message_is_not_awaited(monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(batching.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: clock[0])
     progress = StreamProgress()
     progress.exact_start = False
     progress.sought_to({GAMES: 0})
@@ -353,7 +354,7 @@ async def test_a_tick_runs_between_batches_and_its_table_writes_are_waited_for(a
     ticks, seen_in_flight = [], []
     written = asyncio.Event()
 
-    async def on_tick() -> None:
+    async def on_tick(checkpoint) -> None:
         ticks.append(time.monotonic())
         seen_in_flight.append(pipeline.progress.in_flight)
 
@@ -362,11 +363,11 @@ async def test_a_tick_runs_between_batches_and_its_table_writes_are_waited_for(a
 
     pipeline.tables.written = tables_written
 
-    async def handle(batch) -> None:
+    async def handle(batch, checkpoint) -> None:
         pass
 
     agent = app.agent(app.channel(), name="ticking")(
-        lambda stream: batching.run_batches(stream, pipeline, handle, on_tick=on_tick)
+        lambda stream: runtime.run_batches(stream, pipeline, handle, on_tick=on_tick)
     )
     async with agent.test_context():
         await asyncio.wait_for(written.wait(), 5)
@@ -379,10 +380,10 @@ async def test_a_tick_runs_between_batches_and_its_table_writes_are_waited_for(a
 
 
 def test_the_runtime_consumer_belongs_to_this_app_alone(app):
-    assert isinstance(app.consumer, batching.RuntimeConsumer)
+    assert isinstance(app.consumer, runtime.RuntimeConsumer)
     other = faust.App("another-app", broker="kafka://localhost:9092")
     assert type(other.consumer) is aiokafka_driver.Consumer  # faust's own, unchanged
-    assert aiokafka_driver.Consumer.ack is not batching.RuntimeConsumer.ack
+    assert aiokafka_driver.Consumer.ack is not runtime.RuntimeConsumer.ack
 
 
 def test_a_message_fetched_before_the_current_assignment_is_released_not_acked(app):
@@ -401,3 +402,55 @@ def test_a_message_fetched_before_the_current_assignment_is_released_not_acked(a
     assert consumer.ack(stale) is False and stale not in consumer._unacked_messages
     assert consumer._acked.get(stale.tp, []) == []  # its offset is not recorded
     assert consumer.ack(current) is True and consumer._acked[current.tp] == [8]
+
+
+class HeldTopic:
+    """A topic whose sends are acknowledged when the test says so (the broker's part)."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[asyncio.Future] = []
+
+    async def send(self, key, value, timestamp=None) -> asyncio.Future:
+        self.deliveries.append(asyncio.get_running_loop().create_future())
+        return self.deliveries[-1]
+
+
+async def test_a_checkpoint_puts_state_only_once_its_outputs_are_on_the_broker(app):
+    table = app.pipeline.tables.team_form
+    event = runtime.partition_event(app, "clean.games", 0)
+    topic, checkpoint = HeldTopic(), runtime.Checkpoint()
+    await checkpoint.send(topic, b"k", b"output")
+    checkpoint.put(table, "team", {"games": 1}, event)
+    checkpoint.put(table, "team", {"games": checkpoint.get(table, "team")["games"] + 1}, event)
+    committing = asyncio.create_task(checkpoint.commit())
+    await asyncio.sleep(0.01)
+    with runtime.current_event(event):
+        assert table.get("team") is None  # the output is not acknowledged yet
+    topic.deliveries[0].set_result(None)
+    await asyncio.wait_for(committing, 1)
+    with runtime.current_event(event):
+        assert table["team"] == {"games": 2}  # read back before the commit, written once
+
+
+async def test_a_checkpoint_whose_output_is_refused_puts_nothing(app):
+    table = app.pipeline.tables.team_form
+    event = runtime.partition_event(app, "clean.games", 0)
+    topic, checkpoint = HeldTopic(), runtime.Checkpoint()
+    await checkpoint.send(topic, b"k", b"output")
+    checkpoint.put(table, "team", {"games": 1}, event)
+    topic.deliveries[0].set_exception(MessageSizeTooLargeError())
+    with pytest.raises(MessageSizeTooLargeError):  # the runtime parks the event
+        await checkpoint.commit()
+    with runtime.current_event(event):
+        assert table.get("team") is None
+
+
+async def test_outputs_awaited_by_the_agent_itself_are_not_awaited_again(app):
+    topic, checkpoint = HeldTopic(), runtime.Checkpoint()
+    refused = await checkpoint.send(topic, b"k", b"refused")
+    kept = await checkpoint.send(topic, b"k", b"kept")
+    refused.set_exception(MessageSizeTooLargeError())
+    kept.set_result(None)
+    with pytest.raises(MessageSizeTooLargeError):  # the agent parks that event
+        await checkpoint.delivered([refused])
+    await asyncio.wait_for(checkpoint.commit(), 1)  # only ``kept`` is left to wait for

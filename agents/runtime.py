@@ -45,13 +45,14 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing, contextmanager
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import faust
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from faust.agents.agent import current_agent
 from faust.exceptions import ConsumerNotStarted
 from faust.streams import _current_event
+from faust.streams import current_event as faust_current_event
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
@@ -283,7 +284,74 @@ def let_go(consumer: Consumer, message: Message) -> None:
             release(consumer, message)
 
 
-Handler = Callable[[list[faust.types.EventT]], Awaitable[None]]
+class Checkpoint:
+    """What one batch (or tick) of an agent changes, made durable in the one order that
+    loses nothing whichever moment a worker dies: its outputs on the broker, then its state
+    put into the tables, then (the runtime) those writes acknowledged on the changelogs,
+    then the input offsets acknowledged. State put is read back by ``get`` until then, and
+    a key put several times is written once; a batch that fails puts nothing."""
+
+    def __init__(self) -> None:
+        self._outputs: list[asyncio.Future] = []
+        self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
+        self._writes: list[tuple[faust.types.EventT, Callable[[], None]]] = []
+
+    async def send(
+        self, topic: faust.TopicT, key: bytes | None, value: bytes, timestamp: float | None = None
+    ) -> asyncio.Future:
+        """Hand an output to the producer; the future is its acknowledgement."""
+        delivery = await topic.send(key=key, value=value, timestamp=timestamp)
+        self._outputs.append(delivery)
+        return delivery
+
+    def get(self, table: faust.Table, key: Any, event: faust.types.EventT | None = None) -> Any:
+        """The key's value as put in this checkpoint, or as the table holds it (read in
+        ``event``'s partition: by default the current event's)."""
+        staged = self._state.get((table.name, key))
+        if staged is not None:
+            return staged[1]
+        if event is None:
+            return table.get(key)
+        with current_event(event):
+            return table.get(key)
+
+    def put(
+        self, table: faust.Table, key: Any, value: Any, event: faust.types.EventT | None = None
+    ) -> None:
+        """Store ``value`` in the partition of ``event`` (by default the current event)
+        once the outputs are on the broker."""
+        event = event or faust_current_event()
+        if event is None:
+            raise RuntimeError(f"{table.name}[{key!r}] put without an event for its partition")
+        self._state[(table.name, key)] = (table, value, event)
+
+    def write(self, event: faust.types.EventT, apply: Callable[[], None]) -> None:
+        """A table write that is not a plain put (a windowed count: ``apply`` adds to the
+        window of ``event``'s time), made as ``event`` once the outputs are on the broker."""
+        self._writes.append((event, apply))
+
+    async def delivered(self, outputs: list[asyncio.Future] | None = None) -> None:
+        """Wait until ``outputs`` (by default every output sent so far) are on the broker;
+        the first refusal raises. Either way the commit no longer waits for them (an agent
+        that parks the event whose output was refused, instead of failing the batch)."""
+        if outputs is None:
+            outputs, self._outputs = self._outputs, []
+        else:
+            awaited = set(map(id, outputs))
+            self._outputs = [o for o in self._outputs if id(o) not in awaited]
+        await asyncio.gather(*outputs)
+
+    async def commit(self) -> None:
+        await self.delivered()
+        for (_, key), (table, value, event) in self._state.items():
+            with current_event(event):
+                table[key] = value
+        for event, apply in self._writes:
+            with current_event(event):
+                apply()
+
+
+Handler = Callable[[list[faust.types.EventT], Checkpoint], Awaitable[None]]
 
 
 def is_transient(error: BaseException) -> bool:
@@ -322,8 +390,13 @@ class BatchProcessor:
         self.metrics = pipeline.metrics
 
     async def process(self, batch: list[faust.types.EventT], handle: Handler) -> None:
+        async def attempt() -> None:
+            checkpoint = Checkpoint()
+            await handle(batch, checkpoint)
+            await checkpoint.commit()
+
         try:
-            await self.retrying(lambda: handle(batch), batch)
+            await self.retrying(attempt, batch)
             return
         except Revoked:
             return  # the new owner of the partition reads the batch again
@@ -412,7 +485,7 @@ async def run_batches(
     handle: Handler,
     size: int | None = None,
     within: float | None = None,
-    on_tick: Callable[[], Awaitable[None]] | None = None,
+    on_tick: Callable[[Checkpoint], Awaitable[None]] | None = None,
 ) -> None:
     """The loop of an agent: ``handle`` gets batches of at most ``size`` events (or what
     came within ``within`` seconds; the ingest batch settings by default). A batch is
@@ -449,9 +522,14 @@ async def run_batches(
             return False
         return True
 
+    async def ticked() -> None:
+        checkpoint = Checkpoint()
+        await on_tick(checkpoint)
+        await checkpoint.commit()
+
     async def tick() -> None:
         try:
-            await stored(on_tick())
+            await stored(ticked())
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -549,15 +627,15 @@ def partition_event(app: faust.App, topic: str, partition: int) -> faust.types.E
 async def run_events(
     stream: faust.StreamT,
     pipeline: Pipeline,
-    handle_event: Callable[[faust.types.EventT], Awaitable[None]],
+    handle_event: Callable[[faust.types.EventT, Checkpoint], Awaitable[None]],
 ) -> None:
     """``run_batches`` for a handler of one event at a time; each event is the current
-    event while it is handled, so its table writes go to its own partition."""
+    event while it is handled, so what it puts goes to its own partition."""
 
-    async def handle(batch: list[faust.types.EventT]) -> None:
+    async def handle(batch: list[faust.types.EventT], checkpoint: Checkpoint) -> None:
         for event in batch:
             with current_event(event):
-                await handle_event(event)
+                await handle_event(event, checkpoint)
 
     await run_batches(stream, pipeline, handle)
 
