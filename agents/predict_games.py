@@ -20,6 +20,7 @@ from faust.types import TP
 from agents.pipeline import Pipeline
 from agents.runtime import (
     Checkpoint,
+    ValueCache,
     error_type_of,
     idle_inputs,
     is_transient,
@@ -101,6 +102,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     # message of its own league to come.
     held: dict[str, Held] = {}
     held_epoch = [-1]
+    # A league's value is large (ratings, upcoming games, the merge buffer): this worker
+    # reads back the one it stored rather than decoding it for every batch.
+    stored_leagues = ValueCache(pipeline.progress)
 
     def hold(key: str, partition: int, merge: dict, idle: frozenset[str]) -> None:
         if merge["pending"]:
@@ -112,7 +116,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         """Push the league's new ``records`` (none on a tick) into its merge buffer and
         apply every event that is due: no input can still bring one that goes before it."""
         context = records[0] if records else partition_event(app, games_topic, partition)
-        stored = checkpoint.get(ratings, key, context)
+        stored = checkpoint.get(ratings, key, context, stored_leagues)
         # The merge buffer is kept in the league's value: one write stores both, so a
         # crash cannot keep one without the other.
         state = LeagueRatings.from_dict(stored) if stored else league_of(key)
@@ -166,7 +170,8 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     raise
                 await park(key, item, error, checkpoint)
         merge["partition"] = partition  # where a tick finds the league after a rebalance
-        checkpoint.put(ratings, key, {**state.to_dict(), "merge": merge}, context)
+        value = {**state.to_dict(), "merge": merge}
+        checkpoint.put(ratings, key, value, context, stored_leagues)
         hold(key, partition, merge, idle)
         if settled:
             publish_quality(state)

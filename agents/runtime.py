@@ -284,6 +284,30 @@ def let_go(consumer: Consumer, message: Message) -> None:
             release(consumer, message)
 
 
+class ValueCache:
+    """Table values an agent stored, kept as objects so that reading a large one back
+    costs no decoding. An entry is taken out when read and kept again only once the value
+    is stored (a batch that fails leaves the table's copy to be read); every rebalance
+    empties the cache (a partition may have had another owner meanwhile)."""
+
+    def __init__(self, progress: StreamProgress) -> None:
+        self.progress = progress
+        self.epoch = progress.seek_epoch
+        self.values: dict[Any, Any] = {}
+
+    def _follow_seeks(self) -> None:
+        if self.epoch != self.progress.seek_epoch:
+            self.epoch, self.values = self.progress.seek_epoch, {}
+
+    def take(self, key: Any) -> Any:
+        self._follow_seeks()
+        return self.values.pop(key, None)
+
+    def keep(self, key: Any, value: Any) -> None:
+        self._follow_seeks()
+        self.values[key] = value
+
+
 class Checkpoint:
     """What one batch (or tick) of an agent changes, made durable in the one order that
     loses nothing whichever moment a worker dies: its outputs on the broker, then its state
@@ -295,6 +319,7 @@ class Checkpoint:
         self._outputs: list[asyncio.Future] = []
         self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
         self._writes: list[tuple[faust.types.EventT, Callable[[], None]]] = []
+        self._kept: dict[tuple[int, Any], tuple[ValueCache, Any]] = {}
 
     async def send(
         self, topic: faust.TopicT, key: bytes | None, value: bytes, timestamp: float | None = None
@@ -304,26 +329,42 @@ class Checkpoint:
         self._outputs.append(delivery)
         return delivery
 
-    def get(self, table: faust.Table, key: Any, event: faust.types.EventT | None = None) -> Any:
-        """The key's value as put in this checkpoint, or as the table holds it (read in
-        ``event``'s partition: by default the current event's)."""
+    def get(
+        self,
+        table: faust.Table,
+        key: Any,
+        event: faust.types.EventT | None = None,
+        cache: ValueCache | None = None,
+    ) -> Any:
+        """The key's value as put in this checkpoint, or as ``cache`` keeps it, or as the
+        table holds it (read in ``event``'s partition: by default the current event's)."""
         staged = self._state.get((table.name, key))
         if staged is not None:
             return staged[1]
+        cached = cache.take(key) if cache is not None else None
+        if cached is not None:
+            return cached
         if event is None:
             return table.get(key)
         with current_event(event):
             return table.get(key)
 
     def put(
-        self, table: faust.Table, key: Any, value: Any, event: faust.types.EventT | None = None
+        self,
+        table: faust.Table,
+        key: Any,
+        value: Any,
+        event: faust.types.EventT | None = None,
+        cache: ValueCache | None = None,
     ) -> None:
         """Store ``value`` in the partition of ``event`` (by default the current event)
-        once the outputs are on the broker."""
+        once the outputs are on the broker; ``cache`` keeps it once stored."""
         event = event or faust_current_event()
         if event is None:
             raise RuntimeError(f"{table.name}[{key!r}] put without an event for its partition")
         self._state[(table.name, key)] = (table, value, event)
+        if cache is not None:
+            self._kept[(id(cache), key)] = (cache, value)
 
     def write(self, event: faust.types.EventT, apply: Callable[[], None]) -> None:
         """A table write that is not a plain put (a windowed count: ``apply`` adds to the
@@ -349,6 +390,8 @@ class Checkpoint:
         for event, apply in self._writes:
             with current_event(event):
                 apply()
+        for (_, key), (cache, value) in self._kept.items():
+            cache.keep(key, value)
 
 
 Handler = Callable[[list[faust.types.EventT], Checkpoint], Awaitable[None]]

@@ -92,6 +92,8 @@ def create_app(settings: Settings | None = None) -> faust.App:
         web_enabled=True,
         Table=DurableTable,
         producer_max_request_size=settings.max_message_bytes,
+        producer_linger=settings.producer_linger_seconds,
+        producer_max_batch_size=settings.producer_batch_bytes,
         table_cleanup_interval=settings.window_cleanup_seconds,
     )
     metrics = Metrics()

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     session_timeout: float = Field(
         10.0, gt=0, description="Seconds without heartbeats before a worker's partitions move."
     )
+    producer_linger_seconds: float = Field(
+        0.002,
+        ge=0,
+        description="How long a worker's producer waits to fill a batch: fewer, larger "
+        "requests to the broker for at most this much latency per hop.",
+    )
+    producer_batch_bytes: int = Field(
+        512 * 1024, ge=1024, description="Largest batch a worker's producer sends per partition."
+    )
     web_host: str = Field("127.0.0.1", description="Host the worker's web server binds.")
     web_advertised_host: str | None = Field(
         None,

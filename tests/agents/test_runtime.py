@@ -454,3 +454,27 @@ async def test_outputs_awaited_by_the_agent_itself_are_not_awaited_again(app):
     with pytest.raises(MessageSizeTooLargeError):  # the agent parks that event
         await checkpoint.delivered([refused])
     await asyncio.wait_for(checkpoint.commit(), 1)  # only ``kept`` is left to wait for
+
+
+async def test_a_value_cache_hands_back_only_what_was_stored_since_the_last_rebalance(app):
+    table = app.pipeline.tables.league_ratings
+    event = runtime.partition_event(app, "clean.games", 0)
+    progress = app.pipeline.progress
+    cache = runtime.ValueCache(progress)
+    stored = runtime.Checkpoint()
+    stored.put(table, "soccer:E0", {"version": 1}, event, cache)
+    await stored.commit()
+    reader = runtime.Checkpoint()
+    value = reader.get(table, "soccer:E0", event, cache)
+    assert value == {"version": 1} and cache.values == {}  # taken out while in use
+    failing, topic = runtime.Checkpoint(), HeldTopic()
+    await failing.send(topic, b"k", b"output")
+    failing.put(table, "soccer:E0", {"version": 2}, event, cache)
+    topic.deliveries[0].set_exception(MessageSizeTooLargeError())
+    with pytest.raises(MessageSizeTooLargeError):
+        await failing.commit()
+    assert cache.values == {}  # not stored: the table's copy is read next
+    assert runtime.Checkpoint().get(table, "soccer:E0", event, cache) == {"version": 1}
+    cache.keep("soccer:E0", {"version": 1})
+    progress.sought_to({})  # a rebalance: the partition may have had another owner
+    assert cache.take("soccer:E0") is None
