@@ -90,7 +90,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                        "opponent": opponent, "updated": report.event_time.isoformat()})  # fmt: skip
 
     async def assess_report(record, checkpoint: Checkpoint) -> None:
-        await assess(InjuryReport.model_validate_json(record.value), checkpoint)
+        await assess(InjuryReport.from_clean_json(record.value), checkpoint)
 
     @app.agent(pipeline.topics.clean["injuries"], name="assess-injuries")
     async def assess_injuries(stream):

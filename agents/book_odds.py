@@ -36,7 +36,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         found: dict[str, tuple] = {}  # league -> (an event of it, the anomalies it revealed)
         for record in batch:
             model = GameEvent if record.message.topic == games_topic else OddsQuote
-            event = model.model_validate_json(record.message.value)
+            event = model.from_clean_json(record.message.value)
             key = table_key(event.partition_key, event.game_id)
             by_game.setdefault(key, []).append((record, event))
         for key, items in by_game.items():

@@ -142,7 +142,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             model = GameEvent if item.feed == "games" else OddsQuote
             outputs_sent: list[asyncio.Future] = []
             try:
-                event = model.model_validate_json(item.payload)
+                event = model.from_clean_json(item.payload)
                 outputs = state.observe(
                     event,
                     params,

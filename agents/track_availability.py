@@ -20,11 +20,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     async def record_availability(record, checkpoint: Checkpoint) -> None:
         if record.message.topic == injuries_topic:
-            report = InjuryReport.model_validate_json(record.value)
+            report = InjuryReport.from_clean_json(record.value)
             key = table_key(report.partition_key, report.team)
             checkpoint.put(injuries, key, apply_injury(checkpoint.get(injuries, key), report))
         else:
-            lineup = LineupConfirmation.model_validate_json(record.value)
+            lineup = LineupConfirmation.from_clean_json(record.value)
             key = table_key(lineup.partition_key, lineup.game_id)
             checkpoint.put(lineups, key, apply_lineup(checkpoint.get(lineups, key), lineup))
 

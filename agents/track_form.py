@@ -15,7 +15,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     form = pipeline.tables.team_form
 
     async def record_final(record, checkpoint: Checkpoint) -> None:
-        game = GameEvent.model_validate_json(record.value)
+        game = GameEvent.from_clean_json(record.value)
         if game.status is not GameStatus.FINAL:
             return
         for team in (game.home_team, game.away_team):

@@ -15,7 +15,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     players, teams = pipeline.tables.player_form, pipeline.tables.team_games
 
     async def record_box_score(record, checkpoint: Checkpoint) -> None:
-        line = PlayerBoxScore.model_validate_json(record.value)
+        line = PlayerBoxScore.from_clean_json(record.value)
         player_key = table_key(line.partition_key, line.player_id)
         team_key = table_key(line.partition_key, line.team)
         checkpoint.put(players, player_key, record_line(checkpoint.get(players, player_key), line))

@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from schemas.base import Sport
 from tables.elo import win_probabilities
 from tables.goals_model import outcome_probabilities, score_matrix
 from tables.margins import multiplicative
 from tables.model_params import SportParams
-from tables.simulation import market_probabilities, simulate_scores
+from tables.simulation import market_probabilities, simulated_tally
 
 BACK_TO_BACK_MS = 36 * 3600 * 1000  # played within a day and a half before
 # Aggregated prices (an average or maximum over many bookmakers) describe the market but
@@ -22,6 +23,9 @@ BACK_TO_BACK_MS = 36 * 3600 * 1000  # played within a day and a half before
 AGGREGATES = frozenset({"market_avg", "market_max", "oddsportal_avg"})
 OUTCOMES = {Sport.SOCCER: ("home", "draw", "away")}
 TWO_WAY = ("home", "away")
+# Score models kept for reuse: a game's expected goals change only when a result comes in,
+# while its prices, each of which asks for a forecast, change all day.
+SCORE_MODELS_KEPT = 4096
 
 
 def outcomes(sport: Sport) -> tuple[str, ...]:
@@ -55,9 +59,15 @@ def soccer_probabilities(
     means: tuple[float, float], elo: Sequence[float], params: SportParams
 ) -> list[float]:
     """Home/draw/away: the Poisson score model blended with the Elo probabilities."""
-    poisson = outcome_probabilities(score_matrix(*means, rho=params.low_score_rho))
+    poisson = poisson_outcomes(*means, params.low_score_rho)
     w = params.elo_weight
     return [(1 - w) * p + w * e for p, e in zip(poisson, elo, strict=True)]
+
+
+@lru_cache(maxsize=SCORE_MODELS_KEPT)
+def poisson_outcomes(home_mean: float, away_mean: float, rho: float) -> tuple[float, float, float]:
+    """Home/draw/away of the Dixon-Coles score matrix (cached: a pure function of these)."""
+    return outcome_probabilities(score_matrix(home_mean, away_mean, rho=rho))
 
 
 def model_probabilities(
@@ -99,8 +109,8 @@ def line_probabilities(
     if not spreads and not totals:
         return {}
     seed = zlib.crc32(game_id.encode())
-    home, away = simulate_scores(sport, *means, params.score_sd, simulations, seed)
-    return market_probabilities(home, away, list(spreads), list(totals))
+    scores = simulated_tally(sport, *means, params.score_sd, simulations, seed)
+    return market_probabilities(scores, list(spreads), list(totals))
 
 
 def consensus(
@@ -113,7 +123,8 @@ def consensus(
     ``prices``: bookmaker -> selection -> decimal price. The sharp books alone when one of
     them has a full market, else every real bookmaker, else the aggregates.
     """
-    complete = {b: p for b, p in prices.items() if all(s in p for s in selections)}
+    needed = set(selections)
+    complete = {b: p for b, p in prices.items() if needed <= p.keys()}
     books = (
         [b for b in complete if b in sharp_books]
         or [b for b in complete if b not in AGGREGATES]
@@ -122,15 +133,14 @@ def consensus(
     if not books:
         return None
     fair = [multiplicative([complete[b][s] for s in selections]) for b in sorted(books)]
-    return [sum(f[i] for f in fair) / len(fair) for i in range(len(selections))]
+    return [sum([f[i] for f in fair]) / len(fair) for i in range(len(selections))]
 
 
 def blend(model: Sequence[float], market: Sequence[float], market_weight: float) -> list[float]:
     """Log-linear pool: p ~ model^(1-w) * market^w, renormalised."""
+    model_weight = 1 - market_weight
     pooled = [
-        math.exp(
-            (1 - market_weight) * math.log(max(m, 1e-9)) + market_weight * math.log(max(q, 1e-9))
-        )
+        math.exp(model_weight * math.log(max(m, 1e-9)) + market_weight * math.log(max(q, 1e-9)))
         for m, q in zip(model, market, strict=True)
     ]
     total = sum(pooled)

@@ -16,7 +16,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from schemas.alert import Alert, AlertKind
 from schemas.base import Sport
@@ -61,6 +62,10 @@ PAIRS = {"home": "away", "away": "home", "over": "under", "under": "over"}
 # A league has seen all its teams after this many results; a team new after that is promoted.
 ESTABLISHED_AFTER = 200
 ABSENT_MS = 200 * 24 * HOUR_MS  # longer than any break within a season
+# Bounds of the memos below: price keys (and a game's set of them) seen lately in any
+# league, and each league's current home advantage with a few to spare.
+PRICE_KEYS_KEPT = 4096
+HOME_ADVANTAGES_KEPT = 256
 
 
 def millis(moment: datetime) -> int:
@@ -69,6 +74,101 @@ def millis(moment: datetime) -> int:
 
 def price_key(market: str, line: float | None, selection: str) -> str:
     return f"{market}|{'' if line is None else format(line, 'g')}|{selection}"
+
+
+MONEYLINE_HOME = price_key("moneyline", None, "home")
+
+
+class MarketOf(NamedTuple):
+    """The market a price key belongs to: its name, the line of each selection (a spread's
+    other side has the opposite line), the selections that make it whole (the key's own
+    first in a two-way market) and the price key of each, also as a set: the market's
+    identity, whichever of its keys named it."""
+
+    market: str
+    line_of: dict[str, float] | None  # shared by every caller: read only
+    selections: tuple[str, ...]
+    keys: tuple[str, ...]
+    key_set: frozenset[str]
+
+
+@lru_cache(maxsize=PRICE_KEYS_KEPT)
+def market_of(sport: Sport, key: str) -> MarketOf:
+    """The market of a price key (cached: keys recur all season)."""
+    market, line, selection = key.split("|")
+    if market == "moneyline":
+        line_of, names = None, forecast.outcomes(sport)
+    else:
+        other = PAIRS[selection]
+        value = float(line)
+        line_of = {selection: value, other: -value if market == "spread" else value}
+        names = (selection, other)
+    keys = tuple(price_key(market, line_of[s] if line_of else None, s) for s in names)
+    return MarketOf(market, line_of, names, keys, frozenset(keys))
+
+
+@lru_cache(maxsize=PRICE_KEYS_KEPT)
+def quoted_lines(keys: tuple[str, ...]) -> tuple[list[float], list[float]]:
+    """The spread lines (the home side's) and total lines among a game's price keys,
+    ascending (shared by every caller: read only)."""
+    lines = sorted({k for k in keys if not k.startswith("moneyline")})
+    spreads = sorted({float(k.split("|")[1]) for k in lines if k.endswith("|home")})
+    totals = sorted({float(k.split("|")[1]) for k in lines if k.startswith("total")})
+    return spreads, totals
+
+
+@lru_cache(maxsize=HOME_ADVANTAGES_KEPT)
+def with_home_advantage(sport_params: SportParams, home_advantage: str) -> SportParams:
+    """``sport_params`` with a league's learnt home advantage, given as ``float.hex()``: a
+    key that tells 0.0 from -0.0, which compare equal but are not the same value."""
+    return replace(sport_params, home_advantage=float.fromhex(home_advantage))
+
+
+class GameBooks:
+    """bookmaker -> selection -> current price, per market of one game.
+
+    A bookmaker's market is read as one snapshot: a selection whose price is older than
+    the bookmaker's newest price on the market is left out (the rest of an update that
+    is still arriving, quote by quote). Each market is read off the prices once: one event
+    asks for it several times (consensus, market-aware lines, value alerts, closing prices),
+    and nothing changes the prices in between. It is kept by its key set, whichever side
+    asked first: no caller depends on the order of the selections in a snapshot.
+    """
+
+    def __init__(self, prices: dict[str, dict[str, list]]) -> None:
+        self.prices = prices
+        self.snapshots: dict[frozenset[str], dict[str, tuple[int, dict[str, float]]]] = {}
+        self.books: dict[tuple[frozenset[str], int], dict[str, dict[str, float]]] = {}
+
+    def of(self, market: MarketOf, since: int = 0) -> dict[str, dict[str, float]]:
+        """The market's books, leaving out bookmakers whose newest price is older than
+        ``since`` (shared by every caller: read only)."""
+        books = self.books.get((market.key_set, since))
+        if books is None:
+            snapshots = self.snapshots.get(market.key_set)
+            if snapshots is None:
+                snapshots = self.snapshots[market.key_set] = self._read(market)
+            books = self.books[market.key_set, since] = {
+                bookmaker: prices for bookmaker, (newest, prices) in snapshots.items()
+                if newest >= since
+            }  # fmt: skip
+        return books
+
+    def _read(self, market: MarketOf) -> dict[str, tuple[int, dict[str, float]]]:
+        """bookmaker -> (time of its newest price, its snapshot) of one market."""
+        quoted: dict[str, dict[str, list]] = {}
+        for selection, key in zip(market.selections, market.keys, strict=True):
+            for bookmaker, point in self.prices.get(key, {}).items():
+                points = quoted.get(bookmaker)
+                if points is None:
+                    quoted[bookmaker] = {selection: point}
+                else:
+                    points[selection] = point
+        snapshots = {}
+        for bookmaker, points in quoted.items():
+            newest = max([at for _, at in points.values()])
+            snapshots[bookmaker] = newest, {s: p for s, (p, at) in points.items() if at == newest}
+        return snapshots
 
 
 @dataclass
@@ -220,10 +320,11 @@ class LeagueRatings:
         if known[1] > at or known == [quote.price_decimal, at]:
             return out  # an older price, or this very quote, delivered again
         books[quote.bookmaker] = [quote.price_decimal, at]
-        snapshot = self._market_books(entry, key).get(quote.bookmaker, {})
-        if len(snapshot) < len(self._market_of(key)[2]):
+        game_books = GameBooks(entry["prices"])
+        market = market_of(self.sport, key)
+        if len(game_books.of(market).get(quote.bookmaker, {})) < len(market.selections):
             return out  # the rest of this bookmaker's update is still arriving
-        self._forecast(quote.game_id, quote, params, min_change, alert_on_outliers, out)
+        self._forecast(quote.game_id, quote, params, min_change, alert_on_outliers, out, game_books)
         return out
 
     # -- ratings ------------------------------------------------------------------------
@@ -270,7 +371,7 @@ class LeagueRatings:
         sport_params = params.sport(self.sport)
         if self.home_advantage is None or not sport_params.home_advantage_step:
             return sport_params
-        return replace(sport_params, home_advantage=self.home_advantage)
+        return with_home_advantage(sport_params, float(self.home_advantage).hex())
 
     def _learned(self, game: GameEvent, params: ModelParams) -> dict[str, Any]:
         """The state a final result leads to (attribute -> new value), computed without
@@ -323,9 +424,8 @@ class LeagueRatings:
 
     # -- forecasts ----------------------------------------------------------------------
 
-    def _model(self, entry: dict[str, Any], params: ModelParams) -> tuple[list[float], dict]:
+    def _model(self, entry: dict[str, Any], sport_params: SportParams) -> tuple[list[float], dict]:
         """Model-only probabilities of a game and the inputs they came from."""
-        sport_params = self._params(params)
         home, away = entry["home"], entry["away"]
         rest = forecast.rest_adjustment(
             sport_params, entry["start"], self.last_played.get(home), self.last_played.get(away)
@@ -353,15 +453,20 @@ class LeagueRatings:
         }
         return probabilities, {"inputs": inputs, "elo_edge": elo_edge, "means": means}
 
-    def _lines(self, game_id: str, entry: dict, params: ModelParams, model: dict) -> dict:
+    def _lines(
+        self,
+        game_id: str,
+        entry: dict,
+        params: ModelParams,
+        sport_params: SportParams,
+        model: dict,
+    ) -> dict:
         """Model-only spread/total probabilities for every line quoted on the game; the
         simulation reruns only when the model's means or the set of lines changed."""
-        lines = sorted({k for k in entry["prices"] if not k.startswith("moneyline")})
-        spreads = sorted({float(k.split("|")[1]) for k in lines if k.endswith("|home")})
-        totals = sorted({float(k.split("|")[1]) for k in lines if k.startswith("total")})
-        sport_params = self._params(params)
+        spreads, totals = quoted_lines(tuple(entry["prices"]))
         means = forecast.score_means(self.sport, sport_params, model["elo_edge"], model["means"])
-        signature = [round(means[0], 6), round(means[1], 6), spreads, totals, params.version]
+        signature = [round(means[0], 6), round(means[1], 6), [*spreads], [*totals],
+                     params.version]  # fmt: skip
         cached = entry.get("lines")
         if cached and cached["signature"] == signature:
             return cached["probabilities"]
@@ -379,17 +484,22 @@ class LeagueRatings:
         min_change: float,
         alert_on_outliers: bool,
         out: Outputs,
+        books: GameBooks | None = None,
     ) -> None:
+        """Predict a game again, and look for value, after ``trigger``; ``books``: the
+        game's books if the trigger already read some."""
         entry = self.upcoming[game_id]
+        books = books or GameBooks(entry["prices"])
         sport_params = params.sport(self.sport)
-        model, details = self._model(entry, params)
-        lines = self._lines(game_id, entry, params, details)
-        moneyline = price_key("moneyline", None, "home")
-        names = self._market_of(moneyline)[2]
-        market = forecast.consensus(self._market_books(entry, moneyline), names, params.sharp_books)
+        league_params = self._params(params)
+        model, details = self._model(entry, league_params)
+        lines = self._lines(game_id, entry, params, league_params, details)
+        moneyline = market_of(self.sport, MONEYLINE_HOME)
+        names = moneyline.selections
+        market = forecast.consensus(books.of(moneyline), names, params.sharp_books)
         aware = forecast.blend(model, market, sport_params.market_weight) if market else None
         aware_lines = self._aware_lines(
-            entry, lines, sport_params.market_weight, params.sharp_books
+            books, lines, sport_params.market_weight, params.sharp_books
         )
         for name, probabilities, line_probs in (
             (MODEL_ONLY, model, lines),
@@ -419,70 +529,25 @@ class LeagueRatings:
             }
             selection_probs.update(aware_lines)
             self._value_alerts(
-                game_id, entry, trigger, params, selection_probs, alert_on_outliers, out
+                game_id, entry, books, trigger, params, selection_probs, alert_on_outliers, out
             )
 
-    def _books(
-        self,
-        entry: dict,
-        market: str,
-        line_of: dict[str, float | None] | None,
-        names,
-        since: int = 0,
-    ) -> dict[str, dict[str, float]]:
-        """bookmaker -> selection -> current price, for one market (and line per selection).
-
-        A bookmaker's market is read as one snapshot: a selection whose price is older than
-        the bookmaker's newest price on the market is left out (the rest of an update that
-        is still arriving, quote by quote). Prices older than ``since`` are left out too.
-        """
-        quoted: dict[str, dict[str, list]] = {}
-        for selection in names:
-            line = line_of[selection] if line_of else None
-            for bookmaker, point in (
-                entry["prices"].get(price_key(market, line, selection), {}).items()
-            ):
-                quoted.setdefault(bookmaker, {})[selection] = point
-        books = {}
-        for bookmaker, points in quoted.items():
-            newest = max(at for _, at in points.values())
-            if newest >= since:
-                books[bookmaker] = {s: p for s, (p, at) in points.items() if at == newest}
-        return books
-
-    def _market_of(self, key: str) -> tuple[str, dict[str, float] | None, tuple[str, ...]]:
-        """The market of a price key: its name, the line of each selection (a spread's
-        other side has the opposite line) and the selections that make it whole."""
-        market, line, selection = key.split("|")
-        if market == "moneyline":
-            return market, None, forecast.outcomes(self.sport)
-        other = PAIRS[selection]
-        value = float(line)
-        line_of = {selection: value, other: -value if market == "spread" else value}
-        return market, line_of, (selection, other)
-
-    def _market_books(self, entry: dict, key: str, since: int = 0) -> dict[str, dict[str, float]]:
-        """``_books`` of the market a price key belongs to (its line for both sides)."""
-        return self._books(entry, *self._market_of(key), since)
-
     def _aware_lines(
-        self, entry: dict, lines: dict[str, float], weight: float, sharp_books
+        self, books: GameBooks, lines: dict[str, float], weight: float, sharp_books
     ) -> dict[str, tuple[float, float]]:
         """Market-aware spread/total probabilities (and the market's fair one) per price key
         of a line with a two-sided market."""
         aware = {}
         for key, p in lines.items():
-            market, line_of, (selection, other) = self._market_of(key)
-            if selection not in ("home", "over"):
+            market = market_of(self.sport, key)
+            if market.selections[0] not in ("home", "over"):
                 continue
-            fair = forecast.consensus(
-                self._market_books(entry, key), (selection, other), sharp_books
-            )
+            fair = forecast.consensus(books.of(market), market.selections, sharp_books)
             if fair is None:
                 continue
             both = forecast.blend([p, 1 - p], fair, weight)
             aware[key] = (both[0], fair[0])
-            aware[price_key(market, line_of[other], other)] = (both[1], fair[1])
+            aware[market.keys[1]] = (both[1], fair[1])  # the other side's key
         return aware
 
     def _prediction(
@@ -507,35 +572,37 @@ class LeagueRatings:
     # -- alerts -------------------------------------------------------------------------
 
     def _value_alerts(
-        self, game_id, entry, trigger, params, selection_probs, alert_on_outliers, out
+        self, game_id, entry, books, trigger, params, selection_probs, alert_on_outliers, out
     ) -> None:
         """A value alert per selection whose best real price beats the market-aware
         probability by ``value_edge``; one per selection within the cooldown. A price that
         is a lone outlier against the other books' is passed over unless
         ``alert_on_outliers``: it is more often a feed error than a gift."""
         at = millis(trigger.event_time)
+        fresh_since = at - int(params.max_price_age_minutes * 60_000)
         cooldown = entry.setdefault("cooldown", {})
+        max_price, value_edge = params.max_price, params.value_edge
         for key, (probability, fair) in selection_probs.items():
             if at - cooldown.get(key, -(10**15)) < params.alert_cooldown_hours * HOUR_MS:
                 continue
             selection = key.split("|")[2]
-            fresh_since = at - int(params.max_price_age_minutes * 60_000)
-            books = self._market_books(entry, key, fresh_since)
-            names = self._market_of(key)[2]
+            whole_market = market_of(self.sport, key)
+            names = whole_market.selections
+            fresh = books.of(whole_market, fresh_since)
             offers = [
-                (prices[selection], bookmaker)
-                for bookmaker, prices in books.items()
-                if selection in prices
+                (price, bookmaker)
+                for bookmaker, prices in fresh.items()
+                if (price := prices.get(selection)) is not None
                 and bookmaker not in forecast.AGGREGATES
-                and prices[selection] <= params.max_price
-                and expected_value(probability, prices[selection]) >= params.value_edge
+                and price <= max_price
+                and expected_value(probability, price) >= value_edge
             ]
             # Best price first; only these are judged (a margin removal per book each time).
             offer = next(
                 (
                     (price, bookmaker)
                     for price, bookmaker in sorted(offers, reverse=True)
-                    if alert_on_outliers or not is_lone_outlier(books, names, bookmaker, selection)
+                    if alert_on_outliers or not is_lone_outlier(fresh, names, bookmaker, selection)
                 ),
                 None,
             )
@@ -589,8 +656,9 @@ class LeagueRatings:
                     game, Settled.PREDICTION, last["id"], name, last["version"], **scores
                 )  # fmt: skip
             )
+        books = GameBooks(entry["prices"])
         for alert in entry["alerts"]:
-            closing_fair = self._closing_fair(entry, alert, sharp_books)
+            closing_fair = self._closing_fair(books, alert, sharp_books)
             same_book = entry["prices"].get(alert["key"], {}).get(alert["bookmaker"])
             settled = settle_alert(
                 alert, home_score, away_score, same_book[0] if same_book else None, closing_fair
@@ -604,10 +672,11 @@ class LeagueRatings:
                 )
             )  # fmt: skip
 
-    def _closing_fair(self, entry: dict, alert: dict, sharp_books) -> float | None:
+    def _closing_fair(self, books: GameBooks, alert: dict, sharp_books) -> float | None:
         """The fair closing probability of an alert's selection (margin removed)."""
-        names = self._market_of(alert["key"])[2]
-        fair = forecast.consensus(self._market_books(entry, alert["key"]), names, sharp_books)
+        market = market_of(self.sport, alert["key"])
+        names = market.selections
+        fair = forecast.consensus(books.of(market), names, sharp_books)
         return fair[names.index(alert["selection"])] if fair else None
 
     def _performance(self, version: str, model: str) -> dict[str, Any]:

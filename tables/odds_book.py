@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from schemas.alert import Alert, AlertKind
@@ -44,6 +45,9 @@ COMPLETE = {"moneyline": {"home", "away"}, "spread": {"home", "away"}, "total": 
 WHOLE_MARKET = {"moneyline": ("home", "draw", "away"), "spread": ("home", "away"),
                 "total": ("over", "under"), "player_prop": ("over", "under")}  # fmt: skip
 ANOMALIES_CAP = 50  # the most recent anomalies kept per game
+# Sets of line keys indexed recently: a game's set changes only when a bookmaker quotes a
+# selection for the first time, and many games share theirs.
+LINE_INDEXES_KEPT = 1024
 
 
 def millis(moment: datetime) -> int:
@@ -54,6 +58,27 @@ def line_key(quote: OddsQuote) -> str:
     return "|".join(
         (quote.market.value, quote.bookmaker, quote.selection, quote.player or "", quote.stat or "")
     )
+
+
+# What a book's line keys hold, read once per set of keys rather than by every quote (both
+# are shared by every caller: read only).
+
+
+@lru_cache(maxsize=LINE_INDEXES_KEPT)
+def bookmakers_of(keys: tuple[str, ...]) -> list[str]:
+    """Every bookmaker of a book's line keys, sorted."""
+    return sorted({key.split("|", 2)[1] for key in keys})
+
+
+@lru_cache(maxsize=LINE_INDEXES_KEPT)
+def lines_by_selection(keys: tuple[str, ...]) -> dict[tuple[str, str, str, str], dict[str, str]]:
+    """(market, selection, player, stat) -> bookmaker -> line key, in the book's order; the
+    ValueError of unpacking when a key has not five parts (a name holding "|")."""
+    by_selection: dict[tuple[str, str, str, str], dict[str, str]] = {}
+    for key in keys:
+        market, bookmaker, selection, player, stat = key.split("|")
+        by_selection.setdefault((market, selection, player, stat), {})[bookmaker] = key
+    return by_selection
 
 
 def new_book(game_id: str) -> dict[str, Any]:
@@ -97,17 +122,16 @@ def apply_quote(book: dict[str, Any] | None, quote: OddsQuote) -> tuple[dict[str
     """
     book = book or new_book(quote.game_id)
     key = line_key(quote)
-    history = list(book["lines"].get(key, []))
+    history = book["lines"].get(key, [])
     point = [millis(quote.event_time), quote.price_decimal, quote.line]
-    if history and (point[0] < history[-1][0] or point in history[-HISTORY_CAP:]
-                    and point[0] == history[-1][0]):  # fmt: skip
+    if history and (point[0] < history[-1][0] or point[0] == history[-1][0]
+                    and point in history[-HISTORY_CAP:]):  # fmt: skip
         return book, None
     direction = 0
     previous = history[-1] if history else None
     if previous:
         direction = (point[1] > previous[1]) - (point[1] < previous[1])
-    history.append(point)
-    lines = {**book["lines"], key: history[-HISTORY_CAP:]}
+    lines = {**book["lines"], key: [*history[-(HISTORY_CAP - 1) :], point]}
     book = {**book, "lines": lines}
     if direction:
         book = _maybe_steam(book, quote, direction, point[0])
@@ -126,13 +150,11 @@ def _maybe_steam(book, quote: OddsQuote, direction: int, at: int) -> dict[str, A
     """Record a steam move: several bookmakers moving one selection the same way at once."""
     market, selection = quote.market.value, quote.selection
     books = []
-    for key, history in book["lines"].items():
-        m, bookmaker, sel, player, stat = key.split("|")
-        if (m, sel, player, stat) != (market, selection, quote.player or "", quote.stat or ""):
-            continue
+    same = (market, selection, quote.player or "", quote.stat or "")
+    for bookmaker, key in lines_by_selection(tuple(book["lines"])).get(same, {}).items():
         if bookmaker in AGGREGATES:
             continue
-        move = _last_move(history)
+        move = _last_move(book["lines"][key])
         if move and move[1] == direction and at - move[0] <= STEAM_WINDOW_MS:
             books.append(bookmaker)
     if len(books) < STEAM_MIN_BOOKS:
@@ -269,7 +291,7 @@ def _price_outliers(book: dict[str, Any], quote: OddsQuote, now: int) -> list[An
     # Aggregates count as books here: they stand for the rest of the market, and a
     # football-data game has only two real books.
     snapshots, priced_at = {}, {}
-    for bookmaker in sorted({k.split("|", 2)[1] for k in book["lines"]}):
+    for bookmaker in bookmakers_of(tuple(book["lines"])):
         found = update(bookmaker)
         if found:
             snapshots[bookmaker], priced_at[bookmaker] = found
@@ -287,12 +309,8 @@ def _change_times(history: list[list]):
 def _other_lines(book: dict[str, Any], key: str) -> dict[str, list[list]]:
     """The histories of the same selection (market, player, stat) at the other bookmakers."""
     market, bookmaker, selection, player, stat = key.split("|")
-    return {
-        other: history
-        for k, history in book["lines"].items()
-        for m, other, sel, pl, st in [k.split("|")]
-        if (m, sel, pl, st) == (market, selection, player, stat) and other != bookmaker
-    }
+    same = lines_by_selection(tuple(book["lines"]))[market, selection, player, stat]
+    return {other: book["lines"][k] for other, k in same.items() if other != bookmaker}
 
 
 def _change_times_near(book: dict[str, Any], key: str, at: int) -> list[int]:

@@ -6,9 +6,19 @@ import pytest
 from schemas import GameEvent, OddsQuote, Sport
 from schemas.base import EVENT_ID_MAX_LENGTH, GAME_ID_MAX_LENGTH, OUTPUT_ID_MAX_LENGTH
 from tables.elo import MEAN_RATING, regressed, updated_ratings
-from tables.league_ratings import MARKET_AWARE, MODEL_ONLY, LeagueRatings
+from tables.forecast import poisson_outcomes
+from tables.league_ratings import (
+    MARKET_AWARE,
+    MODEL_ONLY,
+    GameBooks,
+    LeagueRatings,
+    market_of,
+    quoted_lines,
+    with_home_advantage,
+)
 from tables.margins import multiplicative
 from tables.model_params import DEFAULT_PARAMS, ModelParams
+from tables.simulation import simulated_tally
 from tests.schemas.examples import GAME, QUOTE
 
 PARAMS = DEFAULT_PARAMS
@@ -254,3 +264,61 @@ def test_the_longest_ids_a_feed_may_send_still_make_valid_outputs():
     settlements = state.observe(longest(final), params, 0.005).settlements
     assert {s.settled.value for s in settlements} == {"prediction", "alert"}
     assert max(len(s.event_id) for s in settlements) <= OUTPUT_ID_MAX_LENGTH
+
+
+# -- what is worked out once and reused ----------------------------------------------------
+
+
+def test_a_price_key_names_its_whole_market_from_either_side():
+    home = market_of(Sport.SOCCER, "spread|-0.25|home")
+    away = market_of(Sport.SOCCER, "spread|0.25|away")
+    assert home.keys == ("spread|-0.25|home", "spread|0.25|away") and home.selections[0] == "home"
+    assert away.key_set == home.key_set and away.selections == ("away", "home")
+    assert market_of(Sport.NBA, "moneyline||away").keys == ("moneyline||home", "moneyline||away")
+    # A level handicap's other side is "-0", as the line probabilities name it.
+    assert market_of(Sport.SOCCER, "spread|0|home").keys == ("spread|0|home", "spread|-0|away")
+    assert market_of(Sport.SOCCER, "total|2.5|under").line_of == {"under": 2.5, "over": 2.5}
+
+
+def test_quoted_lines_are_the_home_spreads_and_the_totals():
+    keys = ("moneyline||home", "spread|-0.5|home", "spread|0.5|away", "total|2.5|over",
+            "spread|-0.25|home", "total|2.5|under")  # fmt: skip
+    assert quoted_lines(keys) == ([-0.5, -0.25], [2.5])
+
+
+def test_a_learnt_home_advantage_keeps_the_sign_of_a_zero():
+    nba = PARAMS.sports[Sport.NBA]
+    negative = with_home_advantage(nba, (-0.0).hex()).home_advantage
+    positive = with_home_advantage(nba, (0.0).hex()).home_advantage
+    assert str(negative) == "-0.0" and str(positive) == "0.0"
+
+
+def test_a_bookmakers_market_is_its_newest_update_and_fresh_books_are_recent():
+    prices = {"total|2.5|over": {"pinnacle": [1.9, 100], "bet365": [1.8, 300]},
+              "total|2.5|under": {"pinnacle": [1.95, 100], "bet365": [2.0, 200]}}  # fmt: skip
+    books = GameBooks(prices)
+    total = market_of(Sport.SOCCER, "total|2.5|over")
+    # bet365's under is older than its over: the rest of that update is still arriving
+    assert books.of(total) == {"pinnacle": {"over": 1.9, "under": 1.95}, "bet365": {"over": 1.8}}
+    assert books.of(total, since=150) == {"bet365": {"over": 1.8}}
+
+
+def test_forecasts_do_not_depend_on_what_earlier_forecasts_left_in_the_caches():
+    def season():
+        state = LeagueRatings(Sport.SOCCER, "E0")
+        outputs = [state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0)]
+        for when, books in (("2021-08-06T15:00:00Z", (2.0, 3.6, 4.2)),
+                            ("2021-08-07T15:00:00Z", (2.3, 3.3, 3.8))):  # fmt: skip
+            outputs.append(market(state, "A-B", "pinnacle", books, when))
+            for selection, line in (("home", -0.25), ("away", 0.25)):
+                q = quote("A-B", "pinnacle", selection, 1.95, when, market="spread", line=line)
+                outputs.append(state.observe(q, PARAMS, 0))
+        outputs.append(state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z",
+                                           score=(2, 1)), PARAMS, 0))  # fmt: skip
+        sent = [o.to_json() for out in outputs
+                for o in (*out.predictions, *out.alerts, *out.settlements)]  # fmt: skip
+        return sent, orjson.dumps(state.to_dict())
+
+    for cached in (poisson_outcomes, simulated_tally, market_of, quoted_lines):
+        cached.cache_clear()
+    assert season() == season()  # the second run finds everything cached

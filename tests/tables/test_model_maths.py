@@ -16,7 +16,14 @@ from tables.goals_model import outcome_probabilities, score_matrix
 from tables.model_params import DEFAULT_PARAMS
 from tables.scoring import brier, log_loss, one_sided_brier
 from tables.settlement import bet_shares, score_prediction
-from tables.simulation import line_shares, market_probabilities, simulate_scores
+from tables.simulation import (
+    line_shares,
+    market_probabilities,
+    simulate_scores,
+    simulated_tally,
+    tally_scores,
+    win_shares,
+)
 
 means = st.floats(min_value=0.2, max_value=4.0)
 
@@ -49,10 +56,56 @@ def test_quarter_lines_split_the_stake():
 
 def test_monte_carlo_agrees_with_the_exact_poisson_total():
     home, away = simulate_scores(Sport.SOCCER, 1.5, 1.1, 0, 200_000, seed=7)
-    over = market_probabilities(home, away, [], [2.5])["total|2.5|over"]
+    over = market_probabilities(tally_scores(home, away), [], [2.5])["total|2.5|over"]
     matrix = score_matrix(1.5, 1.1)
     exact = sum(matrix[i, j] for i in range(13) for j in range(13) if i + j > 2)
     assert over == pytest.approx(exact, abs=0.005)
+
+
+lines = st.integers(min_value=-40, max_value=40).map(lambda quarters: quarters / 4)
+
+
+def per_simulation(result: np.ndarray, line: float) -> float:
+    """What a line's probability was before the tally: line_shares over every simulation."""
+    won, lost = line_shares(result, line)
+    decided = float(won.sum() + lost.sum())
+    return float(won.sum()) / decided if decided else 0.5
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=9), min_size=1, max_size=300),
+    st.lists(lines, min_size=1, max_size=6),
+)
+def test_tallied_shares_are_the_per_simulation_sums_to_the_last_bit(scores, quarter_lines):
+    home = np.array(scores)
+    away = np.array(scores[::-1])
+    margin = (home - away).astype(float)
+    tallied = tally_scores(home, away).margin
+    assert win_shares(tallied, quarter_lines) == [per_simulation(margin, x) for x in quarter_lines]
+    negated = win_shares(tallied.negated(), quarter_lines)
+    assert negated == [per_simulation(-margin, x) for x in quarter_lines]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("sd", [9.5, 1e12, math.inf, math.nan])
+def test_scores_from_any_parameters_are_tallied_as_they_were_summed(sd):
+    home, away = simulate_scores(Sport.NBA, 112.0, 108.0, sd, 2_000, seed=5)
+    probabilities = market_probabilities(tally_scores(home, away), [-3.5], [220.5])
+    margin, total = home - away, home + away
+    assert probabilities == {
+        "spread|-3.5|home": per_simulation(margin, -3.5),
+        "spread|3.5|away": per_simulation(-margin, 3.5),
+        "total|220.5|over": per_simulation(total, -220.5),
+        "total|220.5|under": per_simulation(-total, 220.5),
+    }
+
+
+def test_a_simulation_is_kept_read_only_for_reuse():
+    first = simulated_tally(Sport.NBA, 112.0, 108.0, 9.5, 10_000, 3)
+    assert simulated_tally(Sport.NBA, 112.0, 108.0, 9.5, 10_000, 3) is first
+    with pytest.raises(ValueError):
+        first.margin.counts[0] = 0
+    assert first.margin.counts.sum() == first.total.counts.sum() == 10_000
 
 
 def test_simulations_are_repeatable_per_seed():

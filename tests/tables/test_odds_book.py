@@ -5,7 +5,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas import GameEvent, OddsQuote
-from tables.odds_book import STEAM_MIN_BOOKS, apply_game, apply_quote, summarize, volatility
+from tables.odds_book import (
+    STEAM_MIN_BOOKS,
+    apply_game,
+    apply_quote,
+    bookmakers_of,
+    lines_by_selection,
+    summarize,
+    volatility,
+)
 from tests.schemas.examples import GAME, QUOTE
 
 KICKOFF = datetime(2021, 8, 22, 15, 30, tzinfo=UTC)
@@ -105,3 +113,17 @@ def test_quotes_delivered_again_in_order_change_nothing():
         again, direction = apply_quote(again, q)
         assert direction is None
     assert again == book
+
+
+def test_a_books_line_keys_are_indexed_by_selection_and_bookmaker():
+    keys = ("moneyline|pinnacle|home||", "moneyline|bet365|home||", "total|pinnacle|over||")
+    assert bookmakers_of(keys) == ["bet365", "pinnacle"]
+    assert lines_by_selection(keys)["moneyline", "home", "", ""] == {
+        "pinnacle": "moneyline|pinnacle|home||", "bet365": "moneyline|bet365|home||"
+    }  # fmt: skip
+    # A name holding "|" makes a key of more parts: the steam and stale-book rules, which
+    # split every key, fail on it as they always did, while the first quote is booked.
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        lines_by_selection((*keys, "moneyline|a|b|home||"))
+    book, moved = apply_quote(None, quote("a|b", "home", 2.1, 30))
+    assert moved == 0 and list(book["lines"]) == ["moneyline|a|b|home||"]
