@@ -417,12 +417,18 @@ class HeldTopic:
         return self.deliveries[-1]
 
 
-async def test_a_checkpoint_puts_state_only_once_its_outputs_are_on_the_broker(app):
+async def one_output_and_one_put(app):
+    """A checkpoint with an output not yet acknowledged and a team's state put."""
     table = app.pipeline.tables.team_form
     event = runtime.partition_event(app, "clean.games", 0)
     topic, checkpoint = HeldTopic(), runtime.Checkpoint()
     await checkpoint.send(topic, b"k", b"output")
     checkpoint.put(table, "team", {"games": 1}, event)
+    return table, event, topic, checkpoint
+
+
+async def test_a_checkpoint_puts_state_only_once_its_outputs_are_on_the_broker(app):
+    table, event, topic, checkpoint = await one_output_and_one_put(app)
     checkpoint.put(table, "team", {"games": checkpoint.get(table, "team")["games"] + 1}, event)
     committing = asyncio.create_task(checkpoint.commit())
     await asyncio.sleep(0.01)
@@ -435,11 +441,7 @@ async def test_a_checkpoint_puts_state_only_once_its_outputs_are_on_the_broker(a
 
 
 async def test_a_checkpoint_whose_output_is_refused_puts_nothing(app):
-    table = app.pipeline.tables.team_form
-    event = runtime.partition_event(app, "clean.games", 0)
-    topic, checkpoint = HeldTopic(), runtime.Checkpoint()
-    await checkpoint.send(topic, b"k", b"output")
-    checkpoint.put(table, "team", {"games": 1}, event)
+    table, event, topic, checkpoint = await one_output_and_one_put(app)
     topic.deliveries[0].set_exception(MessageSizeTooLargeError())
     with pytest.raises(MessageSizeTooLargeError):  # the runtime parks the event
         await checkpoint.commit()
