@@ -30,8 +30,8 @@ from agents import (
     track_form,
     track_players,
 )
-from agents.runtime import RuntimeTransport
 from agents.pipeline import Pipeline, define_topics
+from agents.runtime import RuntimeTransport
 from streamapp.db.writer import Database
 from streamapp.metrics import Metrics
 from streamapp.operations import RecoveryTimer
