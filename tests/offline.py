@@ -41,13 +41,41 @@ class OfflineModel:
         return {k: orjson.loads(orjson.dumps(s.to_dict())) for k, s in self.leagues.items()}
 
     def waiting(self, key: str) -> list[str]:
-        return [item[5] for item in self.merges[key]["pending"]]
+        return waiting(self.merges[key])
+
+
+def waiting(merge: dict) -> list[str]:
+    """The payloads a league's merge buffer still holds back (a worker's ``merge`` value or
+    the offline one): what the merge rule has not released yet."""
+    return [item[5] for item in merge["pending"]]
+
+
+def record(outputs: dict[str, object], emitted) -> None:
+    """Keep each output by its id; an id made twice must be made with the same value (the
+    worker's topics are compared by id and value)."""
+    for output in emitted:
+        before = outputs.setdefault(output.event_id, output)
+        assert before == output, f"{output.event_id} made twice with different values"
 
 
 def offline_model(events, settings: Settings | None = None) -> OfflineModel:
     settings = settings or Settings()
     model = OfflineModel()
     offsets: Counter = Counter()
+
+    def apply(key: str, released) -> None:
+        for feed, payload, *_ in released:
+            applied = (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
+            out = model.leagues[key].observe(
+                applied,
+                DEFAULT_PARAMS,
+                settings.prediction_min_change,
+                settings.alert_on_outlier_prices,
+            )
+            record(model.predictions, out.predictions)
+            record(model.alerts, out.alerts)
+            record(model.settlements, out.settlements)
+
     for event in valid(events):
         if event.feed not in MERGED:
             continue
@@ -59,15 +87,10 @@ def offline_model(events, settings: Settings | None = None) -> OfflineModel:
         offsets[(key, event.feed)] += 1
         if key not in model.leagues:
             model.leagues[key] = LeagueRatings(parsed.sport, parsed.league)
-        for feed, payload, *_ in release(merge, MERGED):
-            applied = (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
-            out = model.leagues[key].observe(
-                applied,
-                DEFAULT_PARAMS,
-                settings.prediction_min_change,
-                settings.alert_on_outlier_prices,
-            )
-            model.predictions.update((p.event_id, p) for p in out.predictions)
-            model.alerts.update((a.event_id, a) for a in out.alerts)
-            model.settlements.update((s.event_id, s) for s in out.settlements)
+        apply(key, release(merge, MERGED))
+    # The replay's end: every input has been read to its end and is quiet, i.e. idle, and
+    # an idle input holds nothing back (tables/event_merge.py); the worker's tick releases
+    # what still waits, in the same order.
+    for key, merge in model.merges.items():
+        apply(key, release(merge, MERGED, idle=frozenset(MERGED)))
     return model

@@ -118,6 +118,18 @@ def count(url: str, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
+def metric_samples(port: int, name: str) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample called ``name`` on the worker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
 def recovery_figures(port: int, patience: float = 60.0) -> tuple[float, float]:
     """The worker's last rebalance: seconds until ready and changelog records applied
     (reported once the worker is ready, which can be after its tables answer)."""

@@ -19,7 +19,7 @@ from streamapp.summary import wait_until_drained
 from tables.model_params import DEFAULT_PARAMS
 from tables.player_form import record_line, record_team_game
 from tables.props import largest_move, next_opponent, opponent_factors, project, roster
-from tests.integration.test_state_tables import get, key_path
+from tests.integration.oracle import get, key_path
 
 pytestmark = pytest.mark.integration
 

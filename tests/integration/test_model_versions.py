@@ -18,7 +18,7 @@ from streamapp.model_control import send_control
 from streamapp.replay.catalog import timeline
 from streamapp.replay.producer import replay
 from streamapp.summary import wait_until_drained
-from tests.integration.test_state_tables import get
+from tests.integration.oracle import get
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from streamapp.replay.malformed import malformed_messages
 from streamapp.replay.producer import replay
 from streamapp.summary import wait_until_drained
 from tests.integration.conftest import snapshot
-from tests.offline import offline_model
+from tests.integration.oracle import assert_outputs_equal_offline, offline_state
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +49,7 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
     settings = live_settings
     files = [data_dir / "football-data" / "E0_2021.csv", data_dir / "moneylines" / "nba.csv"]
     events = timeline(files, season_end=2021)
+    expected = offline_state(events)  # while the worker starts
     invalid_real = 0
     for event in events:
         try:
@@ -196,9 +197,11 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
         urllib.request.urlopen(f"{base}/db/teams/E0/Arsenal/games?limit=-1", timeout=10)
     assert bad_paging.value.code == 400
 
-    # The worker's ratings equal the same functions applied offline in event-time order:
-    # the merge of the games and odds topics makes a full-speed replay exact.
-    offline = offline_model(events).league_values()
+    # The worker's ratings and every output it sent, by value, equal the same functions
+    # applied offline in event-time order: the merge of the games and odds topics makes a
+    # full-speed replay exact (and the second replay sent nothing new).
+    assert_outputs_equal_offline(settings, expected)
+    offline = expected["league-ratings"]
     for key in ("soccer:E0", "nba:NBA"):
         url = f"{base}/tables/league-ratings/{key}"
         with urllib.request.urlopen(url, timeout=10) as response:

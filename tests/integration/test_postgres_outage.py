@@ -19,6 +19,7 @@ from streamapp.settings import Settings
 from streamapp.stack.postgres import EmbeddedPostgres
 from streamapp.summary import wait_until_drained
 from tests.integration.conftest import count
+from tests.integration.oracle import assert_outputs_equal_offline, offline_state
 
 pytestmark = pytest.mark.integration
 OUTAGE_SECONDS = 12
@@ -44,6 +45,7 @@ def test_postgres_outage_mid_replay_loses_and_doubles_nothing(live_settings, wor
     events = timeline(files)
     valid = [e for e in events if is_valid(e)]
     server = EmbeddedPostgres(settings.model_copy(update={"database_url": None}))
+    expected = offline_state(events)  # while the worker starts
 
     async def scenario():
         sending = asyncio.create_task(replay(settings, events, progress=False))
@@ -73,6 +75,8 @@ def test_postgres_outage_mid_replay_loses_and_doubles_nothing(live_settings, wor
     assert finals == sum(e.feed == "games" and e.payload["status"] == "final" for e in valid)
     assert count(url, "predictions") == outputs[settings.topic("predictions")]
     assert count(url, "dead_letters") == outputs[settings.topic("deadletter")]
+    # What the worker sent is unchanged by the outage: every output, by value, the offline one.
+    assert_outputs_equal_offline(settings, expected)
 
 
 def rows_so_far(url: str) -> int:

@@ -12,31 +12,30 @@ import subprocess
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from schemas import GameEvent, OddsQuote, PlayerBoxScore
 from schemas.alert import Alert, AlertKind
-from streamapp.kafka_io import read_all
-from streamapp.replay.catalog import timeline
 from streamapp.replay.producer import replay
 from streamapp.settings import PROJECT_ROOT
 from streamapp.summary import wait_until_drained
 from streamapp.worker import spawn_worker
 from tables.keys import table_key
-from tables.odds_book import apply_game, apply_quote, steam_alert
-from tables.player_form import record_line
-from tables.team_form import record_result
 from tests.integration.conftest import free_port, recovery_figures, stop_worker
 from tests.integration.devtools import chromium_page
-from tests.offline import offline_model, valid
+from tests.integration.oracle import (
+    assert_league_ratings_equal_offline,
+    assert_outputs_equal_offline,
+    get,
+    key_path,
+    offline_state,
+    season_events,
+    stored,
+)
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
@@ -45,63 +44,6 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--virtual-time-budget=15000",
 ]  # fmt: skip
-
-
-def get(port: int, path: str, timeout: float = 30) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
-        return orjson.loads(response.read())
-
-
-def key_path(table: str, key: str) -> str:
-    return f"/tables/{table}/{urllib.parse.quote(key, safe='')}"
-
-
-def stored(port: int, table: str, key: str):
-    """What a table holds for a key (windows for a windowed table), not what is derived."""
-    answer = get(port, key_path(table, key))
-    return answer.get("windows", answer.get("value"))
-
-
-def offline_state(events) -> dict[str, dict]:
-    """Every table value the worker should hold, from the same functions in feed order."""
-    model = offline_model(events)
-    form, books, players = {}, {}, {}
-    steam_alerts: set[str] = set()
-    rate: Counter = Counter()
-    for event in valid(events):
-        p = event.payload
-        league = event.key
-        if event.feed == "games":
-            game = GameEvent.model_validate(p)
-            if game.status.value == "final":
-                for team in (game.home_team, game.away_team):
-                    key = table_key(league, team)
-                    form[key] = record_result(form.get(key), game, team)
-            key = table_key(league, game.game_id)
-            books[key] = apply_game(books.get(key), game)
-        elif event.feed == "odds":
-            quote = OddsQuote.model_validate(p)
-            key = table_key(league, quote.game_id)
-            before = len(books[key]["steam"]) if key in books else 0
-            books[key], _ = apply_quote(books.get(key), quote)
-            for steam in books[key]["steam"][before:]:
-                steam_alerts.add(steam_alert(quote, steam).event_id)
-            rate[(key, int(quote.event_time.timestamp()) // 60 * 60)] += 1
-        elif event.feed == "boxscores":
-            line = PlayerBoxScore.model_validate(p)
-            key = table_key(league, line.player_id)
-            players[key] = record_line(players.get(key), line)
-    return {
-        "league-ratings": model.league_values(),
-        "waiting": {key: model.waiting(key) for key in model.leagues},
-        "team-form": form,
-        "odds-book": books,
-        "player-form": players,
-        "quote-rate": rate,
-        "predictions": model.predictions,
-        "alerts": set(model.alerts) | steam_alerts,
-        "settlements": model.settlements,
-    }
 
 
 def replay_and_drain(settings, events) -> None:
@@ -114,13 +56,6 @@ def replay_and_drain(settings, events) -> None:
     asyncio.run(run())
 
 
-def season_events(data_dir, *leagues: str, nba: bool = True):
-    files = [data_dir / "football-data" / f"{league}_2021.csv" for league in leagues]
-    if nba:
-        files += [data_dir / "moneylines" / "nba.csv", data_dir / "nba-boxscores" / "playoffs.csv"]
-    return timeline(files, season_end=2021)
-
-
 def test_tables_equal_the_offline_calculation_and_the_dashboard_shows_them(
     live_settings, worker, data_dir
 ):
@@ -130,19 +65,10 @@ def test_tables_equal_the_offline_calculation_and_the_dashboard_shows_them(
     expected = offline_state(events)
     port = settings.web_port
 
-    for key, value in expected["league-ratings"].items():
-        live = get(port, key_path("league-ratings", key))["value"]
-        assert [item[5] for item in live.pop("merge")["pending"]] == expected["waiting"][key]
-        assert live == value
-    emitted = {
-        name: [orjson.loads(r.value)["event_id"] for r in asyncio.run(read_all(settings, name))]
-        for name in (settings.topic(t) for t in ("predictions", "alerts", "settlements"))
-    }
-    predictions, alerts, settled = emitted.values()
-    assert set(predictions) == set(expected["predictions"])
-    assert set(alerts) == expected["alerts"] and len(alerts) == len(set(alerts))
-    assert any(a.startswith("value:") for a in alerts)
-    assert set(settled) == set(expected["settlements"])
+    assert_league_ratings_equal_offline(port, expected)
+    outputs = assert_outputs_equal_offline(settings, expected)
+    assert outputs["alerts"].messages == outputs["alerts"].distinct  # no restart: no copies
+    assert any(a.startswith("value:") for a in expected["alerts"])
     form = get(port, "/tables/team-form?limit=1000&prefix=" + urllib.parse.quote("soccer:E0|"))
     assert form["total"] == 20
     assert {i["key"]: i["value"] for i in form["items"]} == {
