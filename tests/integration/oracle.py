@@ -10,6 +10,7 @@ produced them from the same events in the same order."""
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.parse
 import urllib.request
 from collections import Counter
@@ -214,6 +215,12 @@ def assert_league_ratings_equal_offline(port: int, expected: dict[str, dict]) ->
     """Each league's model state equals the offline one, and its merge buffer holds the
     events the offline merge still holds (``waiting``: what the merge rule keeps back)."""
     for key, value in expected["league-ratings"].items():
+        # The worker releases what waits once its inputs have been quiet a moment (a tick
+        # after STREAMAPP_IDLE_INPUT_SECONDS): the drained state may be read just before.
+        deadline = time.monotonic() + 10
         live = stored(port, "league-ratings", key)
+        while waiting(live["merge"]) != expected["waiting"][key] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            live = stored(port, "league-ratings", key)
         assert waiting(live.pop("merge")) == expected["waiting"][key], key
         assert live == value, key
