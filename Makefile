@@ -47,9 +47,11 @@ stop: install
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/hadolint docker/Dockerfile
 
+# Every figure of the performance issue beside its target, also written to var/bench/
+# (10–30 minutes on 2 cores; BENCH_ARGS=--quick for a short run, --help for the options).
 bench: install
 	$(BIN)/streamapp stack up
-	$(BIN)/python bench/pipeline_throughput.py
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

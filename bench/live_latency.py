@@ -1,0 +1,236 @@
+"""Quote-to-output latency on a running worker, in live mode.
+
+A fixture is sent for a new match (bench.live_feed), then quotes at a steady rate, each
+bookmaker update stamped with the wall clock at the moment it is produced; the predictions
+and alerts of that match are read back from the output topics as they arrive.
+
+Matching rule: an output carries the event time of the event that caused it (predictions
+and value alerts: ``LeagueRatings._scope``; steam alerts: ``odds_book.steam_alert``), and
+every update gets an event time of its own, so an output of the match maps to exactly one
+update and its latency is the wall clock when it was received minus that event time.
+Predictions and value alerts also end their id with the causing quote's event id, which
+is checked. An update's latency is that of its first output (what a subscriber waits for);
+updates that caused nothing (most: only moves of the sharp book change a prediction) do not
+count. Outputs caused by the fixture are counted apart. Nothing waits for ever: outputs are
+read until none came for ``quiet`` seconds or ``patience`` ran out after the last quote, and
+the counts say how much of what was expected came (the percentiles are None if nothing did).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from tqdm import tqdm
+
+from bench.live_feed import LiveFeed
+from schemas.feeds import FEEDS
+from streamapp.kafka_io import ensure_topics, group_lag
+from streamapp.replay.sources import FeedEvent
+from streamapp.settings import Settings
+
+log = logging.getLogger(__name__)
+OUTPUTS = ("predictions", "alerts")
+FIXTURE_HEAD_START = 1.0  # seconds between the fixture and the first quote
+TICK = timedelta(microseconds=1)
+
+
+@dataclass
+class LiveLatency:
+    quotes_sent: int = 0
+    updates_sent: int = 0
+    send_seconds: float = 0.0
+    outputs: Counter = field(default_factory=Counter)  # kind -> outputs of the match received
+    fixture_outputs: int = 0
+    unmatched_outputs: int = 0  # an event time the bench never sent
+    wrong_trigger: int = 0  # a quote id that is not of the update with that event time
+    first_output_ms: list[float] = field(default_factory=list)  # per update that caused one
+    output_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # raw quotes the worker had not committed (commits are periodic: a few seconds' worth
+    # may be processed already)
+    raw_odds_lag_after_send: int | None = None
+    raw_odds_lag_at_end: int | None = None
+    waited_seconds: float = 0.0
+
+    def percentile(self, q: float, values: list[float] | None = None) -> float | None:
+        values = self.first_output_ms if values is None else values
+        return float(np.percentile(values, q)) if values else None
+
+    def to_dict(self) -> dict:
+        return {
+            "quotes_sent": self.quotes_sent,
+            "updates_sent": self.updates_sent,
+            "send_seconds": self.send_seconds,
+            "quotes_per_second": self.quotes_sent / self.send_seconds if self.send_seconds else 0,
+            "outputs_received": dict(self.outputs),
+            "fixture_outputs": self.fixture_outputs,
+            "unmatched_outputs": self.unmatched_outputs,
+            "wrong_trigger": self.wrong_trigger,
+            "updates_with_output": len(self.first_output_ms),
+            "first_output_p50_ms": self.percentile(50),
+            "first_output_p99_ms": self.percentile(99),
+            "first_output_max_ms": max(self.first_output_ms, default=None),
+            "by_kind_ms": {
+                kind: {
+                    "count": len(values),
+                    "p50": self.percentile(50, values),
+                    "p99": self.percentile(99, values),
+                    "max": max(values),
+                }
+                for kind, values in self.output_ms.items()
+            },
+            "raw_odds_lag_after_send": self.raw_odds_lag_after_send,
+            "raw_odds_lag_at_end": self.raw_odds_lag_at_end,
+            "waited_seconds_after_send": self.waited_seconds,
+        }
+
+
+async def _output_consumer(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer of every partition of the output topics from their current end: it sees
+    only what comes from now on."""
+    names = [settings.topic(name) for name in OUTPUTS]
+    await ensure_topics(settings, names)
+    consumer = AIOKafkaConsumer(*names, bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    for tp in consumer.assignment():
+        await consumer.position(tp)  # resolved now, before anything is sent
+    return consumer
+
+
+async def _collect(consumer: AIOKafkaConsumer, game_id: str, received: list) -> None:
+    """Append (wall clock when received, output) for every output of ``game_id``."""
+    while True:
+        batch = await consumer.getmany(timeout_ms=100)
+        now = time.time()
+        for records in batch.values():
+            for record in records:
+                output = orjson.loads(record.value)
+                if output.get("game_id") == game_id:
+                    received.append((now, output))
+
+
+async def _send(producer: AIOKafkaProducer, settings: Settings, events: list[FeedEvent]):
+    topic = settings.topic(FEEDS[events[0].feed].raw_topic)
+    return [
+        await producer.send(topic, event.to_bytes(), key=event.key.encode()) for event in events
+    ]
+
+
+async def _send_quotes(
+    producer: AIOKafkaProducer,
+    settings: Settings,
+    feed: LiveFeed,
+    rate: float,
+    seconds: float,
+    result: LiveLatency,
+) -> dict[datetime, set[str]]:
+    """Quote updates at ``rate`` quotes/s for ``seconds``; returns the quote ids of each
+    update by its event time."""
+    updates: dict[datetime, set[str]] = {}
+    deliveries = []
+    total = int(rate * seconds)
+    last = datetime.now(UTC)
+    started = time.monotonic()
+    with tqdm(total=total, unit="quote", desc="live quotes", dynamic_ncols=True) as bar:
+        while result.quotes_sent < total:
+            delay = started + result.quotes_sent / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # the wall clock now, unique per update (the key outputs are matched by)
+            last = max(datetime.now(UTC), last + TICK)
+            quotes = feed.next_update(last)
+            deliveries += await _send(producer, settings, quotes)
+            updates[last] = {quote.payload["event_id"] for quote in quotes}
+            result.quotes_sent += len(quotes)
+            result.updates_sent += 1
+            bar.update(len(quotes))
+    await asyncio.gather(*deliveries)
+    result.send_seconds = time.monotonic() - started
+    return updates
+
+
+async def _wait_for_outputs(received: list, quiet: float, patience: float) -> float:
+    """Until no output came for ``quiet`` seconds, at most ``patience``; returns the wait."""
+    started = time.monotonic()
+    seen, last_change = len(received), started
+    while time.monotonic() - started < patience:
+        await asyncio.sleep(0.2)
+        if len(received) != seen:
+            seen, last_change = len(received), time.monotonic()
+        elif time.monotonic() - last_change >= quiet:
+            break
+    return time.monotonic() - started
+
+
+def _match(
+    received: list, updates: dict[datetime, set[str]], fixture_time: datetime, result: LiveLatency
+) -> None:
+    first: dict[datetime, float] = {}
+    for received_at, output in received:
+        caused_at = datetime.fromisoformat(output["event_time"])
+        kind = output.get("alert_kind") or output["kind"]
+        result.outputs[kind] += 1
+        if caused_at == fixture_time:
+            result.fixture_outputs += 1
+            continue
+        quote_ids = updates.get(caused_at)
+        if quote_ids is None:
+            result.unmatched_outputs += 1
+            continue
+        if kind != "steam" and output["event_id"].rsplit(":", 1)[-1] not in quote_ids:
+            result.wrong_trigger += 1
+        latency = (received_at - caused_at.timestamp()) * 1000
+        result.output_ms[kind].append(latency)
+        first[caused_at] = min(first.get(caused_at, latency), latency)
+    result.first_output_ms = list(first.values())
+
+
+async def _measure(
+    settings: Settings, feed: LiveFeed, rate: float, seconds: float, quiet: float, patience: float
+) -> LiveLatency:
+    result = LiveLatency()
+    raw_odds = [settings.topic(FEEDS["odds"].raw_topic)]
+    consumer = await _output_consumer(settings)
+    # as a feed would send: each message on its way at once (no linger), one copy on the broker
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=0)
+    await producer.start()
+    received: list = []
+    collecting = asyncio.create_task(_collect(consumer, feed.game_id, received))
+    try:
+        fixture = feed.fixture(datetime.now(UTC))
+        await asyncio.gather(*await _send(producer, settings, [fixture]))
+        await asyncio.sleep(FIXTURE_HEAD_START)
+        updates = await _send_quotes(producer, settings, feed, rate, seconds, result)
+        result.raw_odds_lag_after_send = await group_lag(settings, settings.app_id, raw_odds)
+        log.info(
+            "live: %s quotes sent in %.1f s; %d outputs so far; waiting for the rest",
+            f"{result.quotes_sent:,}", result.send_seconds, len(received),
+        )  # fmt: skip
+        result.waited_seconds = await _wait_for_outputs(received, quiet, patience)
+        result.raw_odds_lag_at_end = await group_lag(settings, settings.app_id, raw_odds)
+    finally:
+        collecting.cancel()
+        await asyncio.gather(collecting, return_exceptions=True)
+        await consumer.stop()
+        await producer.stop()
+    _match(received, updates, fixture.event_time, result)
+    return result
+
+
+def measure_live_latency(
+    settings: Settings,
+    feed: LiveFeed,
+    rate: float = 1000.0,
+    seconds: float = 25.0,
+    quiet: float = 10.0,
+    patience: float = 120.0,
+) -> LiveLatency:
+    """Run the live feed against the worker of ``settings`` (running, tables recovered)."""
+    return asyncio.run(_measure(settings, feed, rate, seconds, quiet, patience))
