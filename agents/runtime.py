@@ -173,9 +173,7 @@ class StreamProgress:
             return
         log.warning("%s: messages from offset %d never arrived; reading them again", tp, start)
         self.reseeks[tp] = self.reseeks.get(tp, 0) + 1
-        # In the consumer's own thread, as faust's seeks are: a seek from this loop races
-        # the fetcher (aiokafka raised KeyError in fetched_records and the worker crashed).
-        await consumer._thread.seek_wait({tp: start})
+        await consumer.seek_back(tp, start)
 
     def sought_to(self, offsets: Mapping[TP, int]) -> None:
         self.sought = dict(offsets)
@@ -690,6 +688,16 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
     @property
     def progress(self) -> StreamProgress:
         return self.app.pipeline.progress
+
+    async def seek_back(self, tp: TP, offset: int) -> None:
+        """Read ``tp`` again from ``offset``: sought in the consumer's own thread, as faust's
+        seeks are (a seek from the event loop races the fetcher: aiokafka raised KeyError in
+        fetched_records and the worker crashed), and faust's read offset moved back with it
+        (faust drops every message below the last offset it delivered, so without this the
+        messages from ``offset`` on were dropped again: a survivor of a killed worker waited
+        for them for ever)."""
+        await self._thread.seek_wait({tp: offset})
+        self._read_offset[tp] = offset or None
 
     def ack(self, message: Message) -> bool:
         """A message fetched before the current assignment is released, not recorded."""

@@ -293,10 +293,8 @@ async def test_a_partition_whose_first_messages_never_came_is_sought_back_for_ev
         def assignment(self):
             return {ODDS, GAMES}
 
-        class _thread:  # noqa: N801 (faust's consumer thread: seeks run there)
-            @staticmethod
-            async def seek_wait(positions):
-                seeks.append(positions)
+        async def seek_back(self, tp, offset):
+            seeks.append({tp: offset})
 
     # only late: the message at the position comes within the patience, no seek
     assert ingest.judge(message(GAMES, 6)) is Admission.GAP
@@ -482,3 +480,18 @@ async def test_a_value_cache_hands_back_only_what_was_stored_since_the_last_reba
     cache.keep("soccer:E0", {"version": 1})
     progress.sought_to({})  # a rebalance: the partition may have had another owner
     assert cache.take("soccer:E0") is None
+
+
+async def test_seeking_back_moves_faust_read_offset_back_too(app, monkeypatch):
+    """faust drops every message below the last offset it delivered: a partition sought
+    back must have its read offset moved back, or what is read again is dropped again."""
+    consumer = app.consumer
+    seeks = []
+
+    async def seek_wait(positions):
+        seeks.append(positions)
+
+    monkeypatch.setattr(consumer._thread, "seek_wait", seek_wait)
+    consumer._read_offset[ODDS] = 812  # delivered up to 812 after a seek to 791
+    await consumer.seek_back(ODDS, 791)
+    assert seeks == [{ODDS: 791}] and consumer._read_offset[ODDS] == 791
