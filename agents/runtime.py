@@ -69,6 +69,9 @@ RETRY_MAX_DELAY = 15.0
 # Seconds an agent waits for the message at a partition's position, once later ones came,
 # before the partition is sought back.
 GAP_PATIENCE = 5.0
+# Seconds within which the broker must have answered a fetch of a partition for its high
+# watermark to judge it idle (an idle fetch returns within fetch_max_wait, 0.5 s).
+FETCH_FRESHNESS = 1.5
 # What is kept of a payload whose whole dead letter the broker refused (a raw message near
 # the 16 MiB limit: its base64 letter is a third larger).
 CUT_PAYLOAD_BYTES = 1024 * 1024
@@ -651,8 +654,13 @@ def idle_inputs(app: faust.App, pipeline: Pipeline, topics: Mapping[str, str], p
         tp = TP(topic, partition)
         try:
             highwater = app.consumer.highwater(tp)
+            fetched_ago = app.consumer.fetched_ago(tp)
         except ConsumerNotStarted:  # an agent fed by hand (tests): nothing is known
-            highwater = None
+            highwater = fetched_ago = None
+        # A high watermark the broker has not confirmed lately says nothing (the broker is
+        # away: its partitions may hold messages the consumer has not seen).
+        if fetched_ago is None or fetched_ago > FETCH_FRESHNESS:
+            continue
         if order.idle(tp, highwater, quiet):
             idle.add(name)
     return frozenset(idle)
@@ -688,6 +696,16 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
     @property
     def progress(self) -> StreamProgress:
         return self.app.pipeline.progress
+
+    def fetched_ago(self, tp: TP) -> float | None:
+        """Seconds since the broker last answered a fetch of ``tp`` (with or without
+        messages): how old its high watermark is; None before the first answer."""
+        client = self._thread._ensure_consumer()
+        try:
+            last = client.last_poll_timestamp(tp)
+        except AssertionError:  # no longer assigned
+            return None
+        return None if last is None else time.time() - last / 1000
 
     async def seek_back(self, tp: TP, offset: int) -> None:
         """Read ``tp`` again from ``offset``: sought in the consumer's own thread, as faust's

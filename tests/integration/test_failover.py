@@ -54,6 +54,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.failover]
 # The fault comes once this share of the replay's input on the partitions it hits is
 # committed: well into the work, far from its end.
 FAULT_AT = 0.3
+# The longest the broker stays away (seconds): past the session timeout, long enough to be felt.
+OUTAGE_AT_MOST = 30.0
 # Bound on every wait for a condition below: a liveness bound, not a timing check.
 PATIENCE = 240.0
 
@@ -353,14 +355,17 @@ def test_broker_restart_mid_replay_loses_and_doubles_nothing(live_settings, tmp_
             stopped = time.monotonic()
 
             # The worker runs out of what it can do without a broker: its streams receive
-            # nothing more (rather than a fixed outage, long enough to be felt).
+            # nothing more for 3 s, or the broker has been away for OUTAGE_AT_MOST (agents
+            # retrying batches of what was fetched before can keep taking events slowly).
             last = [await asyncio.to_thread(events_taken, port), time.monotonic()]
 
             async def stalled():
                 now = await asyncio.to_thread(events_taken, port)
                 if now != last[0]:
                     last[:] = [now, time.monotonic()]
-                return time.monotonic() - last[1] >= 3
+                return time.monotonic() - last[1] >= 3 or (
+                    time.monotonic() - stopped >= OUTAGE_AT_MOST
+                )
 
             await until(stalled, "the worker stalling without its broker", patience=120)
             stalled_at = last[0]
