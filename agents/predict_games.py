@@ -20,6 +20,7 @@ from faust.types import TP
 from agents.pipeline import Pipeline
 from agents.runtime import (
     Checkpoint,
+    Input,
     ValueCache,
     error_type_of,
     idle_inputs,
@@ -44,7 +45,10 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     ratings = pipeline.tables.league_ratings
     topics, metrics, registry = pipeline.topics, pipeline.metrics, pipeline.registry
     games_topic = topics.clean["games"].get_topic_name()
-    inputs = {feed: topics.clean[feed].get_topic_name() for feed in FEEDS}
+    inputs = {
+        feed: Input(topics.clean[feed].get_topic_name(), topics.raw[feed].get_topic_name())
+        for feed in FEEDS
+    }
     source = topics.merged(app, topics.clean["games"], topics.clean["odds"])
 
     async def send_all(key: bytes, outputs, checkpoint: Checkpoint) -> list[asyncio.Future]:

@@ -45,7 +45,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing, contextmanager
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import faust
 from aiokafka.errors import KafkaError, KafkaTimeoutError
@@ -101,6 +101,10 @@ class StreamProgress:
         self.seek_epoch = 0
         self.sought: dict[TP, int] = {}
         self.sought_at = time.monotonic()
+        self.sought_wall = time.time()
+        # per partition since the last seek: the offset after the last message acknowledged
+        # (processed by every agent reading it), and the wall-clock time of that ack
+        self.handled: dict[TP, tuple[int, float]] = {}
         # False where no consumer seeks (agent test contexts): streams take what comes.
         self.seeks = True
         # False under exactly_once: a committed offset may point at a transaction marker,
@@ -181,8 +185,27 @@ class StreamProgress:
     def sought_to(self, offsets: Mapping[TP, int]) -> None:
         self.sought = dict(offsets)
         self.sought_at = time.monotonic()
+        self.sought_wall = time.time()
+        self.handled = {}
         self.seek_epoch += 1
         self.reseeks, self._gaps_watched = {}, set()
+
+    def acked(self, tp: TP, offset: int) -> None:
+        """Every agent reading ``tp`` is done with the message at ``offset``."""
+        after = self.handled.get(tp, (0, 0.0))[0]
+        self.handled[tp] = (max(after, offset + 1), time.time())
+
+    def handled_since(self, tp: TP, highwater: int | None) -> float | None:
+        """The wall-clock time since which every message the broker held on ``tp`` (below
+        ``highwater``) has been processed, with its outputs on the broker; None while some
+        are not (or nothing is known)."""
+        start = self.sought.get(tp)
+        if highwater is None or start is None:
+            return None
+        after, at = self.handled.get(tp, (start, self.sought_wall))
+        if max(after, start) + (0 if self.exact_start else 1) < highwater:
+            return None
+        return at
 
     def order_names(self) -> list[str]:
         """The agents that have taken batches so far."""
@@ -644,26 +667,54 @@ async def run_batches(
             ticker.cancel()
 
 
-def idle_inputs(app: faust.App, pipeline: Pipeline, topics: Mapping[str, str], partition: int):
-    """The inputs (name -> topic) of the current agent whose ``partition`` is idle: the
-    agent has taken all the broker holds there, and nothing for ``STREAMAPP_IDLE_INPUT_SECONDS``."""
+class Input(NamedTuple):
+    """A topic an agent reads, and the topic the upstream stage fills it from (keyed
+    alike, so partition ``p`` of one is filled from partition ``p`` of the other)."""
+
+    topic: str
+    upstream: str
+
+
+def idle_inputs(app: faust.App, pipeline: Pipeline, inputs: Mapping[str, Input], partition: int):
+    """The inputs (by name) of the current agent whose ``partition`` is idle: the agent has
+    taken all the broker holds there and nothing for ``STREAMAPP_IDLE_INPUT_SECONDS``, and
+    the upstream stage has processed all the broker holds on its partition, with those
+    outputs on the broker when the input's end was read. Without the upstream, an input
+    whose stage is behind (retrying through a broker outage, catching up after a restart)
+    would look idle while its events are still to come."""
     order = pipeline.progress.order_of(current_agent().name)
     quiet = pipeline.settings.idle_input_seconds
     idle = set()
-    for name, topic in topics.items():
-        tp = TP(topic, partition)
-        try:
-            highwater = app.consumer.highwater(tp)
-            fetched_ago = app.consumer.fetched_ago(tp)
-        except ConsumerNotStarted:  # an agent fed by hand (tests): nothing is known
-            highwater = fetched_ago = None
-        # A high watermark the broker has not confirmed lately says nothing (the broker is
-        # away: its partitions may hold messages the consumer has not seen).
-        if fetched_ago is None or fetched_ago > FETCH_FRESHNESS:
+    for name, (topic, upstream) in inputs.items():
+        tp, source = TP(topic, partition), TP(upstream, partition)
+        end, source_end = broker_end(app, tp), broker_end(app, source)
+        if end is None or source_end is None or not order.idle(tp, end.offset, quiet):
             continue
-        if order.idle(tp, highwater, quiet):
+        handled = pipeline.progress.handled_since(source, source_end.offset)
+        # the input's end was read after the upstream's outputs were acknowledged (a
+        # fetch answered just before then may not hold the last of them)
+        if handled is not None and end.fetched_at >= handled + quiet:
             idle.add(name)
     return frozenset(idle)
+
+
+class BrokerEnd(NamedTuple):
+    offset: int  # the partition's high watermark
+    fetched_at: float  # when the broker said so (wall-clock seconds)
+
+
+def broker_end(app: faust.App, tp: TP) -> BrokerEnd | None:
+    """Where ``tp`` ends, as the broker last said in answer to a fetch, if that was within
+    ``FETCH_FRESHNESS``: a high watermark the broker has not confirmed lately says nothing
+    (the broker is away: its partitions may hold messages the consumer has not seen).
+    None too for a partition not assigned here, or without a consumer (tests)."""
+    try:
+        at = app.consumer.fetched_at(tp)
+        if at is None or time.time() - at > FETCH_FRESHNESS:
+            return None
+        return BrokerEnd(app.consumer.highwater(tp), at)
+    except (ConsumerNotStarted, AssertionError):  # no consumer, or ``tp`` not assigned
+        return None
 
 
 def partition_event(app: faust.App, topic: str, partition: int) -> faust.types.EventT:
@@ -697,15 +748,16 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
     def progress(self) -> StreamProgress:
         return self.app.pipeline.progress
 
-    def fetched_ago(self, tp: TP) -> float | None:
-        """Seconds since the broker last answered a fetch of ``tp`` (with or without
-        messages): how old its high watermark is; None before the first answer."""
+    def fetched_at(self, tp: TP) -> float | None:
+        """When the broker last answered a fetch of ``tp`` (with or without messages), in
+        wall-clock seconds: how old its high watermark is; None before the first answer
+        or when ``tp`` is not assigned here."""
         client = self._thread._ensure_consumer()
         try:
             last = client.last_poll_timestamp(tp)
-        except AssertionError:  # no longer assigned
+        except AssertionError:  # not assigned
             return None
-        return None if last is None else time.time() - last / 1000
+        return None if last is None else last / 1000
 
     async def seek_back(self, tp: TP, offset: int) -> None:
         """Read ``tp`` again from ``offset``: sought in the consumer's own thread, as faust's
@@ -720,7 +772,10 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
     def ack(self, message: Message) -> bool:
         """A message fetched before the current assignment is released, not recorded."""
         if in_current_assignment(self.app, message):
-            return super().ack(message)
+            if super().ack(message):
+                self.progress.acked(message.tp, message.offset)
+                return True
+            return False
         release(self, message)
         return False
 

@@ -23,6 +23,7 @@ from tests.schemas.examples import GAME
 
 GAMES = TP("clean.games", 0)
 ODDS = TP("clean.odds", 0)
+RAW_ODDS = TP("raw.odds", 0)
 
 
 def message(tp: TP, offset: int) -> SimpleNamespace:
@@ -330,6 +331,48 @@ def test_an_input_is_idle_once_read_to_the_broker_end_and_quiet(monkeypatch):
     assert not order.idle(GAMES, 6, quiet=0.2)  # the broker has one more for this agent
     progress.sought_to({GAMES: 2})  # a rebalance: read again from 2
     assert not order.idle(GAMES, 5, quiet=0.2)
+
+
+def test_an_input_is_not_idle_while_the_stage_filling_it_is_behind(monkeypatch):
+    """A broker restart: the agent has read clean.odds to its end, but ingest has not yet
+    processed raw.odds (it retries through the outage), so the odds still to come would
+    have been overtaken by the games (seen in the broker-restart test)."""
+    monotonic, wall = [1000.0], [5000.0]
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: monotonic[0])
+    monkeypatch.setattr(runtime.time, "time", lambda: wall[0])
+    app = SimpleNamespace()
+    pipeline = SimpleNamespace(progress=StreamProgress(), settings=SimpleNamespace())
+    pipeline.settings.idle_input_seconds = 0.2
+    monkeypatch.setattr(runtime, "current_agent", lambda: SimpleNamespace(name="predict-games"))
+    ends = {}
+    monkeypatch.setattr(runtime, "broker_end", lambda _app, tp: ends.get(tp))
+    pipeline.progress.sought_to({ODDS: 3, RAW_ODDS: 10})
+    inputs = {"odds": runtime.Input(ODDS.topic, RAW_ODDS.topic)}
+
+    def idle() -> bool:
+        return "odds" in runtime.idle_inputs(app, pipeline, inputs, 0)
+
+    monotonic[0] += 1
+    wall[0] += 1
+    ends[ODDS] = runtime.BrokerEnd(3, wall[0])
+    assert not idle()  # raw.odds never fetched (the broker is away): nothing known
+    ends[RAW_ODDS] = runtime.BrokerEnd(12, wall[0])
+    assert not idle()  # raw.odds 10 and 11 not processed: their clean events may come
+    pipeline.progress.acked(RAW_ODDS, 10)
+    pipeline.progress.acked(RAW_ODDS, 11)
+    assert pipeline.progress.handled_since(RAW_ODDS, 12) == wall[0]
+    assert not idle()  # clean.odds' end was read before those outputs were acknowledged
+    wall[0] += 0.3
+    ends[ODDS] = runtime.BrokerEnd(3, wall[0])
+    assert idle()
+    ends[RAW_ODDS] = runtime.BrokerEnd(13, wall[0])
+    assert not idle()  # a new raw quote
+    pipeline.progress.sought_to({ODDS: 3, RAW_ODDS: 13})  # a new owner: 13 was handled
+    assert not idle()  # its ends were read before the seek
+    monotonic[0] += 1
+    wall[0] += 1
+    ends[ODDS], ends[RAW_ODDS] = runtime.BrokerEnd(3, wall[0]), runtime.BrokerEnd(13, wall[0])
+    assert idle()
 
 
 def test_under_exactly_once_a_commit_marker_after_the_last_message_is_not_awaited(monkeypatch):
