@@ -688,7 +688,9 @@ def idle_inputs(app: faust.App, pipeline: Pipeline, inputs: Mapping[str, Input],
     for name, (topic, upstream) in inputs.items():
         tp, source = TP(topic, partition), TP(upstream, partition)
         end, source_end = broker_end(app, tp), broker_end(app, source)
-        if end is None or source_end is None or not order.idle(tp, end.offset, quiet):
+        if end is None or source_end is None or end.partitions != source_end.partitions:
+            continue  # (differently partitioned: partition p is not filled from p alone)
+        if not order.idle(tp, end.offset, quiet):
             continue
         handled = pipeline.progress.handled_since(source, source_end.offset)
         # the input's end was read after the upstream's outputs were acknowledged (a
@@ -701,6 +703,7 @@ def idle_inputs(app: faust.App, pipeline: Pipeline, inputs: Mapping[str, Input],
 class BrokerEnd(NamedTuple):
     offset: int  # the partition's high watermark
     fetched_at: float  # when the broker said so (wall-clock seconds)
+    partitions: int | None  # the topic's partition count
 
 
 def broker_end(app: faust.App, tp: TP) -> BrokerEnd | None:
@@ -712,7 +715,7 @@ def broker_end(app: faust.App, tp: TP) -> BrokerEnd | None:
         at = app.consumer.fetched_at(tp)
         if at is None or time.time() - at > FETCH_FRESHNESS:
             return None
-        return BrokerEnd(app.consumer.highwater(tp), at)
+        return BrokerEnd(app.consumer.highwater(tp), at, app.consumer.topic_partitions(tp.topic))
     except (ConsumerNotStarted, AssertionError):  # no consumer, or ``tp`` not assigned
         return None
 

@@ -354,24 +354,26 @@ def test_an_input_is_not_idle_while_the_stage_filling_it_is_behind(monkeypatch):
 
     monotonic[0] += 1
     wall[0] += 1
-    ends[ODDS] = runtime.BrokerEnd(3, wall[0])
+    ends[ODDS] = runtime.BrokerEnd(3, wall[0], 4)
     assert not idle()  # raw.odds never fetched (the broker is away): nothing known
-    ends[RAW_ODDS] = runtime.BrokerEnd(12, wall[0])
+    ends[RAW_ODDS] = runtime.BrokerEnd(12, wall[0], 4)
     assert not idle()  # raw.odds 10 and 11 not processed: their clean events may come
     pipeline.progress.acked(RAW_ODDS, 10)
     pipeline.progress.acked(RAW_ODDS, 11)
     assert pipeline.progress.handled_since(RAW_ODDS, 12) == wall[0]
     assert not idle()  # clean.odds' end was read before those outputs were acknowledged
     wall[0] += 0.3
-    ends[ODDS] = runtime.BrokerEnd(3, wall[0])
+    ends[ODDS] = runtime.BrokerEnd(3, wall[0], 4)
     assert idle()
-    ends[RAW_ODDS] = runtime.BrokerEnd(13, wall[0])
+    ends[RAW_ODDS] = runtime.BrokerEnd(12, wall[0], 8)
+    assert not idle()  # raw.odds has other partitions feeding clean.odds 0 too
+    ends[RAW_ODDS] = runtime.BrokerEnd(13, wall[0], 4)
     assert not idle()  # a new raw quote
     pipeline.progress.sought_to({ODDS: 3, RAW_ODDS: 13})  # a new owner: 13 was handled
     assert not idle()  # its ends were read before the seek
     monotonic[0] += 1
     wall[0] += 1
-    ends[ODDS], ends[RAW_ODDS] = runtime.BrokerEnd(3, wall[0]), runtime.BrokerEnd(13, wall[0])
+    ends[ODDS], ends[RAW_ODDS] = runtime.BrokerEnd(3, wall[0], 4), runtime.BrokerEnd(13, wall[0], 4)
     assert idle()
 
 
