@@ -769,8 +769,20 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         (faust drops every message below the last offset it delivered, so without this the
         messages from ``offset`` on were dropped again: a survivor of a killed worker waited
         for them for ever)."""
+        log.warning("%s: seeking back to %d; before the seek: %s", tp, offset, self.fetch_state(tp))
         await self._thread.seek_wait({tp: offset})
         self._read_offset[tp] = offset or None
+
+    def fetch_state(self, tp: TP) -> str:
+        """What decides whether ``tp``'s messages are fetched and delivered (for the log of
+        a partition whose messages do not come)."""
+        client = self._thread._ensure_consumer()
+        return (
+            f"delivered={tp in (self._active_partitions or ())}, "
+            f"held for a full stream buffer={tp in self._buffered_partitions}, "
+            f"paused={tp in self._paused_partitions} (aiokafka: {tp in client.paused()}), "
+            f"read offset={self._read_offset.get(tp)}, high watermark={client.highwater(tp)}"
+        )
 
     def ack(self, message: Message) -> bool:
         """A message fetched before the current assignment is released, not recorded."""

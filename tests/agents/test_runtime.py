@@ -537,6 +537,7 @@ async def test_seeking_back_moves_faust_read_offset_back_too(app, monkeypatch):
         seeks.append(positions)
 
     monkeypatch.setattr(consumer._thread, "seek_wait", seek_wait)
+    monkeypatch.setattr(consumer, "fetch_state", lambda tp: "")
     consumer._read_offset[ODDS] = 812  # delivered up to 812 after a seek to 791
     await consumer.seek_back(ODDS, 791)
     assert seeks == [{ODDS: 791}] and consumer._read_offset[ODDS] == 791
