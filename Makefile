@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install chromium demo test test-failover test-unit stack-up stop lint bench clean
+.PHONY: install chromium demo demo-live test test-failover test-unit stack-up stop lint bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ chromium:
 
 demo: install
 	$(BIN)/streamapp demo
+
+# The live connectors against a local server answering with real captured responses.
+demo-live: install
+	$(BIN)/streamapp demo --live
 
 # Starts the stack, runs the whole suite (failover proofs included), stops the stack (also
 # when tests fail).

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from schemas.feeds import FEEDS
 from streamapp.backtest import parse_date
+from streamapp.connectors.connect import FEED_NAMES
 from streamapp.errors import StreamappError
 from streamapp.replay.catalog import SOURCES
 from streamapp.settings import get_settings
@@ -57,9 +58,18 @@ def _worker(args, settings) -> None:
 
 
 def _demo(args, settings) -> None:
-    from streamapp.demo import run_demo
+    from streamapp.demo import run_demo, run_live_demo
 
-    run_demo(settings)
+    if args.live:
+        run_live_demo(settings, args.seconds)
+    else:
+        run_demo(settings)
+
+
+def _connect(args, settings) -> None:
+    from streamapp.connectors.connect import connect
+
+    asyncio.run(connect(settings, args.feeds))
 
 
 def _summary(args, settings) -> None:
@@ -173,7 +183,25 @@ def parser() -> argparse.ArgumentParser:
     )
     play.set_defaults(run=_replay)
 
+    poll = commands.add_parser(
+        "connect",
+        help="poll live feeds (The Odds API, ESPN, the NBA injury report) onto the raw topics",
+        description="Runs the pollers of the given feeds; only the changes reach the raw "
+        "topics, unreadable responses and unknown teams the dead-letter topic. Several "
+        "`connect` processes may run: one polls, the others stand by. Metrics on "
+        "STREAMAPP_CONNECT_METRICS_PORT. See streamapp/connectors/connect.py.",
+    )
+    poll.add_argument("feeds", nargs="+", choices=FEED_NAMES)
+    poll.set_defaults(run=_connect)
+
     demo = commands.add_parser("demo", help="stack, worker, one season replayed, summary")
+    demo.add_argument(
+        "--live",
+        action="store_true",
+        help="the live connectors poll a local server answering with the captured "
+        "provider responses (no API key), instead of the season replay",
+    )
+    demo.add_argument("--seconds", type=float, default=60.0, help="--live: how long to poll")
     demo.set_defaults(run=_demo)
 
     db = commands.add_parser("db", help="PostgreSQL schema")

@@ -388,6 +388,11 @@ def replay_topic(letter: DeadLetter, settings: Settings) -> str:
         raise NotReplayable(
             "from a backfill job: run `streamapp backfill --force FILE` after the fix"
         )
+    if topic.startswith("connect:"):
+        raise NotReplayable(
+            "a provider's response a connector could not read: it is polled again, fix the "
+            "parser (or the alias table) and restart `streamapp connect`"
+        )
     if topic == settings.topic("control"):
         raise NotReplayable(
             "a model-control message: publish it again with `streamapp model publish`"

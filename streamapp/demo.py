@@ -1,4 +1,5 @@
-"""`make demo`: the stack, a worker, one real season replayed as fast as possible, a summary."""
+"""`make demo`: the stack, a worker, one real season replayed as fast as possible, a summary;
+`make demo-live`: the live connectors polling the captured providers into a worker."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aiohttp.test_utils import TestServer
 from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
 from tqdm import tqdm
 
+from streamapp.connectors.captures import CapturedProviders
+from streamapp.connectors.connect import FEED_NAMES, connect
 from streamapp.kafka_io import group_lag
 from streamapp.replay.catalog import season_files, timeline
 from streamapp.replay.malformed import malformed_messages
@@ -29,6 +34,7 @@ from streamapp.worker import spawn_worker
 log = logging.getLogger(__name__)
 RUN_PREFIX = "run-"
 MALFORMED_COPIES = 2
+LIVE_DEMO_INTERVAL = 5.0  # seconds between two polls of a feed in the live demo
 
 
 async def _drop_old_run_topics(settings: Settings) -> None:
@@ -167,10 +173,71 @@ def run_demo(base: Settings) -> None:
             f"{run.events_per_second:,.0f} events/s end to end; "
             f"demo wall time {time.monotonic() - started:.1f}s"
         )
-        if settings.demo_exit:
-            return
-        url = f"http://{settings.web_host}:{settings.web_port}"
-        print(f"\nweb view: {url}/health  {url}/tables/league-ratings/soccer:E0  {url}/metrics")
-        print("Ctrl-C to stop the worker (the stack keeps running: `make stop` stops it).")
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+        serve_until_interrupted(settings, "soccer:E0")
+
+
+def serve_until_interrupted(settings: Settings, league: str) -> None:
+    """Unless DEMO_EXIT: the worker's web view stays up until Ctrl-C."""
+    if settings.demo_exit:
+        return
+    url = f"http://{settings.web_host}:{settings.web_port}"
+    print(f"\nweb view: {url}/health  {url}/tables/league-ratings/{league}  {url}/metrics")
+    print("Ctrl-C to stop the worker (the stack keeps running: `make stop` stops it).")
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
+
+
+def run_live_demo(base: Settings, seconds: float) -> None:
+    """`make demo-live`: `streamapp connect` polls the captured providers (a local server,
+    streamapp.connectors.captures: no API key needed) for ``seconds`` and feeds a worker."""
+    settings = prepare(base)
+    log_to_file(settings.state_dir / "demo.log")
+    with worker_process(settings):
+        asyncio.run(poll_captured_providers(settings, seconds))
+        summary = asyncio.run(_drained_summary(settings))
+        print()
+        print(summary.render(settings))
+        serve_until_interrupted(settings, "nba:NBA")
+
+
+async def poll_captured_providers(settings: Settings, seconds: float) -> None:
+    providers = CapturedProviders(settings.data_dir / "feeds")
+    server = TestServer(providers.application(), host="127.0.0.1")
+    await server.start_server()
+    url = str(server.make_url("")).rstrip("/")
+    live = settings.model_copy(
+        update={
+            "odds_api_key": SecretStr("demo-key"),
+            "odds_api_url": url,
+            "espn_url": url,
+            "nba_injury_report_url": f"{url}/referee/injury",
+            "odds_api_interval_seconds": LIVE_DEMO_INTERVAL,
+            "odds_api_scores_interval_seconds": LIVE_DEMO_INTERVAL,
+            "espn_scoreboard_interval_seconds": LIVE_DEMO_INTERVAL,
+            "espn_summary_interval_seconds": LIVE_DEMO_INTERVAL,
+            "nba_injury_report_interval_seconds": LIVE_DEMO_INTERVAL,
+            "odds_api_requests_per_second": 20.0,
+            "espn_requests_per_second": 20.0,
+        }
+    )
+    print(
+        f"`streamapp connect` polls the captured providers at {url} for {seconds:.0f}s "
+        f"(metrics on :{live.connect_metrics_port}/metrics)"
+    )
+    try:
+        with tqdm(total=round(seconds), unit="s", desc="polling") as bar:
+
+            async def stop_after() -> None:
+                for _ in range(round(seconds)):
+                    await asyncio.sleep(1)
+                    bar.update(1)
+
+            await connect(live, list(FEED_NAMES), stop_after())
+    finally:
+        await server.close()
+    print(f"requests served: {sum(providers.calls.values())} on {len(providers.calls)} paths")
+
+
+async def _drained_summary(settings: Settings) -> RunSummary:
+    await wait_until_drained(settings, poll=0.5)
+    return await collect_summary(settings)

@@ -26,7 +26,10 @@ def unreachable(settings: Settings, error: Exception) -> StackError:
 
 
 async def ensure_topics(
-    settings: Settings, names: list[str], partitions: int | None = None
+    settings: Settings,
+    names: list[str],
+    partitions: int | None = None,
+    config: dict[str, str] | None = None,
 ) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
@@ -36,10 +39,11 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
+        count = partitions or settings.topic_partitions
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(n, partitions or settings.topic_partitions, 1) for n in missing]
+                    [NewTopic(n, count, 1, topic_configs=config) for n in missing]
                 )
     finally:
         await admin.close()

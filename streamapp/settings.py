@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streamapp.connectors.leagues import ESPN_LEAGUES, ODDS_API_LEAGUES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,6 +158,96 @@ class Settings(BaseSettings):
         None,
         description="A model version (JSON) to publish and activate at worker start, unless "
         "the control topic already has it.",
+    )
+
+    # Live connectors (`streamapp connect`)
+    odds_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("ODDS_API_KEY", "STREAMAPP_ODDS_API_KEY"),
+        description="The Odds API key (a secret: never logged, never in a metric or an error).",
+    )
+    odds_api_url: str = Field(
+        "https://api.the-odds-api.com", description="Base URL of The Odds API v4."
+    )
+    odds_api_sports: list[str] = Field(
+        default_factory=lambda: list(ODDS_API_LEAGUES),
+        description="The Odds API sport keys polled (JSON list; default: every followed league).",
+    )
+    odds_api_regions: str = Field("us,uk,eu", description="The Odds API `regions` asked for.")
+    odds_api_markets: str = Field(
+        "h2h,spreads,totals",
+        description="The Odds API `markets` asked for (cost: markets x regions).",
+    )
+    odds_api_odds_format: Literal["decimal", "american"] = Field(
+        "decimal", description="The Odds API `oddsFormat` asked for."
+    )
+    odds_api_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between two polls of one sport's odds."
+    )
+    odds_api_scores_interval_seconds: float = Field(
+        120.0, gt=0, description="Seconds between two polls of one sport's scores."
+    )
+    odds_api_requests_per_second: float = Field(
+        1.0, gt=0, description="Most requests per second to The Odds API, all feeds together."
+    )
+    odds_api_quota_reserve: int = Field(
+        10,
+        ge=0,
+        description="Requests of the monthly quota kept back: polling slows down so that the "
+        "rest lasts until the reset, and stops at this many.",
+    )
+    odds_api_quota_reset_day: int = Field(
+        1, ge=1, le=31, description="Day of the month (UTC) The Odds API quota resets."
+    )
+    espn_url: str = Field("https://site.api.espn.com", description="Base URL of ESPN's site API.")
+    espn_leagues: list[str] = Field(
+        default_factory=lambda: list(ESPN_LEAGUES),
+        description="ESPN league paths whose scoreboards are polled (JSON list; default: every "
+        "followed league).",
+    )
+    espn_scoreboard_interval_seconds: float = Field(
+        30.0, gt=0, description="Seconds between two polls of one ESPN scoreboard."
+    )
+    espn_summary_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between two polls of a game's ESPN summary (lineups, injuries, box "
+        "score), for games in progress or starting within espn_summary_lead_seconds.",
+    )
+    espn_summary_lead_seconds: float = Field(
+        7200.0, ge=0, description="How long before its start a game's summary is followed."
+    )
+    espn_requests_per_second: float = Field(
+        2.0, gt=0, description="Most requests per second to ESPN, all feeds together."
+    )
+    nba_injury_report_url: str = Field(
+        "https://ak-static.cms.nba.com/referee/injury",
+        description="Folder of the NBA's official injury report PDFs.",
+    )
+    nba_injury_report_interval_seconds: float = Field(
+        900.0, gt=0, description="Seconds between two looks for a newer NBA injury report."
+    )
+    connect_metrics_port: int = Field(
+        6067, description="Port of `streamapp connect`'s Prometheus metrics (/metrics)."
+    )
+    connector_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one request.")
+    connector_max_attempts: int = Field(
+        4, ge=1, description="Attempts per poll (backoff with jitter; Retry-After honoured)."
+    )
+    connector_backoff_max_seconds: float = Field(
+        60.0, gt=0, description="Longest backoff between two attempts of one poll."
+    )
+    connector_circuit_failures: int = Field(
+        5, ge=1, description="Failed polls in a row after which a feed's circuit opens."
+    )
+    connector_circuit_cool_down_seconds: float = Field(
+        300.0, gt=0, description="Seconds an open circuit waits before one probe request."
+    )
+    connector_stale_after_intervals: float = Field(
+        3.0,
+        gt=0,
+        description="A feed without a good poll for this many intervals is stale "
+        "(streamapp_connector_stale, and a warning).",
     )
 
     demo_exit: bool = Field(

@@ -541,3 +541,53 @@ async def test_seeking_back_moves_faust_read_offset_back_too(app, monkeypatch):
     consumer._read_offset[ODDS] = 812  # delivered up to 812 after a seek to 791
     await consumer.seek_back(ODDS, 791)
     assert seeks == [{ODDS: 791}] and consumer._read_offset[ODDS] == 791
+
+
+async def test_stream_partitions_resume_only_once_sought_to_their_committed_offsets(
+    app, monkeypatch
+):
+    """faust resumes stream partitions just before it seeks them: whatever is delivered in
+    between comes from the old positions (the SIGKILL survivor got thousands of messages
+    past the committed offsets first). They are held until the seek, and the committed
+    offsets of all of them are asked for at once."""
+    consumer = app.consumer
+    changelog = TP(f"{app.conf.id}-league-ratings-changelog", 0)
+    assigned = {GAMES, ODDS, changelog}
+    asked, sought = [], []
+
+    async def fetch_committed_offsets(partitions):
+        asked.append(sorted(partitions))
+        return {GAMES: SimpleNamespace(offset=40)}  # ODDS: nothing committed yet
+
+    client = SimpleNamespace(
+        _coordinator=SimpleNamespace(fetch_committed_offsets=fetch_committed_offsets)
+    )
+
+    async def call_thread(method, *args):
+        return await method(*args)
+
+    async def earliest_offsets(*partitions):
+        return {tp: 0 for tp in partitions}
+
+    async def seek(tp, offset):
+        sought.append((tp, offset))
+
+    monkeypatch.setattr(consumer._thread, "_ensure_consumer", lambda: client)
+    monkeypatch.setattr(consumer._thread, "call_thread", call_thread)
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
+    monkeypatch.setattr(consumer, "seek", seek)
+    monkeypatch.setattr(consumer, "assignment", lambda: assigned)
+    monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp == changelog)
+    consumer._awaiting_seek, consumer._held_for_seek = True, set()  # as after an assignment
+    consumer.pause_partitions(assigned)
+
+    consumer.resume_partitions(assigned)  # what faust's recovery does before the seek
+    assert consumer._paused_partitions == {GAMES, ODDS}  # the changelog alone resumed
+
+    await consumer.perform_seek()
+    assert asked == [sorted([GAMES, ODDS])]  # one request
+    assert sorted(sought) == sorted([(GAMES, 40), (ODDS, 0)])
+    assert app.pipeline.progress.sought == {GAMES: 40, ODDS: 0}
+    assert consumer._paused_partitions == set()  # resumed once sought
+    consumer.resume_partitions({GAMES})  # later resumes (flow control) go through
+    assert GAMES in consumer._get_active_partitions()

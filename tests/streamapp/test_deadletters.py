@@ -379,6 +379,7 @@ def test_ingest_letters_go_back_to_their_raw_topic_in_source_order():
         letter("sports.raw.games", 4),
         letter("sports.clean.odds", 5, stage="book-odds", error_type="internal"),
         letter("backfill:fd:E0.csv:1", 1),
+        letter("connect:odds-api:basketball_nba:odds", 1, error_type="malformed_response"),
         letter("other.raw.odds", 1),
         letter("sports.control", 1, error_type="ValueError"),
         letter("sports.predictions", 1, stage="sink-predictions", error_type="sink_rejected"),
@@ -392,6 +393,7 @@ def test_ingest_letters_go_back_to_their_raw_topic_in_source_order():
     why = {d.source_topic: reason for d, reason in plan.skipped}
     assert "duplicate" in why["sports.clean.odds"]
     assert "streamapp backfill --force" in why["backfill:fd:E0.csv:1"]
+    assert "restart `streamapp connect`" in why["connect:odds-api:basketball_nba:odds"]
     assert "STREAMAPP_TOPIC_PREFIX=sports" in why["other.raw.odds"]
     assert "streamapp model publish" in why["sports.control"]
     assert "not a raw feed" in why["sports.predictions"]
@@ -399,4 +401,4 @@ def test_ingest_letters_go_back_to_their_raw_topic_in_source_order():
     assert lines[0].startswith(
         "would re-send ingest-games/sports.raw.games/2/4 -> sports.raw.games"
     )
-    assert "selected 8, would re-send 3, skipped 5" in lines
+    assert "selected 9, would re-send 3, skipped 6" in lines
