@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from streamapp.settings import Settings
 
@@ -32,9 +35,16 @@ def run_worker(settings: Settings) -> None:
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings."""
     env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        if value is not None and name != "database_url":
-            env[f"STREAMAPP_{name.upper()}"] = str(value)
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None or name == "database_url":
+            continue
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):  # dumped masked
+            value = secret.get_secret_value()
+        # lists and mappings are read back from the environment as JSON
+        env[f"STREAMAPP_{name.upper()}"] = (
+            json.dumps(value) if isinstance(value, list | dict) else str(value)
+        )
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
     return env

@@ -38,3 +38,21 @@ def test_readme_starts_with_the_two_commands():
     readme = (Path(PROJECT_ROOT) / "README.md").read_text()
     first_screen = readme.split("\n## ", 1)[0]
     assert "make demo" in first_screen and "make test" in first_screen
+
+
+def test_a_worker_process_gets_the_same_settings_through_its_environment(monkeypatch):
+    """Lists go as JSON and secrets unmasked (a list once went as its Python repr and no
+    worker could start)."""
+    from pydantic import SecretStr
+
+    from streamapp.worker import settings_env
+
+    settings = Settings(espn_leagues=["hockey/nhl"], odds_api_key=SecretStr("k-1"))
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    child = Settings()
+    assert child.espn_leagues == ["hockey/nhl"]
+    assert child.odds_api_key.get_secret_value() == "k-1"
+    assert child.model_dump(exclude={"odds_api_key"}) == settings.model_dump(
+        exclude={"odds_api_key"}
+    )
