@@ -14,6 +14,7 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
@@ -24,6 +25,7 @@ from streamapp.connectors.changes import detect_changes
 from streamapp.connectors.connect import connect
 from streamapp.connectors.espn import parse_scoreboard
 from streamapp.connectors.odds_api import parse_odds
+from streamapp.connectors.parsing import US_EASTERN
 from streamapp.kafka_io import read_all
 from streamapp.settings import Settings
 from tests.connectors.conftest import capture
@@ -194,3 +196,74 @@ async def test_of_two_connect_processes_only_one_polls_and_the_other_takes_over(
 
 def polls(port: int) -> float:
     return sum(value for _, value in metric_samples(port, "streamapp_connector_polls_total"))
+
+
+NHL_BOARD = "espn/scoreboard_hockey_nhl_2022-09-25_live-final-ot-scheduled.json"
+MULTI_SPORT_ODDS = "the-odds-api/odds_multisport_nba-nhl-mlb-epl-ucl_h2h_decimal_us_2025-03-10.json"
+
+
+def derived_pair(start: datetime) -> tuple[bytes, bytes]:
+    """One match both providers cover: no capture has one, so this pair is derived by
+    changing only dates and ids. ESPN's Avalanche @ Wild of 2022-09-25 (final: Wild 3,
+    Avalanche 2) and The Odds API's Avalanche @ Wild of 2025-03 are both moved to
+    ``start``; the prices are dated an hour before it, and the Odds API event takes ESPN's
+    id."""
+    board = json.loads(capture(NHL_BOARD))
+    board["events"] = [e for e in board["events"] if e["id"] == "401461559"]
+    board["events"][0]["date"] = board["events"][0]["competitions"][0]["date"] = start.strftime(
+        "%Y-%m-%dT%H:%MZ"
+    )
+    odds = [
+        event
+        for event in json.loads(capture(MULTI_SPORT_ODDS))
+        if event["sport_key"] == "icehockey_nhl" and event["home_team"] == "Minnesota Wild"
+    ]
+    assert odds and odds[0]["away_team"] == "Colorado Avalanche"
+    odds[0]["id"] = "401461559"
+    odds[0]["commence_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    quoted = (start - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for book in odds[0]["bookmakers"]:
+        book["last_update"] = quoted
+        for market in book["markets"]:
+            market["last_update"] = quoted
+    return json.dumps(board).encode(), json.dumps(odds[:1]).encode()
+
+
+async def test_a_match_seen_by_both_providers_is_one_game_with_its_state_and_prices(
+    live_settings, worker, provider
+):
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    board, odds = derived_pair(start)
+    provider.bodies["/apis/site/v2/sports/hockey/nhl/scoreboard"] = board
+    provider.bodies["/v4/sports/icehockey_nhl/odds"] = odds
+    settings = live_settings.model_copy(
+        update={
+            "odds_api_key": SecretStr(API_KEY),
+            "odds_api_url": provider.url,
+            "odds_api_sports": ["icehockey_nhl"],
+            "espn_url": provider.url,
+            "espn_leagues": ["hockey/nhl"],
+            "connect_metrics_port": free_port(),
+        }
+    )
+    async with Running(settings, ["odds-api", "espn"]):
+        rows = await settled(lambda: game_rows(settings.database_url), 1)
+    [(game_id, status, home_score, away_score, books)] = rows
+    assert game_id == f"nhl-{start.astimezone(US_EASTERN):%Y%m%d}-min-col"
+    assert (status, home_score, away_score) == ("final", 3, 2)
+    assert books == len(json.loads(odds)[0]["bookmakers"])  # every book's prices, one game
+
+
+async def game_rows(url: str) -> list[tuple]:
+    """Each game with its state and how many books priced it (PostgreSQL, via the sinks)."""
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        try:
+            cursor = await conn.execute(
+                "SELECT g.game_id, g.status, g.home_score, g.away_score,"
+                " (SELECT count(DISTINCT bookmaker) FROM odds_quotes q WHERE q.game_id = g.game_id)"
+                " FROM games g ORDER BY g.game_id"
+            )
+        except psycopg.errors.UndefinedTable:
+            return []  # the worker has not created its tables yet
+        rows = await cursor.fetchall()
+    return [row for row in rows if row[4]]

@@ -221,14 +221,6 @@ def assert_state_equals_offline(settings, expected) -> None:
 # -- the faults ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug, found by this stricter test: killed once 30 % of its input is "
-    "committed, the survivor takes the victim's partitions over, gets their messages past "
-    "the committed offsets but never the ones at them (sought back three times, then "
-    "nothing more is delivered) and stops making progress there; nothing is committed past "
-    "them, so nothing is lost, but the drain times out (2 of 3 runs on 2026-12-02)",
-)
 def test_sigkill_of_one_of_two_workers_mid_replay_loses_and_doubles_nothing(
     live_settings, tmp_path, data_dir
 ):
