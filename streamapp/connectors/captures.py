@@ -22,12 +22,10 @@ ODDS = {
     "soccer_italy_serie_a": "odds_soccer_italy_serie_a_h2h-3way-h2h_lay_decimal_eu_2021-11-11.json",
 }
 MULTI_SPORT_ODDS = "odds_multisport_nba-nhl-mlb-epl-ucl_h2h_decimal_us_2025-03-10.json"
-SCORES = {
-    "americanfootball_nfl": "scores_americanfootball_nfl_completed-live-upcoming_2022-10-03.json"
-}
-# An ESPN event's time is when it was received (a scoreboard has no update time), and a
-# game more than two years from its event time is refused: the 2022 NFL and NHL captures
-# would only make dead letters today, so they are not served.
+# An ESPN scoreboard's (and an Odds API /scores) event time is when it was received (they
+# carry no update time), and a game more than two years from its event time is refused:
+# the 2022 NFL and NHL scoreboards and the 2022 NFL scores would only make dead letters
+# today, so they are not served.
 SCOREBOARDS = {
     "basketball/nba": "scoreboard_basketball_nba_2026-03-01_scheduled-with-odds.json",
     "soccer/eng.1": "scoreboard_soccer_eng.1_2025-09-27_fulltime-and-scheduled.json",
@@ -51,8 +49,6 @@ class CapturedProviders:
                 by_sport.setdefault(event["sport_key"], []).append(event)
         for sport, events in by_sport.items():
             self.bodies[f"/v4/sports/{sport}/odds"] = json.dumps(events).encode()
-        for sport, name in SCORES.items():
-            self.bodies[f"/v4/sports/{sport}/scores"] = (odds_api / name).read_bytes()
         espn = feeds / "espn"
         for league, name in SCOREBOARDS.items():
             path = f"/apis/site/v2/sports/{league}/scoreboard"
