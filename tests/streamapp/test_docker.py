@@ -65,7 +65,7 @@ def container_environments() -> dict[str, dict[str, str]]:
 
 def test_every_container_variable_is_a_setting_and_parses(monkeypatch):
     environments = container_environments()
-    assert set(environments) == {"worker", "replay"}
+    assert set(environments) == {"worker", "replay", "connect"}
     for service, environment in environments.items():
         ours = {var: value for var, value in environment.items() if setting_name(var)}
         unknown = [var for var in ours if setting_name(var) not in Settings.model_fields]
