@@ -253,7 +253,11 @@ async def connect(settings: Settings, feeds: list[str], stop: Awaitable | None =
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         acks="all",
-        enable_idempotence=True,
+        # Not idempotent: on a topic seconds old the broker answered NotLeaderForPartition,
+        # and aiokafka's idempotent producer then failed every later send with
+        # OutOfOrderSequenceNumber. A send retried twice lands twice with the same
+        # content-derived event id, and ingest drops the copy.
+        enable_idempotence=False,
         max_request_size=settings.max_message_bytes,  # a whole response parked as it came
     )
     try:

@@ -21,6 +21,7 @@ from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
 LEADER_TOPIC = "connect.leader"
+METADATA_RETRY_SECONDS = 0.2
 
 
 class Leadership(ConsumerRebalanceListener):
@@ -61,6 +62,12 @@ class Leadership(ConsumerRebalanceListener):
             await self._consumer.start()
         except KafkaConnectionError as error:
             raise unreachable(self.settings, error) from error
+        # The topic may be seconds old: a member whose metadata does not hold it yet is
+        # given nothing, and the group rebalances only at the next metadata refresh (5
+        # minutes; seen in CI, where no `connect` polled).
+        while not self._consumer.partitions_for_topic(topic):
+            await self._consumer._client.force_metadata_update()
+            await asyncio.sleep(METADATA_RETRY_SECONDS)
         self._consumer.subscribe([topic], listener=self)
         self._membership = asyncio.create_task(self._stay_member())
         return self
