@@ -748,7 +748,7 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
     transport (``RuntimeTransport``) creates it, so nothing else in the process changes."""
 
     _awaiting_seek = False  # from an assignment until its seek
-    _held_for_seek: set[TP] = frozenset()  # stream partitions faust resumed meanwhile
+    _held_for_seek: set[TP] = set()  # stream partitions faust resumed meanwhile (per instance)
 
     @property
     def progress(self) -> StreamProgress:
@@ -816,7 +816,7 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         self._awaiting_seek = True
-        self._held_for_seek: set[TP] = set()
+        self._held_for_seek = set()
         await super().on_partitions_assigned(assigned, generation_id)
 
     def resume_partitions(self, tps) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from schemas.feeds import FEEDS
 from streamapp.backtest import parse_date
-from streamapp.connectors.connect import FEED_NAMES
+from streamapp.connectors import FEED_NAMES
 from streamapp.errors import StreamappError
 from streamapp.replay.catalog import SOURCES
 from streamapp.settings import get_settings

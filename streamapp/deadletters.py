@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -52,7 +52,7 @@ from schemas.feeds import FEEDS
 from streamapp.db.queries import DEAD_LETTERS, dead_letter_of_row
 from streamapp.db.writer import first_line
 from streamapp.errors import StreamappError
-from streamapp.kafka_io import unreachable
+from streamapp.kafka_io import started_producer, unreachable
 from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -434,17 +434,12 @@ class ReplayReport:
 async def resend(settings: Settings, plan: ReplayPlan, progress: bool = True) -> ReplayReport:
     """Re-send the plan's letters with their original key and bytes; returns once the
     broker has acknowledged each (or refused it)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    producer = await started_producer(
+        settings,
         acks="all",
         enable_idempotence=True,  # retries keep each partition's order (see plan_replay)
         max_request_size=settings.max_message_bytes,
     )
-    try:
-        await producer.start()
-    except KafkaConnectionError as error:
-        await producer.stop()
-        raise unreachable(settings, error) from error
     report = ReplayReport()
     try:
         existing = (await producer.client.fetch_all_metadata()).topics()

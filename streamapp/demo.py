@@ -19,8 +19,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 from tqdm import tqdm
 
+from streamapp.connectors import FEED_NAMES
 from streamapp.connectors.captures import CapturedProviders
-from streamapp.connectors.connect import FEED_NAMES, connect
+from streamapp.connectors.connect import connect
 from streamapp.kafka_io import group_lag
 from streamapp.replay.catalog import season_files, timeline
 from streamapp.replay.malformed import malformed_messages

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
@@ -72,6 +72,17 @@ async def _started_consumer(settings: Settings, **options) -> AIOKafkaConsumer:
     except KafkaConnectionError as error:
         raise unreachable(settings, error) from error
     return consumer
+
+
+async def started_producer(settings: Settings, **options) -> AIOKafkaProducer:
+    """A started producer of the app's broker (stopped again if it cannot reach it)."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, **options)
+    try:
+        await producer.start()
+    except KafkaConnectionError as error:
+        await producer.stop()
+        raise unreachable(settings, error) from error
+    return producer
 
 
 async def message_counts(settings: Settings, names: list[str]) -> dict[str, int]:

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
 
 from streamapp.errors import StreamappError
-from streamapp.kafka_io import ensure_topics, read_all, unreachable
+from streamapp.kafka_io import ensure_topics, read_all, started_producer
 from streamapp.settings import Settings
 from tables.model_params import ModelParams
 from tables.model_registry import ControlError, ModelRegistry
@@ -48,11 +46,7 @@ async def send_control(settings: Settings, action: str, argument: str | None) ->
     except ControlError as error:
         raise StreamappError(str(error)) from error
     await ensure_topics(settings, [settings.topic("control")], partitions=1)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    try:
-        await producer.start()
-    except KafkaConnectionError as error:
-        raise unreachable(settings, error) from error
+    producer = await started_producer(settings, acks="all")
     try:
         await producer.send_and_wait(settings.topic("control"), orjson.dumps(message), b"control")
     finally:

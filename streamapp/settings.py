@@ -11,8 +11,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streamapp.connectors.leagues import ESPN_LEAGUES, ODDS_API_LEAGUES
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -169,9 +167,9 @@ class Settings(BaseSettings):
     odds_api_url: str = Field(
         "https://api.the-odds-api.com", description="Base URL of The Odds API v4."
     )
-    odds_api_sports: list[str] = Field(
-        default_factory=lambda: list(ODDS_API_LEAGUES),
-        description="The Odds API sport keys polled (JSON list; default: every followed league).",
+    odds_api_sports: list[str] | None = Field(
+        None,
+        description="The Odds API sport keys polled (JSON list; unset: every followed league).",
     )
     odds_api_regions: str = Field("us,uk,eu", description="The Odds API `regions` asked for.")
     odds_api_markets: str = Field(
@@ -200,9 +198,9 @@ class Settings(BaseSettings):
         1, ge=1, le=31, description="Day of the month (UTC) The Odds API quota resets."
     )
     espn_url: str = Field("https://site.api.espn.com", description="Base URL of ESPN's site API.")
-    espn_leagues: list[str] = Field(
-        default_factory=lambda: list(ESPN_LEAGUES),
-        description="ESPN league paths whose scoreboards are polled (JSON list; default: every "
+    espn_leagues: list[str] | None = Field(
+        None,
+        description="ESPN league paths whose scoreboards are polled (JSON list; unset: every "
         "followed league).",
     )
     espn_scoreboard_interval_seconds: float = Field(

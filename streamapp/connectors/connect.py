@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry, start_http_server
 
 from schemas.feeds import FEEDS
@@ -28,6 +26,7 @@ from streamapp.connectors import espn, nba_injury_report, odds_api
 from streamapp.connectors.exceptions import ResponseFormatError
 from streamapp.connectors.http_client import FeedEndpoint, FeedResponse, RateLimiter, RetryPolicy
 from streamapp.connectors.leadership import Leadership
+from streamapp.connectors.leagues import ESPN_LEAGUES, ODDS_API_LEAGUES
 from streamapp.connectors.parsing import US_EASTERN, Parsed
 from streamapp.connectors.polling import (
     FAILED_OUTCOMES,
@@ -38,11 +37,10 @@ from streamapp.connectors.polling import (
 )
 from streamapp.connectors.publisher import Publisher
 from streamapp.errors import StreamappError
-from streamapp.kafka_io import ensure_topics, unreachable
+from streamapp.kafka_io import ensure_topics, started_producer
 from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
-FEED_NAMES = ("odds-api", "espn", "nba-injury-report")
 # The NBA publishes its injury report every 15 minutes on game days; the newest few are
 # looked for, as one is often uploaded late.
 INJURY_REPORT_SLOT = timedelta(minutes=15)
@@ -109,7 +107,7 @@ def odds_api_tasks(c: Connectors) -> list[Coroutine]:
     settings = c.settings
     odds_format = settings.odds_api_odds_format
     tasks = []
-    for sport in settings.odds_api_sports:
+    for sport in settings.odds_api_sports or ODDS_API_LEAGUES:
         base = f"{settings.odds_api_url}/v4/sports/{sport}"
         odds = FeedEndpoint(
             f"odds-api:{sport}:odds",
@@ -148,7 +146,8 @@ def odds_api_tasks(c: Connectors) -> list[Coroutine]:
 
 
 def espn_tasks(c: Connectors) -> list[Coroutine]:
-    return [follow_espn_league(c, path) for path in c.settings.espn_leagues]
+    leagues = c.settings.espn_leagues or ESPN_LEAGUES
+    return [follow_espn_league(c, path) for path in leagues]
 
 
 async def follow_espn_league(c: Connectors, path: str) -> None:
@@ -250,8 +249,8 @@ async def connect(settings: Settings, feeds: list[str], stop: Awaitable | None =
         )
     outputs = [settings.topic(feed.raw_topic) for feed in FEEDS.values()]
     await ensure_topics(settings, [*outputs, settings.topic("deadletter")])
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    producer = await started_producer(
+        settings,
         acks="all",
         # Not idempotent: on a topic seconds old the broker answered NotLeaderForPartition,
         # and aiokafka's idempotent producer then failed every later send with
@@ -260,10 +259,6 @@ async def connect(settings: Settings, feeds: list[str], stop: Awaitable | None =
         enable_idempotence=False,
         max_request_size=settings.max_message_bytes,  # a whole response parked as it came
     )
-    try:
-        await producer.start()
-    except KafkaConnectionError as error:
-        raise unreachable(settings, error) from error
     registry = CollectorRegistry()
     metrics_server, _ = start_http_server(settings.connect_metrics_port, registry=registry)
     try:

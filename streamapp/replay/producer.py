@@ -9,12 +9,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
 from tqdm import tqdm
 
 from schemas.feeds import FEEDS
-from streamapp.kafka_io import ensure_topics, unreachable
+from streamapp.kafka_io import ensure_topics, started_producer
 from streamapp.replay.sources import FeedEvent
 from streamapp.settings import Settings
 
@@ -59,17 +57,9 @@ async def replay(
     ``extra`` messages are interleaved evenly through the replay.
     """
     await ensure_topics(settings, raw_topics(settings))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=512 * 1024,
+    producer = await started_producer(
+        settings, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=512 * 1024
     )
-    try:
-        await producer.start()
-    except KafkaConnectionError as error:
-        raise unreachable(settings, error) from error
     report = ReplayReport()
     started = time.monotonic()
     every = max(1, len(events) // (len(extra) + 1)) if extra else 0
