@@ -36,7 +36,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         found: dict[str, tuple] = {}  # league -> (an event of it, the anomalies it revealed)
         for record in batch:
             model = GameEvent if record.message.topic == games_topic else OddsQuote
-            event = model.from_clean_json(record.message.value)
+            event = model.from_clean_json(record.value)
             key = table_key(event.partition_key, event.game_id)
             by_game.setdefault(key, []).append((record, event))
         for key, items in by_game.items():
@@ -60,7 +60,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                             alert.event_time.timestamp(),
                         )
                         metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
-                    minute = record.message.timestamp * 1000 // MINUTE_MS
+                    minute = round(record.timestamp * 1000) // MINUTE_MS
                     quotes[minute] += 1
                     moves[minute] += bool(direction)
                 for anomaly in new_anomalies(before, book):
@@ -70,10 +70,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             # One windowed write per game and minute, made as an event of that minute.
             first_of_minute = {}
             for record, _ in items:
-                first_of_minute.setdefault(record.message.timestamp * 1000 // MINUTE_MS, record)
+                first_of_minute.setdefault(round(record.timestamp * 1000) // MINUTE_MS, record)
             for minute, count in quotes.items():
                 checkpoint.write(
-                    first_of_minute[minute], partial(count_in_window, key, count, moves[minute])
+                    first_of_minute[minute].timed_event(),
+                    partial(count_in_window, key, count, moves[minute]),
                 )
         for league, (record, anomalies) in found.items():
             log = logged(checkpoint.get(anomaly_log, league, record), anomalies)

@@ -15,6 +15,7 @@ import faust
 from agents.pipeline import Pipeline
 from agents.runtime import Checkpoint, run_batches
 from schemas.base import Event
+from schemas.batches import clean_batches
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS, Feed, InvalidEvent, TimeWindow, parse_feed_event
 from tables.feed_order import Verdict, admit_game_events
@@ -103,15 +104,15 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                 # idempotent) rather than losing them.
                 checkpoint.put(order, group, state, first)
             judged += [(*item, verdict) for item, verdict in zip(items, verdicts, strict=True)]
-        # Out in the order the feed sent them (per partition), not grouped by game.
+        # Out in the order the feed sent them (per partition), not grouped by game; one
+        # clean message per league holds its accepted events (schemas.batches).
         judged.sort(key=lambda j: (j[0].message.partition, j[0].message.offset))
+        accepted: dict[bytes, list[tuple[bytes, float]]] = {}
         for record, event, verdict in judged:
             if verdict is Verdict.ACCEPT:
-                # the event time is the clean message's timestamp: event time downstream
-                await checkpoint.send(
-                    clean, record.message.key, event.to_json(), event.event_time.timestamp()
+                accepted.setdefault(record.message.key, []).append(
+                    (event.to_json(), event.event_time.timestamp())
                 )
-                metrics.events_out.labels(clean_name).inc()
             elif verdict is Verdict.DUPLICATE:
                 metrics.duplicates.labels(feed_name).inc()
             else:
@@ -122,6 +123,10 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                     "out_of_order",
                     checkpoint,
                 )
+        for key, events in accepted.items():
+            for batch in clean_batches(events):
+                await checkpoint.send(clean, key, batch.value, batch.timestamp, batch.headers)
+            metrics.events_out.labels(clean_name).inc(len(events))
 
     @app.agent(source, name=stage)
     async def ingest(stream):

@@ -32,7 +32,7 @@ from schemas.base import Sport
 from schemas.deadletter import DeadLetter
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
-from tables.event_merge import new_merge, push, release
+from tables.event_merge import new_merge, oldest_arrival, push, release
 from tables.league_ratings import LeagueRatings
 from tables.settlement import summary
 
@@ -80,6 +80,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             topic=topic,
             partition=int(partition),
             offset=item.offset,
+            item=item.item,
             key=key.encode(),
             payload=item.payload.encode(),
             received_at=datetime.now(UTC),
@@ -112,7 +113,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
 
     def hold(key: str, partition: int, merge: dict, idle: frozenset[str]) -> None:
         if merge["pending"]:
-            held[key] = Held(partition, idle, min(item[6] for item in merge["pending"]))
+            held[key] = Held(partition, idle, oldest_arrival(merge))
         else:
             held.pop(key, None)
 
@@ -130,9 +131,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             message = record.message
             feed = "games" if message.topic == games_topic else "odds"
             push(
-                merge, feed, int(message.timestamp * 1000),
+                merge, feed, round(record.timestamp * 1000),
                 f"{message.topic}:{message.partition}", message.offset,
-                message.value.decode(), now,
+                record.value.decode(), now, record.index,
             )  # fmt: skip
         idle = idle_inputs(app, pipeline, inputs, partition)
         released = release(merge, FEEDS, settings.merge_max_wait_seconds, now, idle)

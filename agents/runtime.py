@@ -58,6 +58,7 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import Message, ack_lock
 
+from schemas.batches import TIMES_HEADER, batch_items, message_header
 from schemas.deadletter import DeadLetter
 
 if TYPE_CHECKING:
@@ -332,6 +333,53 @@ class ValueCache:
         self.values[key] = value
 
 
+class Record:
+    """One event of a consumed message, what handlers get: a clean message carries a batch
+    of events (schemas.batches), any other message is one. Table reads and writes made for
+    a record go to its message's partition; the message is acknowledged once every record
+    of it is handled."""
+
+    __slots__ = ("event", "value", "index", "timestamp")
+
+    def __init__(
+        self, event: faust.types.EventT, value: bytes, index: int | None, timestamp: float
+    ) -> None:
+        self.event = event  # faust's event of the message
+        self.value = value  # this event's bytes
+        self.index = index  # its place in a batch; None: the message is this one event
+        self.timestamp = timestamp  # its event time (s): the message's, unless a batch
+
+    @property
+    def message(self) -> Message:
+        return self.event.message
+
+    def timed_event(self) -> faust.types.EventT:
+        """A faust event of this record's partition at its own event time: what a windowed
+        table write needs (faust windows it by the current message's timestamp, which for
+        a batch is that of its latest event)."""
+        if self.index is None:
+            return self.event
+        message = self.message
+        return partition_event(self.event.app, message.topic, message.partition, self.timestamp)
+
+
+def records_of(event: faust.types.EventT) -> list[Record]:
+    """The records of a consumed message."""
+    message = event.message
+    if message_header(message.headers, TIMES_HEADER) is None:
+        return [Record(event, message.value, None, message.timestamp)]
+    return [
+        Record(event, value, index, at)
+        for index, (value, at) in enumerate(
+            batch_items(message.value, message.headers, message.timestamp)
+        )
+    ]
+
+
+def faust_event(of: Record | faust.types.EventT) -> faust.types.EventT:
+    return of.event if isinstance(of, Record) else of
+
+
 class Checkpoint:
     """What one batch (or tick) of an agent changes, made durable in the one order that
     loses nothing whichever moment a worker dies: its outputs on the broker, then its state
@@ -346,10 +394,15 @@ class Checkpoint:
         self._kept: dict[tuple[int, Any], tuple[ValueCache, Any]] = {}
 
     async def send(
-        self, topic: faust.TopicT, key: bytes | None, value: bytes, timestamp: float | None = None
+        self,
+        topic: faust.TopicT,
+        key: bytes | None,
+        value: bytes,
+        timestamp: float | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future:
         """Hand an output to the producer; the future is its acknowledgement."""
-        delivery = await topic.send(key=key, value=value, timestamp=timestamp)
+        delivery = await topic.send(key=key, value=value, timestamp=timestamp, headers=headers)
         self._outputs.append(delivery)
         return delivery
 
@@ -357,7 +410,7 @@ class Checkpoint:
         self,
         table: faust.Table,
         key: Any,
-        event: faust.types.EventT | None = None,
+        event: Record | faust.types.EventT | None = None,
         cache: ValueCache | None = None,
     ) -> Any:
         """The key's value as put in this checkpoint, or as ``cache`` keeps it, or as the
@@ -370,7 +423,7 @@ class Checkpoint:
             return cached
         if event is None:
             return table.get(key)
-        with current_event(event):
+        with current_event(faust_event(event)):
             return table.get(key)
 
     def put(
@@ -378,12 +431,12 @@ class Checkpoint:
         table: faust.Table,
         key: Any,
         value: Any,
-        event: faust.types.EventT | None = None,
+        event: Record | faust.types.EventT | None = None,
         cache: ValueCache | None = None,
     ) -> None:
         """Store ``value`` in the partition of ``event`` (by default the current event)
         once the outputs are on the broker; ``cache`` keeps it once stored."""
-        event = event or faust_current_event()
+        event = faust_event(event) if event is not None else faust_current_event()
         if event is None:
             raise RuntimeError(f"{table.name}[{key!r}] put without an event for its partition")
         self._state[(table.name, key)] = (table, value, event)
@@ -393,7 +446,7 @@ class Checkpoint:
     def write(self, event: faust.types.EventT, apply: Callable[[], None]) -> None:
         """A table write that is not a plain put (a windowed count: ``apply`` adds to the
         window of ``event``'s time), made as ``event`` once the outputs are on the broker."""
-        self._writes.append((event, apply))
+        self._writes.append((faust_event(event), apply))
 
     async def delivered(self, outputs: list[asyncio.Future] | None = None) -> None:
         """Wait until ``outputs`` (by default every output sent so far) are on the broker;
@@ -418,7 +471,7 @@ class Checkpoint:
             cache.keep(key, value)
 
 
-Handler = Callable[[list[faust.types.EventT], Checkpoint], Awaitable[None]]
+Handler = Callable[[list[Record], Checkpoint], Awaitable[None]]
 
 
 def is_transient(error: BaseException) -> bool:
@@ -456,7 +509,7 @@ class BatchProcessor:
         self.pipeline, self.app, self.agent = pipeline, app, agent
         self.metrics = pipeline.metrics
 
-    async def process(self, batch: list[faust.types.EventT], handle: Handler) -> None:
+    async def process(self, batch: list[Record], handle: Handler) -> None:
         async def attempt() -> None:
             checkpoint = Checkpoint()
             await handle(batch, checkpoint)
@@ -473,14 +526,12 @@ class BatchProcessor:
             return  # the new owner processes it; parked here, it would end twice
         if len(batch) > 1:
             self.metrics.batch_failures.labels(self.agent, "split").inc()
-            for event in batch:
-                await self.process([event], handle)
+            for record in batch:
+                await self.process([record], handle)
             return
         await self.park(batch[0], failure)
 
-    async def retrying(
-        self, attempt: Callable[[], Awaitable[None]], batch: list[faust.types.EventT]
-    ) -> None:
+    async def retrying(self, attempt: Callable[[], Awaitable[None]], batch: list[Record]) -> None:
         """``attempt()``, again with exponential backoff for as long as it fails with a
         transient error (the agent counts as stalled meanwhile); any other error raises."""
         delay = RETRY_FIRST_DELAY
@@ -504,19 +555,20 @@ class BatchProcessor:
             # Done, given up or revoked: either way no longer stuck on this batch.
             self.pipeline.progress.unstall(self.agent)
 
-    def owned(self, batch: list[faust.types.EventT]) -> bool:
+    def owned(self, batch: list[Record]) -> bool:
         """False once the batch's partition was revoked (a rebalance since it was taken)."""
-        return any(in_current_assignment(self.app, e.message) for e in batch)
+        return any(in_current_assignment(self.app, r.message) for r in batch)
 
-    async def park(self, event: faust.types.EventT, error: Exception) -> None:
+    async def park(self, record: Record, error: Exception) -> None:
         """The event's dead letter, on the broker before its offset counts as handled."""
-        message = event.message
+        message = record.message
         log.error(
-            "%s could not process %s:%d:%d; parked as a dead letter",
+            "%s could not process %s:%d:%d%s; parked as a dead letter",
             self.agent,
             message.topic,
             message.partition,
             message.offset,
+            "" if record.index is None else f" (event {record.index} of the batch)",
             exc_info=error,
         )
         error_type = error_type_of(error)
@@ -525,6 +577,8 @@ class BatchProcessor:
             f"{self.agent} could not process this event: {type(error).__name__}: {error}",
             error_type,
             stage=self.agent,
+            item=record.index,
+            payload=record.value,
         )
         deadletter = self.pipeline.topics.deadletter
 
@@ -533,10 +587,10 @@ class BatchProcessor:
 
         try:
             try:
-                await self.retrying(lambda: send(letter), [event])
+                await self.retrying(lambda: send(letter), [record])
             except KafkaError as refused:  # too large for the broker: the payload is cut
                 log.warning("%s: dead letter refused (%r); sending it cut", self.agent, refused)
-                await self.retrying(lambda: send(letter.cut_to(CUT_PAYLOAD_BYTES)), [event])
+                await self.retrying(lambda: send(letter.cut_to(CUT_PAYLOAD_BYTES)), [record])
         except Revoked:
             return
         self.metrics.dead_letters.labels(feed_of(message.topic), error_type).inc()
@@ -644,10 +698,11 @@ async def run_batches(
                         progress.watch_gap(app.consumer, order, message.tp)
                 if not admitted:
                     continue
+                records = [record for event in admitted for record in records_of(event)]
                 async with one_at_a_time:
                     progress.enter()
                     try:
-                        if await stored(processor.process(admitted, handle)):
+                        if await stored(processor.process(records, handle)):
                             for event in admitted:
                                 await stream.ack(event)
                     finally:
@@ -720,25 +775,29 @@ def broker_end(app: faust.App, tp: TP) -> BrokerEnd | None:
         return None
 
 
-def partition_event(app: faust.App, topic: str, partition: int) -> faust.types.EventT:
+def partition_event(
+    app: faust.App, topic: str, partition: int, timestamp: float | None = None
+) -> faust.types.EventT:
     """An event that stands for a partition when no message is in hand (a tick): faust
-    tables read and write the partition of the current event (``current_event``)."""
-    message = Message(topic, partition, -1, time.time(), 0, [], None, None, None)
+    tables read and write the partition of the current event (``current_event``), and
+    windowed ones the window of its ``timestamp`` (by default now)."""
+    at = time.time() if timestamp is None else timestamp
+    message = Message(topic, partition, -1, at, 0, [], None, None, None)
     return faust.Event(app, None, None, [], message)
 
 
 async def run_events(
     stream: faust.StreamT,
     pipeline: Pipeline,
-    handle_event: Callable[[faust.types.EventT, Checkpoint], Awaitable[None]],
+    handle_event: Callable[[Record, Checkpoint], Awaitable[None]],
 ) -> None:
-    """``run_batches`` for a handler of one event at a time; each event is the current
-    event while it is handled, so what it puts goes to its own partition."""
+    """``run_batches`` for a handler of one event at a time; each event's message is the
+    current event while it is handled, so what it puts goes to its own partition."""
 
-    async def handle(batch: list[faust.types.EventT], checkpoint: Checkpoint) -> None:
-        for event in batch:
-            with current_event(event):
-                await handle_event(event, checkpoint)
+    async def handle(batch: list[Record], checkpoint: Checkpoint) -> None:
+        for record in batch:
+            with current_event(record.event):
+                await handle_event(record, checkpoint)
 
     await run_batches(stream, pipeline, handle)
 

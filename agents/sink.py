@@ -1,6 +1,6 @@
 """Sinks: topics -> PostgreSQL in batches (size or time, whichever first).
 
-The batch is acked only after ``write_messages`` returned, i.e. after the rows are
+The batch is acked only after ``write_records`` returned, i.e. after the rows are
 committed; while PostgreSQL is down the write retries, so the consumer never commits past
 an unwritten event. Upserts are idempotent, so a redelivered batch changes nothing.
 """
@@ -20,7 +20,7 @@ def make_sink_agent(
     database = pipeline.database
 
     async def write(batch, checkpoint: Checkpoint) -> None:  # rows only: nothing to put
-        await database.write_messages(table_name, [record.message for record in batch])
+        await database.write_records(table_name, batch)
 
     @app.agent(topic, name=f"sink-{table_name}")
     async def sink(stream):

@@ -1,8 +1,9 @@
 """A message that could not be processed, with why, where it came from and which stage parked it.
 
-A letter is identified by ``(stage, source_topic, partition, offset)``: one source message
-can be parked by several stages (the sink of a clean topic and predict-games, say), and
-each keeps its own letter and reason.
+A letter is identified by ``(stage, source_topic, partition, offset, item)``: one source
+message can be parked by several stages (the sink of a clean topic and predict-games, say),
+and each keeps its own letter and reason; ``item`` is the event's place in a clean message,
+which carries a batch of events (schemas.batches).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.batches import message_header
 
 # Header a replayed raw message carries: the id of the letter it was re-sent from.
 REPLAY_HEADER = "streamapp-replay-of"
@@ -58,14 +60,6 @@ def legacy_stage(source_topic: str, error_type: str, reason: str) -> str:
     return "unknown"
 
 
-def _header(headers: Any, name: str) -> bytes | None:
-    """A header of a consumed message (faust gives a mapping, aiokafka a list of pairs)."""
-    if not headers:
-        return None
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    return next((value for key, value in pairs if key == name), None)
-
-
 class DeadLetter(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -79,6 +73,12 @@ class DeadLetter(BaseModel):
     source_topic: str
     partition: int
     offset: int
+    item: int | None = Field(
+        None,
+        ge=0,
+        description="The event's place in a clean message holding a batch of events (its "
+        "payload is that event alone); None: the payload is the whole message.",
+    )
     key: str | None = Field(None, description="The key's printable text form.")
     key_b64: str | None = Field(
         None, description="The key's exact bytes (absent in letters written before stages)."
@@ -124,6 +124,7 @@ class DeadLetter(BaseModel):
         received_at: datetime,
         stage: str | None = None,
         replay_of: str | None = None,
+        item: int | None = None,
     ) -> DeadLetter:
         """``stage``: the agent or job parking the message; derived from the topic when None
         (see legacy_stage), which suits only the stages that existed before stages did."""
@@ -134,6 +135,7 @@ class DeadLetter(BaseModel):
             source_topic=topic,
             partition=partition,
             offset=offset,
+            item=item,
             key=printable_bytes(key) if key is not None else None,
             key_b64=base64.b64encode(key).decode() if key is not None else None,
             payload_b64=base64.b64encode(payload or b"").decode(),
@@ -142,10 +144,20 @@ class DeadLetter(BaseModel):
         )
 
     @classmethod
-    def of(cls, message, reason: str, error_type: str, *, stage: str | None = None) -> DeadLetter:
-        """The dead letter of a consumed Kafka message (faust's or aiokafka's), received now;
-        a message re-sent by ``streamapp deadletters replay`` names the letter it came from."""
-        replay_of = _header(getattr(message, "headers", None), REPLAY_HEADER)
+    def of(
+        cls,
+        message,
+        reason: str,
+        error_type: str,
+        *,
+        stage: str | None = None,
+        item: int | None = None,
+        payload: bytes | None = None,
+    ) -> DeadLetter:
+        """The dead letter of a consumed Kafka message (faust's or aiokafka's), received now,
+        or of its event ``item`` (``payload``) when it holds a batch; a message re-sent by
+        ``streamapp deadletters replay`` names the letter it came from."""
+        replay_of = message_header(getattr(message, "headers", None), REPLAY_HEADER)
         return cls.for_message(
             reason=reason,
             error_type=error_type,
@@ -153,16 +165,19 @@ class DeadLetter(BaseModel):
             partition=message.partition,
             offset=message.offset,
             key=message.key,
-            payload=message.value,
+            payload=message.value if item is None else payload,
             received_at=datetime.now(UTC),
             stage=stage,
+            item=item,
             replay_of=printable_bytes(replay_of) if replay_of is not None else None,
         )
 
     @property
     def letter_id(self) -> str:
-        """``stage/topic/partition/offset``: unique among dead letters."""
-        return f"{self.stage}/{self.source_topic}/{self.partition}/{self.offset}"
+        """``stage/topic/partition/offset`` (``/item`` for an event of a batch): unique
+        among dead letters."""
+        letter = f"{self.stage}/{self.source_topic}/{self.partition}/{self.offset}"
+        return letter if self.item is None else f"{letter}/{self.item}"
 
     def cut_to(self, limit: int) -> DeadLetter:
         """This letter with its payload cut to the first ``limit`` bytes, the reason saying

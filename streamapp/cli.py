@@ -231,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument("argument", nargs="?", help="publish: a JSON file; activate: a version")
     model.set_defaults(run=_model)
 
-    summary = commands.add_parser("summary", help="messages per topic, predictions, dead letters")
+    summary = commands.add_parser("summary", help="events per topic, predictions, dead letters")
     summary.set_defaults(run=_summary)
 
     letters = commands.add_parser(

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
+from schemas.batches import batch_items
 from streamapp.errors import StackError
 from streamapp.settings import Settings
 
@@ -85,10 +86,17 @@ async def started_producer(settings: Settings, **options) -> AIOKafkaProducer:
     return producer
 
 
-async def message_counts(settings: Settings, names: list[str]) -> dict[str, int]:
-    """Committed records held by each topic, counted by reading them: offsets would also
-    count the markers that exactly-once transactions leave."""
-    return {name: len(await read_all(settings, name)) for name in names}
+async def event_counts(settings: Settings, names: list[str]) -> dict[str, int]:
+    """Events held by each topic (a clean message holds a batch of them: schemas.batches),
+    counted by reading the committed records: offsets would also count the markers that
+    exactly-once transactions leave."""
+    return {
+        name: sum(
+            len(batch_items(record.value, record.headers, 0.0))
+            for record in await read_all(settings, name)
+        )
+        for name in names
+    }
 
 
 async def _holds_records(settings: Settings, tp: TopicPartition, start: int, end: int) -> bool:

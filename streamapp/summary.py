@@ -1,4 +1,4 @@
-"""What a run did, read back from the broker: messages per topic, predictions, dead letters."""
+"""What a run did, read back from the broker: events per topic, predictions, dead letters."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas.feeds import FEEDS
-from streamapp.kafka_io import group_lag, message_counts, read_all
+from streamapp.kafka_io import event_counts, group_lag, read_all
 from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class RunSummary:
         return self.topics.get(settings.topic(name), 0)
 
     def render(self, settings: Settings) -> str:
-        lines = [f"{'topic':<40} {'messages':>10}"]
+        lines = [f"{'topic':<40} {'events':>10}"]
         lines += [f"{name:<40} {count:>10,}" for name, count in self.topics.items()]
         lines.append("")
         lines.append(f"predictions out: {self.count(settings, 'predictions'):,}")
@@ -76,7 +76,7 @@ async def wait_until_drained(
     last, steady = None, 0
     while time.monotonic() - started < timeout:
         lag = await group_lag(settings, settings.app_id, inputs)
-        counts = await message_counts(settings, outputs)
+        counts = await event_counts(settings, outputs)
         if lag == 0 and counts == last:
             steady += 1
             if steady >= settle_polls:
@@ -92,7 +92,7 @@ async def wait_until_drained(
 
 
 async def collect_summary(settings: Settings) -> RunSummary:
-    summary = RunSummary(topics=await message_counts(settings, pipeline_topics(settings)))
+    summary = RunSummary(topics=await event_counts(settings, pipeline_topics(settings)))
     for record in await read_all(settings, settings.topic("deadletter")):
         letter = orjson.loads(record.value)
         reason = letter["reason"]

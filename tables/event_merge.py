@@ -34,6 +34,12 @@ class Released(NamedTuple):
     payload: str
     source: str  # "topic:partition" it was read from
     offset: int
+    item: int | None  # its place in the message's batch of events (schemas.batches)
+
+
+# A pending event: [event time (ms), feed rank, source, offset, item, feed, payload, arrived]
+# — a list, as the league's JSON value keeps it; sorted, it is the release order.
+_ITEM, _FEED, _PAYLOAD, _ARRIVED = 4, 5, 6, 7
 
 
 def new_merge() -> dict[str, Any]:
@@ -48,22 +54,31 @@ def push(
     offset: int,
     payload: str,
     arrived: float = 0.0,
+    item: int | None = None,
 ) -> bool:
-    """Buffer one event (``at``: event time in ms; ``arrived``: wall-clock seconds);
-    False when its offset was pushed before (a redelivery)."""
-    if offset <= merge["offsets"].get(source, -1):
+    """Buffer one event (``at``: event time in ms; ``arrived``: wall-clock seconds;
+    ``item``: its place in a message holding a batch); False when its offset and item
+    were pushed before (a redelivery)."""
+    position = [offset, -1 if item is None else item]
+    if position <= merge["offsets"].get(source, [-1, -1]):
         return False
-    merge["offsets"][source] = offset
+    merge["offsets"][source] = position
     merge["seen"][feed] = max(merge["seen"].get(feed, at), at)
     pending = merge["pending"]
     same_time = bisect.bisect_left(pending, [at])
     while same_time < len(pending) and pending[same_time][0] == at:
-        if pending[same_time][5] == payload:
+        if pending[same_time][_PAYLOAD] == payload:
             return False  # the same event sent twice upstream
         same_time += 1
-    # sorted by (time, feed rank, source, offset): a total order independent of arrival
-    bisect.insort(pending, [at, FEED_RANK[feed], source, offset, feed, payload, arrived])
+    # sorted by (time, feed rank, source, offset, item): a total order independent of
+    # arrival
+    bisect.insort(pending, [at, FEED_RANK[feed], source, *position, feed, payload, arrived])
     return True
+
+
+def oldest_arrival(merge: dict[str, Any]) -> float:
+    """When the longest-waiting pending event arrived (wall-clock seconds)."""
+    return min(item[_ARRIVED] for item in merge["pending"])
 
 
 def release(
@@ -80,7 +95,7 @@ def release(
     if not pending:
         return []
     waited_for = [(feed, seen.get(feed, -1)) for feed in feeds if feed not in idle]
-    overdue = [item[0] for item in pending if max_wait and item[6] <= now - max_wait]
+    overdue = [item[0] for item in pending if max_wait and item[_ARRIVED] <= now - max_wait]
     limit = max(overdue, default=-1)
     cut = 0
     while cut < len(pending) and (
@@ -88,14 +103,19 @@ def release(
     ):
         cut += 1
     released, merge["pending"] = pending[:cut], pending[cut:]
-    return [Released(item[4], item[5], item[2], item[3]) for item in released]
+    return [_released(item) for item in released]
+
+
+def _released(item: list) -> Released:
+    place = item[_ITEM] if item[_ITEM] >= 0 else None
+    return Released(item[_FEED], item[_PAYLOAD], item[2], item[3], place)
 
 
 def _may_be_preceded(item: list, waited_for: list[tuple[str, int]]) -> bool:
     """Whether an input may still bring an event that sorts before ``item``: another feed
     whose latest event time is earlier, or the same instant with a lower feed rank. The
     item's own feed brings only later events (or, at the same instant, later offsets)."""
-    at, rank, feed = item[0], item[1], item[4]
+    at, rank, feed = item[0], item[1], item[_FEED]
     return any(
         other != feed and (latest < at or (latest == at and FEED_RANK[other] < rank))
         for other, latest in waited_for

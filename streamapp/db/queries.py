@@ -92,14 +92,14 @@ LEAGUES = "SELECT DISTINCT sport, league FROM games ORDER BY sport, league"
 
 # The indexed part of a selection; streamapp.deadletters applies the rest.
 DEAD_LETTERS = """
-SELECT stage, source_topic, partition, "offset", reason, error_type, key, key_bytes, payload,
-       received_at, replay_of
+SELECT stage, source_topic, partition, "offset", item, reason, error_type, key, key_bytes,
+       payload, received_at, replay_of
 FROM dead_letters
 WHERE (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
   AND (%(error_types)s::text[] IS NULL OR error_type = ANY(%(error_types)s))
   AND (%(stages)s::text[] IS NULL OR stage = ANY(%(stages)s))
-ORDER BY received_at, stage, source_topic, partition, "offset"
+ORDER BY received_at, stage, source_topic, partition, "offset", item
 """
 
 
@@ -110,6 +110,7 @@ def dead_letter_of_row(row: tuple) -> DeadLetter:
         topic,
         partition,
         offset,
+        item,
         reason,
         error_type,
         key,
@@ -123,6 +124,7 @@ def dead_letter_of_row(row: tuple) -> DeadLetter:
         source_topic=topic,
         partition=partition,
         offset=offset,
+        item=None if item < 0 else item,
         reason=reason,
         error_type=error_type,
         key=key,

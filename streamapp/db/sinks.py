@@ -173,6 +173,7 @@ def _dead_letter_row(d: DeadLetter) -> tuple:
         d.source_topic,
         d.partition,
         d.offset,
+        -1 if d.item is None else d.item,
         d.reason,
         d.error_type,
         d.key,
@@ -207,8 +208,8 @@ BOXSCORE_COLUMNS = (
     "minutes, line, event_time"
 )
 DEAD_LETTER_COLUMNS = (
-    'stage, source_topic, partition, "offset", reason, error_type, key, key_bytes, payload, '
-    "received_at, replay_of"
+    'stage, source_topic, partition, "offset", item, reason, error_type, key, key_bytes, '
+    "payload, received_at, replay_of"
 )
 
 SINK_TABLES: dict[str, SinkTable] = {
@@ -287,7 +288,7 @@ SINK_TABLES: dict[str, SinkTable] = {
             _insert(
                 "dead_letters",
                 DEAD_LETTER_COLUMNS,
-                '(stage, source_topic, partition, "offset") DO NOTHING',
+                '(stage, source_topic, partition, "offset", item) DO NOTHING',
             ),
             _dead_letter_row,
         ),

@@ -54,6 +54,15 @@ class Message(Protocol):
     value: bytes | None
 
 
+class Consumed(Protocol):
+    """One event of a consumed message (agents.runtime.Record): a clean message holds a
+    batch of events."""
+
+    message: Message
+    value: bytes | None  # the event's bytes
+    index: int | None  # its place in the message's batch; None: the whole message
+
+
 class Database:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.url = settings.effective_database_url
@@ -120,26 +129,26 @@ class Database:
         since, reason = self.outage
         return time.monotonic() - since, reason
 
-    async def write_messages(self, table_name: str, messages: Sequence[Message]) -> None:
-        """Upsert the rows of consumed messages; returns once they are durable.
+    async def write_records(self, table_name: str, records: Sequence[Consumed]) -> None:
+        """Upsert the rows of consumed events; returns once they are durable.
 
-        A message that does not hold a valid event of the table's model is kept as a dead
-        letter rather than dropped.
+        An event that is not a valid one of the table's model is kept as a dead letter
+        rather than dropped.
         """
         table = SINK_TABLES[table_name]
         rows, sources, unreadable = [], [], []
-        for message in messages:
+        for record in records:
             try:
-                rows.append(table.row_of(message.value or b""))
-                sources.append(message)
+                rows.append(table.row_of(record.value or b""))
+                sources.append(record)
             except ValueError as error:
-                unreadable.append((message, f"sink {table.name}: {first_line(error)}"))
+                unreadable.append((record, f"sink {table.name}: {first_line(error)}"))
         await self.write(table, rows, sources)
         if unreadable:
             await self._retry("dead_letters", lambda: self._record_rejected(table, unreadable))
 
     async def write(
-        self, table: SinkTable, rows: Sequence[tuple], sources: Sequence[Message]
+        self, table: SinkTable, rows: Sequence[tuple], sources: Sequence[Consumed]
     ) -> None:
         """Upsert ``rows`` in one transaction; returns once they are durable."""
         if not rows:
@@ -186,7 +195,14 @@ class Database:
                 return await self._record_rejected(table, rejected, own)
         dead = SINK_TABLES["dead_letters"]
         for source, reason in rejected:
-            letter = DeadLetter.of(source, reason, "sink_rejected", stage=f"sink-{table.name}")
+            letter = DeadLetter.of(
+                source.message,
+                reason,
+                "sink_rejected",
+                stage=f"sink-{table.name}",
+                item=source.index,
+                payload=source.value,
+            )
             log.error("%s at %s", letter.reason, letter.letter_id)
             self.metrics.sink_rejected.labels(table.name).inc()
             async with conn.transaction():

@@ -7,6 +7,7 @@ from unittest.mock import AsyncMock
 
 import pytest
 
+from schemas.batches import batch_items
 from streamapp.app import create_app
 
 
@@ -22,7 +23,8 @@ def app(settings):
 
 @pytest.fixture
 def sent(app, monkeypatch):
-    """topic name -> list of (key, value) the agents sent there."""
+    """topic name -> list of (key, value) the agents sent there: one per event (the
+    events of a clean message holding a batch one by one, as its readers take them)."""
     record: dict[str, list[tuple[bytes, bytes]]] = {}
     topics = app.pipeline.topics
     outputs = [topics.deadletter, topics.predictions, topics.alerts, topics.settlements]
@@ -30,8 +32,9 @@ def sent(app, monkeypatch):
         name = topic.get_topic_name()
         record[name] = []
 
-        async def send(*, key=None, value=None, _name=name, **_):
-            record[_name].append((key, value))
+        async def send(*, key=None, value=None, headers=None, _name=name, **_):
+            events = batch_items(value, headers, 0.0)
+            record[_name] += [(key, event) for event, _ in events]
             delivered = asyncio.get_running_loop().create_future()
             delivered.set_result(None)  # like faust's future of the broker's acknowledgement
             return delivered

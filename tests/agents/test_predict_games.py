@@ -105,7 +105,7 @@ async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlem
     assert state["upcoming"] == {} and state["performance"]["v1|model-only"]["n"] == 1
     # the quote after the final went out once the games feed passed it; the next fixture
     # waits for the odds feed to pass it (or to go idle: no consumer here, so never)
-    [waiting] = [item[5] for item in state["merge"]["pending"]]
+    [waiting] = [item[6] for item in state["merge"]["pending"]]  # the payload
     assert waiting.startswith('{"event_id":"f2"')
 
 

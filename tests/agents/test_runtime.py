@@ -16,8 +16,16 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 
 from agents import runtime
-from agents.runtime import Admission, BatchProcessor, OffsetOrder, StreamProgress
+from agents.runtime import (
+    Admission,
+    BatchProcessor,
+    OffsetOrder,
+    Record,
+    StreamProgress,
+    records_of,
+)
 from schemas import DeadLetter
+from schemas.batches import clean_batches
 from streamapp.operations import readiness
 from tests.schemas.examples import GAME
 
@@ -128,19 +136,18 @@ def test_under_exactly_once_a_partition_starts_at_or_after_the_position():
     assert admitted(order, message(GAMES, 9), message(GAMES, 11), message(GAMES, 12)) == [11, 12]
 
 
-def event_at(app, offset: int) -> SimpleNamespace:
-    """A consumed event of the current assignment, as the runtime sees it."""
-    return SimpleNamespace(
-        message=SimpleNamespace(
-            tp=GAMES,
-            topic=GAMES.topic,
-            partition=GAMES.partition,
-            offset=offset,
-            key=b"soccer:E0",
-            value=b"{}",
-            generation_id=app.consumer_generation_id,
-        )
+def event_at(app, offset: int) -> Record:
+    """A consumed event of the current assignment, as a handler gets it."""
+    message = SimpleNamespace(
+        tp=GAMES,
+        topic=GAMES.topic,
+        partition=GAMES.partition,
+        offset=offset,
+        key=b"soccer:E0",
+        value=b"{}",
+        generation_id=app.consumer_generation_id,
     )
+    return Record(SimpleNamespace(message=message), message.value, None, 0.0)
 
 
 async def test_an_event_the_handler_cannot_process_is_parked_and_the_others_go_on(
@@ -202,6 +209,34 @@ async def test_a_failure_of_one_event_splits_the_batch_and_parks_only_that_event
     letter = DeadLetter.model_validate_json(value)
     assert (letter.offset, letter.stage, letter.error_type) == (8, "book-odds", "internal")
     assert "ValueError: no such selection" in letter.reason
+
+
+async def test_one_failing_event_of_a_batched_message_is_parked_alone_with_its_place(
+    app, sent, settings
+):
+    [batch] = clean_batches([(b'{"n":0}', 1.0), (b'{"n":1}', 2.0), (b'{"n":2}', 3.0)])
+    message = event_at(app, 8).message
+    message.value, message.headers, message.timestamp = batch.value, batch.headers, 3.0
+    records = records_of(SimpleNamespace(message=message))
+    assert [(r.value, r.index, r.timestamp) for r in records] == [
+        (b'{"n":0}', 0, 1.0),
+        (b'{"n":1}', 1, 2.0),
+        (b'{"n":2}', 2, 3.0),
+    ]
+    processor = BatchProcessor(app.pipeline, app, "book-odds")
+    handled = []
+
+    async def handle(batch, checkpoint):
+        if any(r.index == 1 for r in batch):
+            raise ValueError("no such selection")
+        handled.extend(r.index for r in batch)
+
+    await processor.process(records, handle)
+    assert handled == [0, 2]
+    [(_, value)] = sent[settings.topic("deadletter")]
+    letter = DeadLetter.model_validate_json(value)
+    assert (letter.offset, letter.item, letter.payload) == (8, 1, b'{"n":1}')
+    assert letter.letter_id == "book-odds/clean.games/0/8/1"
 
 
 async def test_a_batch_stalled_past_the_limit_makes_the_worker_not_ready(app, monkeypatch):
@@ -455,7 +490,7 @@ class HeldTopic:
     def __init__(self) -> None:
         self.deliveries: list[asyncio.Future] = []
 
-    async def send(self, key, value, timestamp=None) -> asyncio.Future:
+    async def send(self, key, value, timestamp=None, headers=None) -> asyncio.Future:
         self.deliveries.append(asyncio.get_running_loop().create_future())
         return self.deliveries[-1]
 

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import FEEDS, DeadLetter
+from schemas.batches import batch_items
 from streamapp.cli import parser
 from streamapp.kafka_io import read_all
 from streamapp.replay.catalog import timeline
@@ -45,7 +46,8 @@ def clean_event_ids(settings) -> Counter:
         ids = Counter()
         for feed in FEEDS.values():
             for record in await read_all(settings, settings.topic(feed.clean_topic)):
-                ids[orjson.loads(record.value)["event_id"]] += 1
+                for value, _ in batch_items(record.value, record.headers, 0.0):
+                    ids[orjson.loads(value)["event_id"]] += 1
         return ids
 
     return asyncio.run(read())

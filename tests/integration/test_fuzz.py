@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas.batches import batch_items
 from schemas.feeds import FEEDS
 from streamapp.settings import Settings
 from streamapp.worker import spawn_worker
@@ -199,8 +200,9 @@ class Watcher:
             else:
                 self.outcomes.other_letters[letter["error_type"]] += 1
         else:
-            event = orjson.loads(record.value)
-            self.outcomes.clean[event["event_id"]].append((record.topic, record.key, event))
+            for value, _ in batch_items(record.value, record.headers, record.timestamp / 1000):
+                event = orjson.loads(value)
+                self.outcomes.clean[event["event_id"]].append((record.topic, record.key, event))
 
     async def lag_by_topic(self, names: list[str]) -> Counter:
         """Messages of ``names`` the group has not committed (all of a partition without a

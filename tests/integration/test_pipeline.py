@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import FEEDS, DeadLetter, Prediction, Sport, parse_feed_event
 from schemas.feeds import InvalidEvent
-from streamapp.kafka_io import message_counts, read_all
+from streamapp.kafka_io import event_counts, read_all
 from streamapp.replay.catalog import timeline
 from streamapp.replay.malformed import malformed_messages
 from streamapp.replay.producer import replay
@@ -61,7 +61,7 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
         report = await replay(settings, events, progress=False)
         bad = await produce_malformed(settings)
         await wait_until_drained(settings, timeout=300)
-        counts = await message_counts(
+        counts = await event_counts(
             settings, [settings.topic("clean.games"), settings.topic("clean.odds")]
         )
         predictions = await read_all(settings, settings.topic("predictions"))
@@ -70,10 +70,10 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
         # The same events once more: every one is a duplicate, nothing new comes out.
         await replay(settings, events, progress=False)
         await wait_until_drained(settings, timeout=300)
-        counts_again = await message_counts(
+        counts_again = await event_counts(
             settings, [settings.topic("clean.games"), settings.topic("clean.odds")]
         )
-        predictions_again = await message_counts(settings, [settings.topic("predictions")])
+        predictions_again = await event_counts(settings, [settings.topic("predictions")])
         stored_again = snapshot(settings.database_url)
         return (
             report,

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import FEEDS, parse_feed_event
 from schemas.feeds import InvalidEvent
-from streamapp.kafka_io import message_counts
+from streamapp.kafka_io import event_counts
 from streamapp.replay.catalog import timeline
 from streamapp.replay.producer import replay
 from streamapp.settings import Settings
@@ -60,7 +60,7 @@ def test_postgres_outage_mid_replay_loses_and_doubles_nothing(live_settings, wor
         await asyncio.to_thread(server.up)
         await sending
         await wait_until_drained(settings, timeout=300)
-        return retries_during_outage, await message_counts(
+        return retries_during_outage, await event_counts(
             settings, [settings.topic("predictions"), settings.topic("deadletter")]
         )
 

@@ -144,16 +144,19 @@ def test_the_row_holds_no_nul_in_text_and_the_exact_bytes(key, payload):
     for text in row_texts(row):
         assert "\x00" not in text
         text.encode("utf-8")  # no lone surrogate: psycopg must be able to send it
-    columns = dict(zip(["stage", "topic", "partition", "offset", "reason"], row, strict=False))
+    columns = dict(
+        zip(["stage", "topic", "partition", "offset", "item", "reason"], row, strict=False)
+    )
     assert columns == {
         "stage": "ingest-odds",
         "topic": "sports.raw.odds",
         "partition": 2,
         "offset": 7,
+        "item": -1,  # the whole message
         "reason": "bad\\x00reason\\r\\n\\x1b\\udcff",
     }
-    assert row[7] == key  # key_bytes
-    assert row[8] == payload
+    assert row[8] == key  # key_bytes
+    assert row[9] == payload
 
 
 def test_printable_escapes_only_what_must_be():
@@ -163,7 +166,7 @@ def test_printable_escapes_only_what_must_be():
 
 def test_the_upsert_keys_on_the_stage_and_the_source():
     sql = SINK_TABLES["dead_letters"].sql
-    assert sql.endswith('ON CONFLICT (stage, source_topic, partition, "offset") DO NOTHING')
+    assert sql.endswith('ON CONFLICT (stage, source_topic, partition, "offset", item) DO NOTHING')
 
 
 def test_a_stored_row_reads_back_as_the_same_letter():
@@ -202,26 +205,47 @@ def database() -> Database:
     return db
 
 
-def test_a_sink_rejection_is_kept_with_its_stage_and_a_nul_key():
-    source = SimpleNamespace(
-        topic="sports.clean.odds", partition=1, offset=5, key=b"soccer:E0\x00", value=b"{}"
+def consumed(topic: str, partition: int, offset: int, key: bytes, value: bytes, index=None):
+    """One event of a consumed message (agents.runtime.Record's shape)."""
+    message = SimpleNamespace(
+        topic=topic, partition=partition, offset=offset, key=key, value=value, headers=[]
     )
+    return SimpleNamespace(message=message, value=value, index=index)
+
+
+def test_a_sink_rejection_is_kept_with_its_stage_and_a_nul_key():
+    source = consumed("sports.clean.odds", 1, 5, b"soccer:E0\x00", b"{}")
     conn = RecordingConnection()
     asyncio.run(
         database()._record_rejected(SINK_TABLES["odds_quotes"], [(source, "sink x: bad")], conn)
     )
     [(sql, row)] = conn.executed
     assert sql == SINK_TABLES["dead_letters"].sql
-    assert row[:6] == (
+    assert row[:7] == (
         "sink-odds_quotes",
         "sports.clean.odds",
         1,
         5,
+        -1,
         "sink x: bad",
         "sink_rejected",
     )
-    assert row[6] == "soccer:E0\\x00"
-    assert row[7] == b"soccer:E0\x00"
+    assert row[7] == "soccer:E0\\x00"
+    assert row[8] == b"soccer:E0\x00"
+
+
+def test_a_sink_rejection_of_one_event_of_a_batch_keeps_that_event_and_its_place():
+    batch = b'{"event_id":"a"}\n{"event_id":"b"}'
+    source = consumed("sports.clean.odds", 1, 5, b"soccer:E0", b'{"event_id":"b"}', index=1)
+    source.message.value = batch
+    conn = RecordingConnection()
+    asyncio.run(
+        database()._record_rejected(SINK_TABLES["odds_quotes"], [(source, "sink x: bad")], conn)
+    )
+    [(_, row)] = conn.executed
+    kept = dead_letter_of_row(row)
+    assert (kept.item, kept.payload) == (1, b'{"event_id":"b"}')
+    assert kept.letter_id == "sink-odds_quotes/sports.clean.odds/1/5/1"
 
 
 def test_a_dead_letter_postgresql_refuses_is_kept_whole_in_a_letter_it_accepts():
@@ -229,7 +253,7 @@ def test_a_dead_letter_postgresql_refuses_is_kept_whole_in_a_letter_it_accepts()
     forged = letter(partition=2**40)  # beyond PostgreSQL's integer
     good = letter(offset=8)
     sources = [
-        SimpleNamespace(topic="sports.deadletter", partition=0, offset=n, key=b"k\x00", value=v)
+        consumed("sports.deadletter", 0, n, b"k\x00", v)
         for n, v in enumerate([forged.to_json(), good.to_json()])
     ]
     conn = RecordingConnection(

@@ -98,3 +98,28 @@ def test_an_event_sent_twice_upstream_waits_once():
     push(merge, "games", 20, "g:0", 0, "final")
     push(merge, "odds", 30, "o:0", 2, "later")
     assert released(merge, FEEDS) == [("odds", "quote"), ("games", "final")]
+
+
+def test_the_events_of_one_batched_message_keep_their_order_and_place():
+    merge = new_merge()
+    # one clean message (offset 4) holding three quotes of one instant, pushed in order
+    for item, payload in enumerate(["first", "second", "third"]):
+        assert push(merge, "odds", 10, "o:0", 4, payload, item=item)
+    assert not push(merge, "odds", 10, "o:0", 4, "second", item=1)  # redelivered
+    assert push(merge, "odds", 10, "o:0", 5, "next message", item=0)
+    push(merge, "games", 20, "g:0", 0, "final")
+    out = release(merge, FEEDS)
+    assert [(r.payload, r.offset, r.item) for r in out] == [
+        ("first", 4, 0),
+        ("second", 4, 1),
+        ("third", 4, 2),
+        ("next message", 5, 0),
+    ]
+
+
+def test_an_event_of_a_whole_message_is_released_without_a_place():
+    merge = new_merge()
+    push(merge, "odds", 10, "o:0", 0, "quote")
+    push(merge, "games", 20, "g:0", 0, "final")
+    [quote] = release(merge, FEEDS)
+    assert (quote.offset, quote.item) == (0, None)
