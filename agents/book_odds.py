@@ -11,7 +11,7 @@ from functools import partial
 import faust
 
 from agents.pipeline import Pipeline
-from agents.runtime import Checkpoint, run_batches
+from agents.runtime import Checkpoint, ValueCache, run_batches
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
 from tables.anomalies import logged
@@ -19,6 +19,7 @@ from tables.keys import table_key
 from tables.odds_book import apply_game, apply_quote, new_anomalies, steam_alert
 
 MINUTE_MS = 60_000
+BOOKS_KEPT = 1_000  # games open for betting at once on one worker, with room to spare
 
 
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
@@ -30,6 +31,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     )
 
     alerts, metrics = pipeline.topics.alerts, pipeline.metrics
+    # A busy game's book is read and written with every batch: kept as objects, the games
+    # being quoted cost no decoding.
+    stored_books = ValueCache(pipeline.progress, limit=BOOKS_KEPT)
 
     async def book_batch(batch, checkpoint: Checkpoint) -> None:
         by_game: dict[str, list] = {}
@@ -40,7 +44,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             key = table_key(event.partition_key, event.game_id)
             by_game.setdefault(key, []).append((record, event))
         for key, items in by_game.items():
-            book = checkpoint.get(books, key, items[0][0])
+            book = checkpoint.get(books, key, items[0][0], stored_books)
             quotes, moves = Counter(), Counter()
             for record, event in items:
                 before = book
@@ -66,7 +70,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 for anomaly in new_anomalies(before, book):
                     found.setdefault(event.partition_key, (record, []))[1].append(anomaly)
                     metrics.anomalies.labels(event.sport.value, anomaly["kind"]).inc()
-            checkpoint.put(books, key, book, items[0][0])
+            checkpoint.put(books, key, book, items[0][0], stored_books)
             # One windowed write per game and minute, made as an event of that minute.
             first_of_minute = {}
             for record, _ in items:

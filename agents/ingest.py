@@ -3,6 +3,8 @@ game; anything else -> the dead-letter topic with the reason and where it came f
 
 Messages are taken in small batches: a game's (or team's) events in a batch are judged
 against its ordering state with one table read and one table write (see tables.feed_order).
+A raw message may itself carry several events (schemas.batches); each is judged, and
+parked, on its own.
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ import time
 import faust
 
 from agents.pipeline import Pipeline
-from agents.runtime import Checkpoint, run_batches
+from agents.runtime import Checkpoint, Record, malformed_batch, run_batches
 from schemas.base import Event
-from schemas.batches import clean_batches
+from schemas.batches import TIMES_HEADER, event_batches
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS, Feed, InvalidEvent, TimeWindow, parse_feed_event
 from tables.feed_order import Verdict, admit_game_events
 from tables.keys import table_key
 
 log = logging.getLogger(__name__)
+MALFORMED_BATCH = (
+    f"a batch whose {TIMES_HEADER} header does not give one event time per line; a producer "
+    "that sends several events in one message writes one event's JSON per line and their "
+    "times, in milliseconds, comma-separated in that header"
+)
 
 
 def validate_message(
@@ -58,8 +65,13 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
     settings = pipeline.settings
     window = TimeWindow(settings.event_time_earliest, settings.event_time_max_ahead_seconds)
 
-    async def dead_letter(message, reason: str, error_type: str, checkpoint: Checkpoint) -> None:
-        letter = DeadLetter.of(message, reason, error_type, stage=stage)
+    async def dead_letter(
+        record: Record, reason: str, error_type: str, checkpoint: Checkpoint
+    ) -> None:
+        message = record.message
+        letter = DeadLetter.of(
+            message, reason, error_type, stage=stage, item=record.index, payload=record.value
+        )
         await checkpoint.send(deadletter, message.key, letter.to_json())
         metrics.dead_letters.labels(feed_name, error_type).inc()
 
@@ -72,14 +84,17 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         received = time.time()
         for record in batch:
             message = record.message
+            if malformed_batch(record):
+                await dead_letter(record, MALFORMED_BATCH, "malformed_batch", checkpoint)
+                continue
             try:
-                event = validate_message(feed, message.key, message.value, window)
+                event = validate_message(feed, message.key, record.value, window)
             except InvalidEvent as invalid:
-                await dead_letter(message, invalid.reason, invalid.error_type, checkpoint)
+                await dead_letter(record, invalid.reason, invalid.error_type, checkpoint)
                 continue
             except Exception as error:  # a bug must not stop the partition: park the message
                 log.exception("ingest-%s failed on %s:%d", feed_name, message.topic, message.offset)
-                await dead_letter(message, f"internal error: {error!r}", "internal", checkpoint)
+                await dead_letter(record, f"internal error: {error!r}", "internal", checkpoint)
                 continue
             metrics.event_latency.labels(feed_name).observe(
                 max(0.0, received - event.event_time.timestamp())
@@ -106,7 +121,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
             judged += [(*item, verdict) for item, verdict in zip(items, verdicts, strict=True)]
         # Out in the order the feed sent them (per partition), not grouped by game; one
         # clean message per league holds its accepted events (schemas.batches).
-        judged.sort(key=lambda j: (j[0].message.partition, j[0].message.offset))
+        judged.sort(key=lambda j: (j[0].message.partition, j[0].message.offset, j[0].index or 0))
         accepted: dict[bytes, list[tuple[bytes, float]]] = {}
         for record, event, verdict in judged:
             if verdict is Verdict.ACCEPT:
@@ -117,14 +132,14 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                 metrics.duplicates.labels(feed_name).inc()
             else:
                 await dead_letter(
-                    record.message,
+                    record,
                     f"out of order: {event.event_time.isoformat()} is older than an "
                     f"event already processed for {event.ordering_key!r}",
                     "out_of_order",
                     checkpoint,
                 )
         for key, events in accepted.items():
-            for batch in clean_batches(events):
+            for batch in event_batches(events):
                 await checkpoint.send(clean, key, batch.value, batch.timestamp, batch.headers)
             metrics.events_out.labels(clean_name).inc(len(events))
 

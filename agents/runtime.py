@@ -313,12 +313,14 @@ class ValueCache:
     """Table values an agent stored, kept as objects so that reading a large one back
     costs no decoding. An entry is taken out when read and kept again only once the value
     is stored (a batch that fails leaves the table's copy to be read); every rebalance
-    empties the cache (a partition may have had another owner meanwhile)."""
+    empties the cache (a partition may have had another owner meanwhile). With a ``limit``,
+    the values used least recently go first."""
 
-    def __init__(self, progress: StreamProgress) -> None:
+    def __init__(self, progress: StreamProgress, limit: int | None = None) -> None:
         self.progress = progress
+        self.limit = limit
         self.epoch = progress.seek_epoch
-        self.values: dict[Any, Any] = {}
+        self.values: dict[Any, Any] = {}  # least recently kept first
 
     def _follow_seeks(self) -> None:
         if self.epoch != self.progress.seek_epoch:
@@ -331,6 +333,8 @@ class ValueCache:
     def keep(self, key: Any, value: Any) -> None:
         self._follow_seeks()
         self.values[key] = value
+        if self.limit is not None and len(self.values) > self.limit:
+            del self.values[next(iter(self.values))]
 
 
 class Record:
@@ -364,16 +368,22 @@ class Record:
 
 
 def records_of(event: faust.types.EventT) -> list[Record]:
-    """The records of a consumed message."""
+    """The records of a consumed message; a batch whose event times do not match its
+    lines is one record (its whole value: ingest parks it, see ``malformed_batch``)."""
     message = event.message
+    whole = [Record(event, message.value, None, message.timestamp)]
     if message_header(message.headers, TIMES_HEADER) is None:
-        return [Record(event, message.value, None, message.timestamp)]
-    return [
-        Record(event, value, index, at)
-        for index, (value, at) in enumerate(
-            batch_items(message.value, message.headers, message.timestamp)
-        )
-    ]
+        return whole
+    try:
+        items = batch_items(message.value, message.headers, message.timestamp)
+    except ValueError:
+        return whole
+    return [Record(event, value, index, at) for index, (value, at) in enumerate(items)]
+
+
+def malformed_batch(record: Record) -> bool:
+    """A message marked as a batch that could not be read as one (``records_of``)."""
+    return record.index is None and message_header(record.message.headers, TIMES_HEADER) is not None
 
 
 def faust_event(of: Record | faust.types.EventT) -> faust.types.EventT:

@@ -4,8 +4,8 @@ The pipeline figure is the demo's own measurement (``streamapp.demo.replay_throu
 real events replayed as fast as possible into one running worker, from the first message
 sent until the worker has committed every input and its outputs stopped growing — ingest,
 tables, predictions, alerts and sinks included. The ceiling is a plain aiokafka consumer
-reading the same raw messages back from the same broker right afterwards: what any Kafka
-client in Python gets before doing anything with a message.
+reading the same raw messages back from the same broker right afterwards (their events
+counted): what any Kafka client in Python gets before doing anything with a message.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Throughput:
 
     @property
     def raw_consume_eps(self) -> float:
-        return self.raw.records_per_second
+        return self.raw.events_per_second
 
     @property
     def ratio(self) -> float:
@@ -54,8 +54,8 @@ def measure_throughput(settings: Settings, events: Sequence[FeedEvent]) -> Throu
     run = replay_through_worker(settings, events)
     log.info("pipeline: %s events in %.1f s; reading them raw", f"{run.report.total:,}", run.wall)
     raw = asyncio.run(read_topics(settings, raw_topics(settings)))
-    if raw.records != run.report.total:
-        log.warning("read %d raw messages back, %d were sent", raw.records, run.report.total)
+    if raw.events != run.report.total:
+        log.warning("read %d raw events back, %d were sent", raw.events, run.report.total)
     return Throughput(
         events=run.report.total,
         replay_seconds=run.report.seconds,

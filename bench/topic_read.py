@@ -1,5 +1,6 @@
 """The ceiling of a plain Kafka client here: an aiokafka consumer (no group, every
-partition) reading whole topics once, timed from its start to the last record."""
+partition) reading whole topics once, timed from its start to the last record, counting
+the events of messages that carry a batch (schemas.batches) by their lines."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 
+from schemas.batches import TIMES_HEADER, message_header
 from streamapp.settings import Settings
 
 
@@ -16,11 +18,20 @@ class TopicRead:
     records: int
     bytes: int  # keys and values
     seconds: float
-    by_topic: dict[str, list[int]] = field(default_factory=dict)  # topic -> [records, bytes]
+    # topic -> [records, bytes, events]
+    by_topic: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def records_per_second(self) -> float:
         return self.records / self.seconds if self.seconds else 0.0
+
+    @property
+    def events(self) -> int:
+        return sum(counts[2] for counts in self.by_topic.values())
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
 
     @property
     def megabytes_per_second(self) -> float:
@@ -29,6 +40,8 @@ class TopicRead:
     def to_dict(self) -> dict:
         return asdict(self) | {
             "records_per_second": self.records_per_second,
+            "events": self.events,
+            "events_per_second": self.events_per_second,
             "megabytes_per_second": self.megabytes_per_second,
         }
 
@@ -51,13 +64,21 @@ async def read_topics(settings: Settings, topics: list[str]) -> TopicRead:
         while remaining:
             batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             for tp, messages in batch.items():
-                counts = by_topic.setdefault(tp.topic, [0, 0])
+                counts = by_topic.setdefault(tp.topic, [0, 0, 0])
                 counts[0] += len(messages)
                 counts[1] += sum(len(m.key or b"") + len(m.value or b"") for m in messages)
+                counts[2] += sum(events_in(m) for m in messages)
                 if messages[-1].offset + 1 >= end[tp]:
                     remaining.discard(tp)
         seconds = time.perf_counter() - started
-        records = sum(n for n, _ in by_topic.values())
-        return TopicRead(records, sum(b for _, b in by_topic.values()), seconds, by_topic)
+        records = sum(counts[0] for counts in by_topic.values())
+        return TopicRead(records, sum(counts[1] for counts in by_topic.values()), seconds, by_topic)
     finally:
         await consumer.stop()
+
+
+def events_in(message) -> int:
+    """Events a message carries: one per line of a batch, else one."""
+    if message_header(message.headers, TIMES_HEADER) is None:
+        return 1
+    return (message.value or b"").count(b"\n") + 1

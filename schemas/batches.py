@@ -1,12 +1,14 @@
-"""Clean messages carry a batch of events: one message per league and ingest batch.
+"""A Kafka message may carry a batch of events: a clean message holds one league's events
+of an ingest batch, a raw one what a producer sent together (a replay window, a poll).
 
-Every clean message costs each agent reading it a delivery, an ack and a commit, which
+Every message costs each agent reading it a delivery, an ack and a commit, which
 dominated the pipeline when each event was a message of its own (about four deliveries
-per raw event). The events of one message are the lines of its value, each exactly the
-JSON ``Event.to_json`` wrote (JSON never holds a raw newline: pydantic escapes it in
-strings), and their event times, in milliseconds, are the ``event-times-ms`` header, so
-an agent can order events without decoding them. A message without that header holds
-one event (what the tests and older producers send).
+per raw event). The events of a batch are the lines of its value, each one event's JSON
+(JSON never holds a raw newline: an encoder escapes it in strings), and their event
+times, in milliseconds, are the ``event-times-ms`` header: it marks the message as a
+batch, and lets an agent order a clean batch's events without decoding them (on a raw
+topic ingest trusts only the times it validates). A message without that header is one
+event.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ TIMES_HEADER = "event-times-ms"
 MAX_BATCH_BYTES = 512 * 1024
 
 
-class CleanBatch(NamedTuple):
+class EventBatch(NamedTuple):
     value: bytes
     headers: list[tuple[str, bytes]]
     timestamp: float  # the latest event time (s): what the broker's time index sees
 
 
-def clean_batches(events: Iterable[tuple[bytes, float]]) -> Iterator[CleanBatch]:
+def event_batches(events: Iterable[tuple[bytes, float]]) -> Iterator[EventBatch]:
     """Messages holding ``events`` (their JSON and event time in seconds), in order."""
     lines: list[bytes] = []
     times: list[int] = []
@@ -42,9 +44,9 @@ def clean_batches(events: Iterable[tuple[bytes, float]]) -> Iterator[CleanBatch]
         yield _batch(lines, times)
 
 
-def _batch(lines: Sequence[bytes], times: Sequence[int]) -> CleanBatch:
+def _batch(lines: Sequence[bytes], times: Sequence[int]) -> EventBatch:
     header = ",".join(map(str, times)).encode()
-    return CleanBatch(b"\n".join(lines), [(TIMES_HEADER, header)], max(times) / 1000)
+    return EventBatch(b"\n".join(lines), [(TIMES_HEADER, header)], max(times) / 1000)
 
 
 def batch_items(value: bytes | None, headers: Any, timestamp: float) -> list[tuple[bytes, float]]:
@@ -57,7 +59,7 @@ def batch_items(value: bytes | None, headers: Any, timestamp: float) -> list[tup
     stamps = [int(ms) / 1000 for ms in times.split(b",")]
     if len(lines) != len(stamps):
         raise ValueError(
-            f"a clean batch of {len(lines)} events has {len(stamps)} event times in its "
+            f"a batch of {len(lines)} events has {len(stamps)} event times in its "
             f"{TIMES_HEADER} header"
         )
     return list(zip(lines, stamps, strict=True))

@@ -48,7 +48,7 @@ def _replay(args, settings) -> None:
     report = asyncio.run(replay(settings, events, speed=args.speed, extra=extra))
     for topic, count in sorted(report.sent.items()):
         print(f"{topic:<36} {count:>10,}")
-    print(f"{report.total:,} messages in {report.seconds:.1f}s")
+    print(f"{report.total:,} events in {report.messages:,} messages in {report.seconds:.1f}s")
 
 
 def _worker(args, settings) -> None:

@@ -98,15 +98,18 @@ class WorkerProgress:
     ingest agents have committed, their rate, and the outputs so far (the whole group's lag
     and the counts go to the log at each poll)."""
 
-    def __init__(self, settings: Settings, events: int) -> None:
+    def __init__(self, settings: Settings, report: ReplayReport) -> None:
         self.settings = settings
-        self.bar = tqdm(total=events, unit="ev", desc="worker", dynamic_ncols=True)
+        self.messages = report.messages
+        self.bar = tqdm(total=report.total, unit="ev", desc="worker", dynamic_ncols=True)
 
     async def __call__(self, lag: int | None, outputs: dict[str, int]) -> None:
         settings = self.settings
         raw_lag = await group_lag(settings, settings.app_id, raw_topics(settings))
-        if raw_lag is not None:
-            self.bar.update(max(0, self.bar.total - raw_lag - self.bar.n))
+        if raw_lag is not None and self.messages:
+            # the lag counts messages, each holding a replay window's events of a league
+            done = round(self.bar.total * (1 - raw_lag / self.messages))
+            self.bar.update(max(0, done - self.bar.n))
         prefix = f"{settings.topic_prefix}."
         self.bar.set_postfix(
             {topic.removeprefix(prefix): f"{count:,}" for topic, count in outputs.items()}
@@ -124,7 +127,7 @@ def replay_through_worker(
 
     async def run() -> Run:
         report = await replay(settings, events, speed=0.0, extra=extra)
-        progress = WorkerProgress(settings, report.total)
+        progress = WorkerProgress(settings, report)
         try:
             waited = await wait_until_drained(settings, poll=0.5, on_poll=progress)
         finally:

@@ -203,6 +203,11 @@ class LeagueRatings:
     scored: int = 0
     # "<version>|<model>" -> running settlement sums (tables.settlement)
     performance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Not stored: each upcoming game's model-only figures while no game event changed the
+    # ratings they come from (quotes, most events, change none of them).
+    _models: dict[str, tuple[tuple, tuple[list[float], dict]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         averages = START_AVERAGES[self.sport.value]
@@ -270,6 +275,7 @@ class LeagueRatings:
     def _observe_game(
         self, game: GameEvent, params: ModelParams, min_change: float, alert_on_outliers: bool
     ) -> Outputs:
+        self._models.clear()
         self._enter_season(game.season, params)
         out = Outputs()
         if game.game_id in self.finished:
@@ -492,7 +498,11 @@ class LeagueRatings:
         books = books or GameBooks(entry["prices"])
         sport_params = params.sport(self.sport)
         league_params = self._params(params)
-        model, details = self._model(entry, league_params)
+        signature = (params.version, entry["home"], entry["away"], entry["start"])
+        cached = self._models.get(game_id)
+        if cached is None or cached[0] != signature:
+            cached = self._models[game_id] = signature, self._model(entry, league_params)
+        model, details = cached[1]
         lines = self._lines(game_id, entry, params, league_params, details)
         moneyline = market_of(self.sport, MONEYLINE_HOME)
         names = moneyline.selections

@@ -1,9 +1,10 @@
 """What the connectors parsed, onto the broker: only the changes, each to its raw topic keyed
 by its league, and every fault to the dead-letter topic.
 
-A poll's changes and letters are all acknowledged by the broker before the snapshot that
-records them is stored (on a compacted topic), so a connector killed in between sends them
-again on restart (with the same event ids: ingest drops the copies), and one that restarts
+A poll's changes go out as one message per league and feed (schemas.batches). They and
+the poll's letters are all acknowledged by the broker before the snapshot that records
+them is stored (on a compacted topic), so a connector killed in between sends them again
+on restart (with the same event ids: ingest drops the copies), and one that restarts
 or takes over after the store sends nothing that was sent before. A fault (an unknown team,
 a value out of range) is reported once, and again only when its reason changes; a whole
 response that cannot be read is parked as it came.
@@ -19,6 +20,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from schemas.base import Event
+from schemas.batches import event_batches
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS
 from streamapp.connectors.changes import Snapshot, detect_changes, identity
@@ -78,7 +80,7 @@ class Publisher:
         # again with the same event id, and ingest drops it as a duplicate.
         shown = {identity(event) for event in parsed.events}
         snapshot = {key: value for key, value in changes.snapshot.items() if key in shown}
-        deliveries = [await self._send_event(event) for event in changes.events]
+        deliveries = await self._send_events(changes.events)
         for skipped in parsed.skipped:
             if skipped.error_type == NOT_FOLLOWED:
                 continue
@@ -104,9 +106,20 @@ class Publisher:
         )
         await (await self._send_letter(letter))
 
-    async def _send_event(self, event: Event) -> asyncio.Future:
-        topic = self.settings.topic(FEED_OF_MODEL[type(event)].raw_topic)
-        return await self.producer.send(topic, event.to_json(), key=event.partition_key.encode())
+    async def _send_events(self, events: list[Event]) -> list[asyncio.Future]:
+        """A poll's events of each league and feed as one message (schemas.batches), as
+        the provider delivered them together."""
+        grouped: dict[tuple[str, bytes], list[tuple[bytes, float]]] = {}
+        for event in events:
+            topic = self.settings.topic(FEED_OF_MODEL[type(event)].raw_topic)
+            grouped.setdefault((topic, event.partition_key.encode()), []).append(
+                (event.to_json(), event.event_time.timestamp())
+            )
+        return [
+            await self.producer.send(topic, batch.value, key=key, headers=batch.headers)
+            for (topic, key), batch_events in grouped.items()
+            for batch in event_batches(batch_events)
+        ]
 
     async def _send_letter(self, letter: DeadLetter) -> asyncio.Future:
         return await self.producer.send(self.deadletter_topic, letter.to_json())

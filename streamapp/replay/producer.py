@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from schemas.batches import event_batches
 from schemas.feeds import FEEDS
 from streamapp.kafka_io import ensure_topics, started_producer
 from streamapp.replay.sources import FeedEvent
@@ -18,13 +19,18 @@ from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Futures awaited together: bounds memory while keeping the producer's batches full.
-IN_FLIGHT = 5_000
+# Messages awaited together: bounds memory while keeping the producer's batches full.
+IN_FLIGHT = 500
+# Consecutive events of the timeline sent together: each league's events of a window go
+# to each raw topic as one message (schemas.batches), as a feed's poll delivers them. A
+# window is small enough that no event waits behind later ones for long.
+WINDOW = 1_000
 
 
 @dataclass
 class ReplayReport:
-    sent: Counter = field(default_factory=Counter)  # raw topic -> messages
+    sent: Counter = field(default_factory=Counter)  # raw topic -> events
+    messages: int = 0
     seconds: float = 0.0
 
     @property
@@ -64,25 +70,44 @@ async def replay(
     started = time.monotonic()
     every = max(1, len(events) // (len(extra) + 1)) if extra else 0
     pending: list[asyncio.Future] = []
+    window: dict[tuple[str, bytes], list[tuple[bytes, float]]] = {}
     first_time = events[0].event_time if events else None
+
+    async def send(topic: str, key: bytes | None, value: bytes, headers=None) -> None:
+        pending.append(await producer.send(topic, value, key=key, headers=headers))
+        report.messages += 1
+        if len(pending) >= IN_FLIGHT:
+            await asyncio.gather(*pending)
+            pending.clear()
+
+    async def send_window() -> None:
+        for (topic, key), batch in window.items():
+            for message in event_batches(batch):
+                await send(topic, key, message.value, message.headers)
+        window.clear()
+
     try:
         for index, event in enumerate(tqdm(events, unit="ev", disable=not progress, desc="replay")):
             if speed > 0:
                 due = (event.event_time - first_time).total_seconds() / speed
                 wait = due - (time.monotonic() - started)
                 if wait > 0:
+                    await send_window()  # what is due now goes before the pause
                     await asyncio.sleep(wait)
             topic = settings.topic(FEEDS[event.feed].raw_topic)
-            pending.append(await producer.send(topic, event.to_bytes(), key=event.key.encode()))
+            window.setdefault((topic, event.key.encode()), []).append(
+                (event.to_bytes(), event.event_time.timestamp())
+            )
             report.sent[topic] += 1
             if every and index % every == every - 1 and index // every < len(extra):
+                await send_window()
                 message = extra[index // every]
                 topic = settings.topic(FEEDS[message.feed].raw_topic)
-                pending.append(await producer.send(topic, message.value, key=message.key))
+                await send(topic, message.key, message.value)
                 report.sent[topic] += 1
-            if len(pending) >= IN_FLIGHT:
-                await asyncio.gather(*pending)
-                pending.clear()
+            if index % WINDOW == WINDOW - 1:
+                await send_window()
+        await send_window()
         await asyncio.gather(*pending)
         await producer.flush()
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import orjson
 
 from schemas import DeadLetter
+from schemas.batches import TIMES_HEADER, event_batches
 from tests.schemas.examples import GAME, QUOTE
 
 
@@ -68,3 +69,21 @@ async def test_duplicates_once_and_out_of_order_to_dead_letters(app, sent, setti
     letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
     assert [letter.error_type for letter in letters] == ["out_of_order"]
     assert app.pipeline.metrics.duplicates.labels("odds")._value.get() == 2
+
+
+async def test_each_event_of_a_raw_batch_is_judged_and_parked_on_its_own(app, sent, settings):
+    ingest = agent_of(app, "ingest-odds")
+    later = {**QUOTE, "event_id": "q2", "event_time": "2021-08-22T15:28:00Z"}
+    lines = [orjson.dumps(QUOTE), b"{nope", orjson.dumps(later)]
+    [batch] = event_batches((line, 0.0) for line in lines)  # times: ingest reads its own
+    async with ingest.test_context() as agent:
+        await agent.put(batch.value, key=b"soccer:E0", headers=batch.headers)
+        await agent.put(b"{}\n{}", key=b"soccer:E0", headers=[(TIMES_HEADER, b"1")])
+    clean = [orjson.loads(v)["event_id"] for _, v in sent[settings.topic("clean.odds")]]
+    assert clean == [QUOTE["event_id"], "q2"]
+    letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
+    assert [(d.item, d.error_type, d.payload) for d in letters] == [
+        (1, "malformed_json", b"{nope"),
+        (None, "malformed_batch", b"{}\n{}"),
+    ]
+    assert "one event time per line" in letters[1].reason

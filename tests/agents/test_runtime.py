@@ -25,7 +25,7 @@ from agents.runtime import (
     records_of,
 )
 from schemas import DeadLetter
-from schemas.batches import clean_batches
+from schemas.batches import event_batches
 from streamapp.operations import readiness
 from tests.schemas.examples import GAME
 
@@ -214,7 +214,7 @@ async def test_a_failure_of_one_event_splits_the_batch_and_parks_only_that_event
 async def test_one_failing_event_of_a_batched_message_is_parked_alone_with_its_place(
     app, sent, settings
 ):
-    [batch] = clean_batches([(b'{"n":0}', 1.0), (b'{"n":1}', 2.0), (b'{"n":2}', 3.0)])
+    [batch] = event_batches([(b'{"n":0}', 1.0), (b'{"n":1}', 2.0), (b'{"n":2}', 3.0)])
     message = event_at(app, 8).message
     message.value, message.headers, message.timestamp = batch.value, batch.headers, 3.0
     records = records_of(SimpleNamespace(message=message))
@@ -560,6 +560,15 @@ async def test_a_value_cache_hands_back_only_what_was_stored_since_the_last_reba
     cache.keep("soccer:E0", {"version": 1})
     progress.sought_to({})  # a rebalance: the partition may have had another owner
     assert cache.take("soccer:E0") is None
+
+
+def test_a_value_cache_with_a_limit_lets_the_least_recently_used_go():
+    cache = runtime.ValueCache(StreamProgress(), limit=2)
+    cache.keep("a", 1)
+    cache.keep("b", 2)
+    cache.keep("a", cache.take("a"))  # used again: now the most recent
+    cache.keep("c", 3)
+    assert cache.values == {"a": 1, "c": 3}
 
 
 async def test_seeking_back_moves_faust_read_offset_back_too(app, monkeypatch):

@@ -19,6 +19,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
+from schemas.batches import batch_items
 from schemas.deadletter import DeadLetter
 from streamapp.connectors.captures import CapturedProviders
 from streamapp.connectors.changes import detect_changes
@@ -72,7 +73,11 @@ def connect_settings(stack, settings, provider):
 
 async def event_ids(settings, feed: str) -> list[str]:
     records = await read_all(settings, settings.topic(f"raw.{feed}"))
-    return [json.loads(record.value)["event_id"] for record in records]
+    return [
+        json.loads(event)["event_id"]
+        for record in records
+        for event, _ in batch_items(record.value, record.headers, 0.0)
+    ]
 
 
 async def letters(settings) -> list[DeadLetter]:

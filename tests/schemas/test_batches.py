@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from schemas import OddsQuote
-from schemas.batches import MAX_BATCH_BYTES, TIMES_HEADER, batch_items, clean_batches
+from schemas.batches import MAX_BATCH_BYTES, TIMES_HEADER, batch_items, event_batches
 from tests.schemas.examples import QUOTE
 
 
@@ -14,7 +14,7 @@ def quote(n: int) -> bytes:
 
 def test_a_batch_reads_back_as_its_events_and_event_times_in_order():
     events = [(quote(n), 1_629_645_000.123 + n) for n in range(3)]
-    [batch] = clean_batches(events)
+    [batch] = event_batches(events)
     assert batch.timestamp == pytest.approx(1_629_645_002.123)
     assert batch_items(batch.value, batch.headers, 0.0) == [
         (value, pytest.approx(at, abs=1e-6)) for value, at in events
@@ -28,14 +28,14 @@ def test_a_newline_in_a_string_stays_inside_its_event():
     # JSON escapes a newline in a string (names refuse control characters anyway; free
     # text such as an injury's detail may hold one)
     tricky = orjson.dumps({"detail": "out\nfor the season"})
-    [batch] = clean_batches([(tricky, 1.0), (quote(1), 2.0)])
+    [batch] = event_batches([(tricky, 1.0), (quote(1), 2.0)])
     [(first, _), _] = batch_items(batch.value, batch.headers, 0.0)
     assert orjson.loads(first) == {"detail": "out\nfor the season"}
 
 
 def test_a_large_batch_is_cut_into_messages_under_the_limit():
     events = [(quote(n), float(n)) for n in range(5000)]
-    batches = list(clean_batches(events))
+    batches = list(event_batches(events))
     assert len(batches) > 1
     assert all(len(b.value) <= MAX_BATCH_BYTES for b in batches)
     read = [item for b in batches for item in batch_items(b.value, b.headers, 0.0)]

@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 
 from streamapp import demo
+from streamapp.replay.producer import ReplayReport
 
 
 async def test_the_bar_counts_the_replayed_events_the_worker_committed(settings, monkeypatch):
     async def raw_lag(settings, group, topics):
         assert group == settings.app_id and all(".raw." in topic for topic in topics)
-        return 40
+        return 40  # messages
 
     monkeypatch.setattr(demo, "group_lag", raw_lag)
-    progress = demo.WorkerProgress(settings, events=100)
+    report = ReplayReport(messages=50)  # 100 events, two to a message
+    report.sent["raw.odds"] = 100
+    progress = demo.WorkerProgress(settings, report)
     await progress(lag=55, outputs={settings.topic("predictions"): 1234})
     await progress(lag=50, outputs={settings.topic("predictions"): 1300})
-    assert progress.bar.n == 60
+    assert progress.bar.n == 20  # 10 of 50 messages committed
     assert "predictions=1,300" in str(progress.bar) and "lag=50" in str(progress.bar)
     progress.close()
 
