@@ -85,7 +85,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 f"{stat} {old[player_id][stat]:.1f} -> {line[stat]:.1f} (vs {opponent})",
             )
             await checkpoint.send(alerts, report.partition_key.encode(), alert.to_json())
-            metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
+            checkpoint.count(metrics.alerts.labels(alert.sport.value, alert.alert_kind.value))
         checkpoint.put(projections, key, {"statuses": after, "projections": new,
                        "opponent": opponent, "updated": report.event_time.isoformat()})  # fmt: skip
 

@@ -63,13 +63,15 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                             alert.to_json(),
                             alert.event_time.timestamp(),
                         )
-                        metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
+                        checkpoint.count(
+                            metrics.alerts.labels(alert.sport.value, alert.alert_kind.value)
+                        )
                     minute = round(record.timestamp * 1000) // MINUTE_MS
                     quotes[minute] += 1
                     moves[minute] += bool(direction)
                 for anomaly in new_anomalies(before, book):
                     found.setdefault(event.partition_key, (record, []))[1].append(anomaly)
-                    metrics.anomalies.labels(event.sport.value, anomaly["kind"]).inc()
+                    checkpoint.count(metrics.anomalies.labels(event.sport.value, anomaly["kind"]))
             checkpoint.put(books, key, book, items[0][0], stored_books)
             # One windowed write per game and minute, made as an event of that minute.
             first_of_minute = {}

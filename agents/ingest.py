@@ -73,7 +73,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
             message, reason, error_type, stage=stage, item=record.index, payload=record.value
         )
         await checkpoint.send(deadletter, message.key, letter.to_json())
-        metrics.dead_letters.labels(feed_name, error_type).inc()
+        checkpoint.count(metrics.dead_letters.labels(feed_name, error_type))
 
     async def parsed(
         batch, checkpoint: Checkpoint
@@ -105,7 +105,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         return games
 
     async def handle(batch, checkpoint: Checkpoint) -> None:
-        metrics.events_in.labels(source_name).inc(len(batch))
+        checkpoint.count(metrics.events_in.labels(source_name), len(batch))
         metrics.saw_event(feed_name)
         judged = []
         for group, items in (await parsed(batch, checkpoint)).items():
@@ -129,7 +129,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                     (event.to_json(), event.event_time.timestamp())
                 )
             elif verdict is Verdict.DUPLICATE:
-                metrics.duplicates.labels(feed_name).inc()
+                checkpoint.count(metrics.duplicates.labels(feed_name))
             else:
                 await dead_letter(
                     record,
@@ -141,7 +141,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         for key, events in accepted.items():
             for batch in event_batches(events):
                 await checkpoint.send(clean, key, batch.value, batch.timestamp, batch.headers)
-            metrics.events_out.labels(clean_name).inc(len(events))
+            checkpoint.count(metrics.events_out.labels(clean_name), len(events))
 
     @app.agent(source, name=stage)
     async def ingest(stream):

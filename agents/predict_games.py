@@ -21,6 +21,7 @@ from agents.pipeline import Pipeline
 from agents.runtime import (
     Checkpoint,
     Input,
+    Seeks,
     ValueCache,
     error_type_of,
     idle_inputs,
@@ -64,9 +65,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     await checkpoint.send(topic, key, event.to_json(), event.event_time.timestamp())
                 )
         for prediction in outputs.predictions:
-            metrics.predictions.labels(prediction.sport.value, prediction.model).inc()
+            checkpoint.count(metrics.predictions.labels(prediction.sport.value, prediction.model))
         for alert in outputs.alerts:
-            metrics.alerts.labels(alert.sport.value, alert.alert_kind.value).inc()
+            checkpoint.count(metrics.alerts.labels(alert.sport.value, alert.alert_kind.value))
         return deliveries
 
     async def park(key: str, item, error: Exception, checkpoint: Checkpoint) -> None:
@@ -87,7 +88,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             stage="predict-games",
         )
         await checkpoint.send(topics.deadletter, key.encode(), letter.to_json())
-        metrics.dead_letters.labels(item.feed, error_type).inc()
+        checkpoint.count(metrics.dead_letters.labels(item.feed, error_type))
 
     def publish_quality(state: LeagueRatings) -> None:
         for label, performance in state.performance.items():
@@ -106,7 +107,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     # Rebuilt from the table after every rebalance, so a held event never waits for a
     # message of its own league to come.
     held: dict[str, Held] = {}
-    held_epoch = [-1]
+    rebalanced = Seeks(pipeline.progress, seen=False)
     # A league's value is large (ratings, upcoming games, the merge buffer): this worker
     # reads back the one it stored rather than decoding it for every batch.
     stored_leagues = ValueCache(pipeline.progress)
@@ -201,8 +202,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     async def release_due(checkpoint: Checkpoint) -> None:
         """What became due without a new message: an input went idle, or an event has
         waited ``merge_max_wait_seconds``."""
-        if held_epoch[0] != pipeline.progress.seek_epoch:
-            held_epoch[0] = pipeline.progress.seek_epoch
+        if rebalanced.new():
             find_held()
         assigned = app.consumer.assignment()
         now = time.time()

@@ -219,6 +219,21 @@ class StreamProgress:
         return self._orders[agent]
 
 
+class Seeks:
+    """Whether the consumer was sought (a rebalance) since its owner last asked: what the
+    owner kept about partitions may belong to their previous owner."""
+
+    def __init__(self, progress: StreamProgress, seen: bool = True) -> None:
+        self.progress = progress
+        self.epoch = progress.seek_epoch if seen else -1
+
+    def new(self) -> bool:
+        if self.epoch == self.progress.seek_epoch:
+            return False
+        self.epoch = self.progress.seek_epoch
+        return True
+
+
 class OffsetOrder:
     """Which messages one agent may process: per partition, the message at the offset the
     consumer was last sought to, then only later offsets; from a revocation to the next
@@ -230,15 +245,14 @@ class OffsetOrder:
 
     def __init__(self, progress: StreamProgress) -> None:
         self.progress = progress
-        self.epoch = progress.seek_epoch
+        self.seeks = Seeks(progress)
         self.last: dict[TP, int] = {}
         self.reseeks: dict[TP, int] = {}
         self.taken_at: dict[TP, float] = {}  # monotonic time the last message was admitted
 
     def _follow_seeks(self) -> None:
-        if self.epoch != self.progress.seek_epoch:
-            self.epoch, self.last, self.reseeks = self.progress.seek_epoch, {}, {}
-            self.taken_at = {}
+        if self.seeks.new():
+            self.last, self.reseeks, self.taken_at = {}, {}, {}
 
     def idle(self, tp: TP, highwater: int | None, quiet: float) -> bool:
         """The agent has taken every message the broker held on ``tp`` at the consumer's
@@ -317,14 +331,13 @@ class ValueCache:
     the values used least recently go first."""
 
     def __init__(self, progress: StreamProgress, limit: int | None = None) -> None:
-        self.progress = progress
+        self.seeks = Seeks(progress)
         self.limit = limit
-        self.epoch = progress.seek_epoch
         self.values: dict[Any, Any] = {}  # least recently kept first
 
     def _follow_seeks(self) -> None:
-        if self.epoch != self.progress.seek_epoch:
-            self.epoch, self.values = self.progress.seek_epoch, {}
+        if self.seeks.new():
+            self.values = {}
 
     def take(self, key: Any) -> Any:
         self._follow_seeks()
@@ -395,9 +408,11 @@ class Checkpoint:
     loses nothing whichever moment a worker dies: its outputs on the broker, then its state
     put into the tables, then (the runtime) those writes acknowledged on the changelogs,
     then the input offsets acknowledged. State put is read back by ``get`` until then, and
-    a key put several times is written once; a batch that fails puts nothing."""
+    a key put several times is written once; a batch that fails puts nothing, and counts
+    nothing (``count``: a batch tried again is counted once)."""
 
     def __init__(self) -> None:
+        self._counts: list[tuple[Any, float]] = []
         self._outputs: list[asyncio.Future] = []
         self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
         self._writes: list[tuple[faust.types.EventT, Callable[[], None]]] = []
@@ -453,6 +468,11 @@ class Checkpoint:
         if cache is not None:
             self._kept[(id(cache), key)] = (cache, value)
 
+    def count(self, counter: Any, amount: float = 1) -> None:
+        """Add ``amount`` to a metric (a labelled Prometheus counter) once this checkpoint
+        is committed."""
+        self._counts.append((counter, amount))
+
     def write(self, event: faust.types.EventT, apply: Callable[[], None]) -> None:
         """A table write that is not a plain put (a windowed count: ``apply`` adds to the
         window of ``event``'s time), made as ``event`` once the outputs are on the broker."""
@@ -479,6 +499,8 @@ class Checkpoint:
                 apply()
         for (_, key), (cache, value) in self._kept.items():
             cache.keep(key, value)
+        for counter, amount in self._counts:
+            counter.inc(amount)
 
 
 Handler = Callable[[list[Record], Checkpoint], Awaitable[None]]

@@ -562,6 +562,22 @@ async def test_a_value_cache_hands_back_only_what_was_stored_since_the_last_reba
     assert cache.take("soccer:E0") is None
 
 
+async def test_a_checkpoint_counts_only_once_committed():
+    counted = []
+    counter = SimpleNamespace(inc=counted.append)
+    failing, topic = runtime.Checkpoint(), HeldTopic()
+    await failing.send(topic, b"k", b"output")
+    failing.count(counter, 3)
+    topic.deliveries[0].set_exception(MessageSizeTooLargeError())
+    with pytest.raises(MessageSizeTooLargeError):
+        await failing.commit()
+    assert counted == []  # the batch is tried again: counted then
+    again = runtime.Checkpoint()
+    again.count(counter, 3)
+    await again.commit()
+    assert counted == [3]
+
+
 def test_a_value_cache_with_a_limit_lets_the_least_recently_used_go():
     cache = runtime.ValueCache(StreamProgress(), limit=2)
     cache.keep("a", 1)
