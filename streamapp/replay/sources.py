@@ -32,9 +32,13 @@ class FeedEvent(NamedTuple):
 
 
 def feed_event(feed: str, **payload: Any) -> FeedEvent:
-    """A raw event whose event time and key are taken from its own payload."""
+    """A raw event whose event time and key are taken from its own payload (the event time
+    a datetime or, as a feed writes it, an ISO 8601 string)."""
     key = league_key(payload["sport"], payload["league"])
-    return FeedEvent(feed, payload["event_time"], key, payload)
+    when = payload["event_time"]
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    return FeedEvent(feed, when, key, payload)
 
 
 def read_rows(path: Path) -> Iterator[dict[str, str]]:

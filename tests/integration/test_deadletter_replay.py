@@ -61,10 +61,11 @@ def letters_on_topic(settings) -> list[DeadLetter]:
 def stored_letters(settings) -> dict[str, tuple]:
     with psycopg.connect(settings.database_url) as conn:
         rows = conn.execute(
-            'SELECT stage, source_topic, partition, "offset", key_bytes, replay_of '
+            'SELECT stage, source_topic, partition, "offset", item, key_bytes, replay_of '
             "FROM dead_letters"
         ).fetchall()
-    return {f"{r[0]}/{r[1]}/{r[2]}/{r[3]}": (r[4], r[5]) for r in rows}
+    # item -1 stores "a whole message" (the key cannot hold NULL); letter_id omits it then.
+    return {"/".join(map(str, r[:4] if r[4] < 0 else r[:5])): (r[5], r[6]) for r in rows}
 
 
 def duplicates_counted(settings) -> float:

@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas import FEEDS
-from streamapp.replay.producer import replay
+from streamapp.replay.producer import WINDOW, replay
 from streamapp.settings import Settings
 from streamapp.stack.kafka import EmbeddedKafka
 from streamapp.summary import consumed_topics, wait_until_drained
@@ -176,8 +176,14 @@ async def until(
 
 
 def raw_inputs(events, partitions: int) -> Counter:
-    """Raw messages the replay of ``events`` sends per partition."""
-    return Counter(partition_of(e.key, partitions) for e in events)
+    """Raw messages a full-speed replay of ``events`` sends per partition: one per league
+    and raw topic in each of its windows (a window's batch is far below the size limit)."""
+    sent = Counter()
+    for start in range(0, len(events), WINDOW):
+        window = events[start : start + WINDOW]
+        for _, key in {(FEEDS[e.feed].raw_topic, e.key) for e in window}:
+            sent[partition_of(key, partitions)] += 1
+    return sent
 
 
 def predictions_on(expected: dict, partitions: set[int], count_of: int) -> int:
@@ -272,7 +278,7 @@ def test_sigkill_of_one_of_two_workers_mid_replay_loses_and_doubles_nothing(
             victims_predictions = predictions_on(expected, mine, n)
             print(f"victim {victim_url} killed holding partitions {sorted(mine)}: "
                   f"{at_kill.done(raw_topics(first))} of "
-                  f"{sum(raw_per_partition[p] for p in mine)} raw inputs committed, "
+                  f"{sum(raw_per_partition[p] for p in mine)} raw messages committed, "
                   f"{at_kill.lag()} messages uncommitted on its partitions "
                   f"({read_ahead} of them read), {at_kill.out(first.topic('predictions'))} "
                   f"of its {victims_predictions} predictions out")  # fmt: skip
@@ -302,7 +308,7 @@ def test_sigkill_of_one_of_two_workers_mid_replay_loses_and_doubles_nothing(
         # the survivor, the only worker left.
         assert all(left[tp] >= 0 for tp in unread), {tp: v for tp, v in left.items() if v < 0}
         duplicates = metric_samples(survivor_settings.web_port, "streamapp_duplicates_total")
-        print(f"raw inputs the survivor found already done: {sum(v for _, v in duplicates):.0f}")
+        print(f"events the survivor found already done: {sum(v for _, v in duplicates):.0f}")
         recovery_figures(survivor_settings.web_port)  # a standby had most of the changelogs
         assert_state_equals_offline(survivor_settings, expected)
     finally:
@@ -330,7 +336,8 @@ def test_broker_restart_mid_replay_loses_and_doubles_nothing(live_settings, tmp_
             await until(
                 lambda: asyncio.to_thread(holding_all), "the worker ready, holding every partition"
             )
-            await until_mid_replay(settings, every, len(first_half))
+            first_inputs = sum(raw_inputs(first_half, settings.topic_partitions).values())
+            await until_mid_replay(settings, every, first_inputs)
 
             # At the fault: the worker is ready, holds every partition, has committed part
             # of the input and not the rest; the outputs are not all out.
@@ -338,7 +345,7 @@ def test_broker_restart_mid_replay_loses_and_doubles_nothing(live_settings, tmp_
             at_fault = await offsets(settings, every)
             taken = await asyncio.to_thread(events_taken, port)
             print(f"broker stopped: {at_fault.done(raw_topics(settings))} of "
-                  f"{len(first_half)} raw inputs committed, {at_fault.lag()} messages "
+                  f"{first_inputs} raw messages committed, {at_fault.lag()} messages "
                   f"uncommitted, {at_fault.out(settings.topic('predictions'))} of "
                   f"{len(expected['predictions'])} predictions out")  # fmt: skip
             assert at_fault.lag() > 0, "the worker had committed all its input: stopped too late"
