@@ -140,9 +140,10 @@ def apply_quote(book: dict[str, Any] | None, quote: OddsQuote) -> tuple[dict[str
 
 def _last_move(history: list[list]) -> tuple[int, int] | None:
     """(time, direction) of the newest price change in a history, if any."""
-    for newer, older in zip(reversed(history), list(reversed(history))[1:], strict=False):
-        if newer[1] != older[1]:
-            return newer[0], (newer[1] > older[1]) - (newer[1] < older[1])
+    for i in range(len(history) - 1, 0, -1):
+        newer, older = history[i][1], history[i - 1][1]
+        if newer != older:
+            return history[i][0], (newer > older) - (newer < older)
     return None
 
 
@@ -306,6 +307,23 @@ def _change_times(history: list[list]):
             yield history[i][0]
 
 
+class _ChangeTimes:
+    """A line's change times (``_change_times``), each found once however often they are
+    walked: every book of a selection walks every other book's."""
+
+    __slots__ = ("_source", "_found")
+
+    def __init__(self, history: list[list]) -> None:
+        self._source = _change_times(history)
+        self._found: list[int] = []
+
+    def __iter__(self):
+        yield from self._found
+        for moment in self._source:
+            self._found.append(moment)
+            yield moment
+
+
 def _other_lines(book: dict[str, Any], key: str) -> dict[str, list[list]]:
     """The histories of the same selection (market, player, stat) at the other bookmakers."""
     market, bookmaker, selection, player, stat = key.split("|")
@@ -335,16 +353,17 @@ def _left_behind(
     lines = {**others, quote.bookmaker: book["lines"][line_key(quote)]}
     if sum(len(history) - 1 for history in lines.values()) < STALE_AFTER_MOVES:
         return []  # too few moves yet to leave anyone behind
+    changes = {bookmaker: _ChangeTimes(history) for bookmaker, history in lines.items()}
     found = []
     for bookmaker, history in lines.items():
         if bookmaker == quote.bookmaker:
             continue
-        unchanged_since = next(_change_times(history), history[0][0])
+        unchanged_since = next(iter(changes[bookmaker]), history[0][0])
         moments: set[int] = set()
-        for other, other_history in lines.items():
+        for other in lines:
             if other == bookmaker:
                 continue
-            for moment in _change_times(other_history):
+            for moment in changes[other]:
                 if moment <= unchanged_since or len(moments) > STALE_AFTER_MOVES:
                     break
                 moments.add(moment)
