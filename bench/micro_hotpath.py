@@ -10,6 +10,11 @@ order as predict-games merges them (tables.event_merge), then timed through:
 - odds book: apply_game/apply_quote, steam alerts, new anomalies and the league's
   anomaly log, as book-odds applies them.
 
+``--hot-game N`` times a live match instead: the latency benchmark's feed (bench.live_feed:
+one real E0 match, six bookmakers' real opening prices moving), its fixture and N quotes
+3 ms apart, so one game's book and histories grow as under a live feed of many quotes a
+second (a season's games get two quotes per bookmaker and selection).
+
 The digest hashes every output (predictions, alerts, settlements, steam alerts, price
 directions, anomalies) and every final state (league ratings, odds books, anomaly logs):
 an optimisation must leave it unchanged. ``--stream FILE`` keeps the clean stream in a
@@ -17,9 +22,9 @@ file (written on the first run, read on later ones), so code from before and aft
 is timed on the very same input whatever happens to the replay or merge code meanwhile.
 Usage:
 
-    python bench/micro_hotpath.py [--season 2021] [--files E0_2021.csv nba.csv]
+    python -m bench.micro_hotpath [--season 2021] [--files E0_2021.csv nba.csv]
                                   [--stream FILE] [--repeat 3] [--only STEP...]
-                                  [--profile observe|book|decode]
+                                  [--profile observe|book|decode] [--hot-game N]
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ import hashlib
 import pstats
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 
+from bench.live_feed import LiveFeed
 from schemas import FEEDS, Alert, GameEvent, OddsQuote, parse_feed_event
 from schemas.feeds import InvalidEvent
 from streamapp.replay.catalog import timeline
@@ -73,6 +80,23 @@ def clean_stream(paths: list[Path], season: int) -> list[tuple[str, bytes]]:
         everything = release(merge, MERGED, max_wait=1.0, now=float("inf"))
         released += [(item.feed, item.payload.encode()) for item in everything]
     return released
+
+
+def hot_game_stream(quotes: int) -> list[tuple[str, bytes]]:
+    """(feed, clean JSON) of a live match's fixture and ``quotes`` quotes (see above)."""
+    feed = LiveFeed.from_real_match(get_settings().data_dir, "E0", 2021, "micro")
+    at = datetime(2021, 5, 1, 12, tzinfo=UTC)
+    raw = [feed.fixture(at)]
+    while len(raw) <= quotes:
+        at += timedelta(milliseconds=3)
+        raw += feed.next_update(at)
+    return [
+        (
+            event.feed,
+            parse_feed_event(FEEDS[event.feed], event.to_bytes(), now=at.timestamp()).to_json(),
+        )
+        for event in raw[: quotes + 1]
+    ]
 
 
 def load_stream(path: Path | None, paths: list[Path], season: int) -> list[tuple[str, bytes]]:
@@ -176,13 +200,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="+", help="time only these steps (no digest)")
     parser.add_argument("--profile", choices=("decode", "observe", "book"))
+    parser.add_argument("--hot-game", type=int, metavar="N", help="a live match's N quotes")
     args = parser.parse_args()
     data_dir = get_settings().data_dir
-    stream = load_stream(args.stream, [data_dir / f for f in args.files], args.season)
+    if args.hot_game:
+        stream = hot_game_stream(args.hot_game)
+        source = f"one live match, {args.hot_game:,} quotes"
+    else:
+        stream = load_stream(args.stream, [data_dir / f for f in args.files], args.season)
+        source = f"season {args.season}, {', '.join(args.files)}"
     events = decode_all(stream)
     quotes = sum(isinstance(e, OddsQuote) for e in events)
-    print(f"season {args.season}: {len(events):,} events ({quotes:,} quotes) "
-          f"from {', '.join(args.files)}")  # fmt: skip
+    print(f"{source}: {len(events):,} events ({quotes:,} quotes)")
 
     steps = {
         "decode": lambda: decode_all(stream),

@@ -15,6 +15,7 @@ import math
 from collections import defaultdict
 from datetime import datetime
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from schemas.alert import Alert, AlertKind
@@ -307,23 +308,6 @@ def _change_times(history: list[list]):
             yield history[i][0]
 
 
-class _ChangeTimes:
-    """A line's change times (``_change_times``), each found once however often they are
-    walked: every book of a selection walks every other book's."""
-
-    __slots__ = ("_source", "_found")
-
-    def __init__(self, history: list[list]) -> None:
-        self._source = _change_times(history)
-        self._found: list[int] = []
-
-    def __iter__(self):
-        yield from self._found
-        for moment in self._source:
-            self._found.append(moment)
-            yield moment
-
-
 def _other_lines(book: dict[str, Any], key: str) -> dict[str, list[list]]:
     """The histories of the same selection (market, player, stat) at the other bookmakers."""
     market, bookmaker, selection, player, stat = key.split("|")
@@ -353,25 +337,26 @@ def _left_behind(
     lines = {**others, quote.bookmaker: book["lines"][line_key(quote)]}
     if sum(len(history) - 1 for history in lines.values()) < STALE_AFTER_MOVES:
         return []  # too few moves yet to leave anyone behind
-    changes = {bookmaker: _ChangeTimes(history) for bookmaker, history in lines.items()}
+    # A book's moves since its own last change are the distinct change moments after it,
+    # counted up to one past STALE_AFTER_MOVES (the rule fires at exactly that many): the
+    # newest of those are among each line's newest few.
+    newest = {
+        bookmaker: list(islice(_change_times(history), STALE_AFTER_MOVES + 1))
+        for bookmaker, history in lines.items()
+    }
+    recent = sorted({moment for times in newest.values() for moment in times}, reverse=True)
+    recent = recent[: STALE_AFTER_MOVES + 1]
     found = []
     for bookmaker, history in lines.items():
         if bookmaker == quote.bookmaker:
             continue
-        unchanged_since = next(iter(changes[bookmaker]), history[0][0])
-        moments: set[int] = set()
-        for other in lines:
-            if other == bookmaker:
-                continue
-            for moment in changes[other]:
-                if moment <= unchanged_since or len(moments) > STALE_AFTER_MOVES:
-                    break
-                moments.add(moment)
+        unchanged_since = newest[bookmaker][0] if newest[bookmaker] else history[0][0]
+        moves = sum(moment > unchanged_since for moment in recent)
         stale = stale_bookmaker(
             book["game_id"],
             _market_label(quote.market.value, quote.player or "", quote.stat or "",
                           quote.selection, history[-1][2]),
-            bookmaker, quote.selection, unchanged_since, len(moments),
+            bookmaker, quote.selection, unchanged_since, moves,
         )  # fmt: skip
         if stale:
             found.append(stale)
