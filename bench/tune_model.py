@@ -30,17 +30,21 @@ def files(sport: str, data_dir: Path) -> list[Path]:
     return [data_dir / "moneylines" / f"{sport}.csv"]
 
 
-def brier(events, sport: str, changes: dict, period: tuple[str, str]) -> float:
+def brier(events, sport: str, changes: dict, periods: list[tuple[str, str]]) -> list[float]:
+    """The Brier score of each period, from one walk-forward run."""
     params = ModelParams.from_dict({"version": "tune", "sports": {sport: changes}})
     backtest = Backtest(params, 0.0)
     for feed, payload in events:
         backtest.apply(feed, payload)
-    rows = [
-        r for r in backtest.rows
-        if period[0] <= r["date"] < period[1]
-        and (sport == "soccer" or r["game_type"] == "regular_season")
-    ]  # fmt: skip
-    return score_rows(rows, "p")["brier"]
+    scores = []
+    for period in periods:
+        rows = [
+            r for r in backtest.rows
+            if period[0] <= r["date"] < period[1]
+            and (sport == "soccer" or r["game_type"] == "regular_season")
+        ]  # fmt: skip
+        scores.append(score_rows(rows, "p")["brier"])
+    return scores
 
 
 def main() -> None:
@@ -53,9 +57,8 @@ def main() -> None:
     events = [(e.feed, e.payload) for e in timeline(paths) if e.feed == "games"]
     for values in itertools.product(*grid.values()):
         changes = dict(zip(grid, values, strict=True))
-        train = brier(events, args.sport, changes, TRAIN)
-        test = brier(events, args.sport, changes, TEST)
-        print(f"{changes}  train {train:.4f}  2020-22 {test:.4f}", flush=True)
+        train, test = brier(events, args.sport, changes, [TRAIN, TEST])
+        print(f"{changes}  train {train:.5f}  2020-22 {test:.5f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from tables.model_params import SportParams
 from tables.simulation import market_probabilities, simulated_tally
 
 BACK_TO_BACK_MS = 36 * 3600 * 1000  # played within a day and a half before
+# the game before the last within three and a half days: the third game in four nights
+THREE_IN_FOUR_MS = 84 * 3600 * 1000
 # Aggregated prices (an average or maximum over many bookmakers) describe the market but
 # cannot be bet at; they count for the consensus only when no real bookmaker has a price.
 AGGREGATES = frozenset({"market_avg", "market_max", "oddsportal_avg"})
@@ -33,14 +35,29 @@ def outcomes(sport: Sport) -> tuple[str, ...]:
 
 
 def rest_adjustment(
-    params: SportParams, start: int, home_last: int | None, away_last: int | None
+    params: SportParams,
+    start: int,
+    home_last: int | None,
+    away_last: int | None,
+    home_before: int | None = None,
+    away_before: int | None = None,
 ) -> float:
-    """Elo points added to the home side for rest: a back-to-back costs ``rest_penalty``."""
+    """Elo points added to the home side for rest. A back-to-back costs the away side
+    ``rest_penalty`` and the home side ``home_rest_share`` of it; a third game in four
+    nights (``*_before``: the start of the game before the last) costs a further
+    ``three_in_four_penalty``."""
 
     def tired(last: int | None) -> bool:
         return last is not None and start - last <= BACK_TO_BACK_MS
 
-    return params.rest_penalty * (tired(away_last) - tired(home_last))
+    def crowded(before: int | None) -> bool:
+        return before is not None and start - before <= THREE_IN_FOUR_MS
+
+    home_tired = params.home_rest_share * tired(home_last)
+    adjustment = params.rest_penalty * (tired(away_last) - home_tired)
+    if params.three_in_four_penalty:
+        adjustment += params.three_in_four_penalty * (crowded(away_before) - crowded(home_before))
+    return adjustment
 
 
 def soccer_means(
@@ -56,12 +73,55 @@ def soccer_means(
 
 
 def soccer_probabilities(
-    means: tuple[float, float], elo: Sequence[float], params: SportParams
+    means: tuple[float, float],
+    elo: Sequence[float],
+    params: SportParams,
+    elo_edge: float = 0.0,
+    log_ratios: Mapping[str, float] | None = None,
+    slow_edge: float = 0.0,
 ) -> list[float]:
-    """Home/draw/away: the Poisson score model blended with the Elo probabilities."""
+    """Home/draw/away: the ordered logit of ``outcome_index`` when the parameters have its
+    cut points, else the Poisson score model blended with the Elo probabilities."""
+    if params.draw_cut > params.away_cut:
+        index = outcome_index(params, elo_edge, log_ratios or {}, slow_edge)
+        return ordered_logit(index, params.away_cut, params.draw_cut)
     poisson = poisson_outcomes(*means, params.low_score_rho)
     w = params.elo_weight
     return [(1 - w) * p + w * e for p, e in zip(poisson, elo, strict=True)]
+
+
+def outcome_index(
+    params: SportParams,
+    elo_edge: float,
+    log_ratios: Mapping[str, float],
+    slow_edge: float = 0.0,
+) -> float:
+    """How far the home side is ahead: the weighted log(home/away expected count) of each
+    count in ``log_ratios`` (goals, shots_on_target, shots, corners; a missing one counts 0)
+    plus the weighted Elo edges (points, home advantage included) over 400: the Elo's and
+    the long-memory Elo's."""
+    index = params.elo_index_weight * elo_edge / 400.0
+    index += params.slow_elo_index_weight * slow_edge / 400.0
+    for count, weight in (
+        ("goals", params.goals_index_weight),
+        ("shots_on_target", params.shots_on_target_index_weight),
+        ("shots", params.shots_index_weight),
+        ("corners", params.corners_index_weight),
+    ):
+        if weight:
+            index += weight * log_ratios.get(count, 0.0)
+    return index
+
+
+def ordered_logit(index: float, away_cut: float, draw_cut: float) -> list[float]:
+    """Home/draw/away of an ordered logit: away below ``away_cut``, draw up to ``draw_cut``."""
+
+    def logistic(z: float) -> float:
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+    away = logistic(away_cut - index)
+    not_home = logistic(draw_cut - index)
+    return [1.0 - not_home, not_home - away, away]
 
 
 @lru_cache(maxsize=SCORE_MODELS_KEPT)
@@ -77,10 +137,16 @@ def model_probabilities(
     away_rating: float,
     rest: float,
     means: tuple[float, float],
+    log_ratios: Mapping[str, float] | None = None,
+    slow_edge: float = 0.0,
 ) -> list[float]:
+    """Soccer: ``log_ratios``, log(home/away expected count) per count, and ``slow_edge``,
+    the long-memory Elo edge (``outcome_index``)."""
     home, draw, away = win_probabilities(home_rating, away_rating, params, rest)
     if sport is Sport.SOCCER:
-        return soccer_probabilities(means, (home, draw or 0.0, away), params)
+        elo_edge = home_rating + params.home_advantage + rest - away_rating
+        elo = (home, draw or 0.0, away)
+        return soccer_probabilities(means, elo, params, elo_edge, log_ratios, slow_edge)
     return [home, away]
 
 

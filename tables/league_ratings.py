@@ -48,6 +48,7 @@ from tables.strengths import (
     START_AVERAGES,
     carried_into_new_season,
     expected_goals,
+    log_ratio,
     updated_strengths,
 )
 
@@ -66,6 +67,15 @@ ABSENT_MS = 200 * 24 * HOUR_MS  # longer than any break within a season
 # league, and each league's current home advantage with a few to spare.
 PRICE_KEYS_KEPT = 4096
 HOME_ADVANTAGES_KEPT = 256
+# Soccer counts beyond goals and shots on target with attack/defence strengths of their own
+# (they feed the outcome index, tables.forecast.outcome_index): name -> the home and away
+# statistic of a final (GameEvent.stats, as streamapp.replay.football_data fills it).
+EXTRA_COUNTS = {
+    "all_shots": ("home_shots", "away_shots"),
+    "corners": ("home_corners", "away_corners"),
+}
+# The outcome index's name of each count.
+INDEX_NAMES = {"all_shots": "shots", "corners": "corners"}
 
 
 def millis(moment: datetime) -> int:
@@ -122,6 +132,12 @@ def with_home_advantage(sport_params: SportParams, home_advantage: str) -> Sport
     """``sport_params`` with a league's learnt home advantage, given as ``float.hex()``: a
     key that tells 0.0 from -0.0, which compare equal but are not the same value."""
     return replace(sport_params, home_advantage=float.fromhex(home_advantage))
+
+
+@lru_cache(maxsize=HOME_ADVANTAGES_KEPT)
+def slow_params(sport_params: SportParams) -> SportParams:
+    """``sport_params`` for the long-memory Elo's update: its own update size."""
+    return replace(sport_params, k=sport_params.slow_k)
 
 
 class GameBooks:
@@ -187,13 +203,21 @@ class LeagueRatings:
     league: str
     season: str = ""
     ratings: dict[str, float] = field(default_factory=dict)
+    # Soccer: a long-memory Elo (SportParams.slow_k; not regressed between seasons).
+    slow_ratings: dict[str, float] = field(default_factory=dict)
     # Attack/defence per team on goals (points) and, in soccer, on shots on target, with
     # the league's home/away averages of each.
     strengths: dict[str, dict[str, float]] = field(default_factory=dict)
     goals: dict[str, float] = field(default_factory=dict)
     shot_strengths: dict[str, dict[str, float]] = field(default_factory=dict)
     shots: dict[str, float] = field(default_factory=dict)
+    # Soccer: the same for each of EXTRA_COUNTS (count -> team -> factors; count -> averages).
+    count_strengths: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    count_averages: dict[str, dict[str, float]] = field(default_factory=dict)
     last_played: dict[str, int] = field(default_factory=dict)  # team -> last start (ms)
+    # NBA rest (SportParams.three_in_four_penalty): team -> start of the game before its last
+    # (ms); kept only when that penalty is set.
+    previous_played: dict[str, int] = field(default_factory=dict)
     # Elo home advantage, learnt per league (it fell to almost nothing without crowds).
     home_advantage: float | None = None
     upcoming: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -213,6 +237,10 @@ class LeagueRatings:
         averages = START_AVERAGES[self.sport.value]
         self.goals = self.goals or dict(averages["goals"])
         self.shots = self.shots or dict(averages.get("shots", {}))
+        if self.sport is Sport.SOCCER:
+            for count in EXTRA_COUNTS:
+                self.count_averages.setdefault(count, dict(averages[count]))
+                self.count_strengths.setdefault(count, {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LeagueRatings:
@@ -221,11 +249,17 @@ class LeagueRatings:
             league=data["league"],
             season=data.get("season", ""),
             ratings=dict(data.get("ratings", {})),
+            slow_ratings=dict(data.get("slow_ratings", {})),
             strengths=dict(data.get("strengths", {})),
             goals=dict(data.get("goals", {})),
             shot_strengths=dict(data.get("shot_strengths", {})),
             shots=dict(data.get("shots", {})),
+            count_strengths={
+                c: dict(teams) for c, teams in data.get("count_strengths", {}).items()
+            },
+            count_averages={c: dict(a) for c, a in data.get("count_averages", {}).items()},
             last_played=dict(data.get("last_played", {})),
+            previous_played=dict(data.get("previous_played", {})),
             home_advantage=data.get("home_advantage"),
             upcoming=dict(data.get("upcoming", {})),
             finished=deque(data.get("finished", ()), maxlen=REMEMBERED_FINALS),
@@ -240,11 +274,15 @@ class LeagueRatings:
             "league": self.league,
             "season": self.season,
             "ratings": self.ratings,
+            "slow_ratings": self.slow_ratings,
             "strengths": self.strengths,
             "goals": self.goals,
             "shot_strengths": self.shot_strengths,
             "shots": self.shots,
+            "count_strengths": self.count_strengths,
+            "count_averages": self.count_averages,
             "last_played": self.last_played,
+            "previous_played": self.previous_played,
             "home_advantage": self.home_advantage,
             "upcoming": self.upcoming,
             "finished": list(self.finished),
@@ -344,6 +382,10 @@ class LeagueRatings:
             self.ratings = {t: regressed(r, sport_params) for t, r in self.ratings.items()}
             self.strengths = carried_into_new_season(self.strengths)
             self.shot_strengths = carried_into_new_season(self.shot_strengths)
+            self.count_strengths = {
+                count: carried_into_new_season(teams)
+                for count, teams in self.count_strengths.items()
+            }
         self.season = season
 
     def _admit(self, team: str, game: GameEvent, params: ModelParams) -> None:
@@ -364,7 +406,10 @@ class LeagueRatings:
         if len(weakest) < pool:
             return
         self.ratings[team] = sum(self.ratings[t] for t in weakest) / pool
-        for strengths in (self.strengths, self.shot_strengths):
+        slow = [self.slow_ratings[t] for t in weakest if t in self.slow_ratings]
+        if slow:
+            self.slow_ratings[team] = sum(slow) / len(slow)
+        for strengths in (self.strengths, self.shot_strengths, *self.count_strengths.values()):
             known = [strengths[t] for t in weakest if t in strengths]
             if known:
                 strengths[team] = {
@@ -389,6 +434,18 @@ class LeagueRatings:
         before = self.rating(home), self.rating(away)
         after = updated_ratings(self.sport, *before, home_score, away_score, sport_params)
         learned: dict[str, Any] = {"ratings": {**self.ratings, home: after[0], away: after[1]}}
+        changed = {f"rating of {home}": after[0], f"rating of {away}": after[1]}
+        if sport_params.slow_k:
+            slow = updated_ratings(
+                self.sport,
+                self.slow_ratings.get(home, MEAN_RATING),
+                self.slow_ratings.get(away, MEAN_RATING),
+                home_score,
+                away_score,
+                slow_params(sport_params),
+            )
+            learned["slow_ratings"] = {**self.slow_ratings, home: slow[0], away: slow[1]}
+            changed.update({f"slow rating of {home}": slow[0], f"slow rating of {away}": slow[1]})
         if sport_params.home_advantage_step:
             surprise = result_score(home_score, away_score) - expected_home_score(
                 *before, sport_params.home_advantage
@@ -407,9 +464,31 @@ class LeagueRatings:
                 self.shot_strengths, self.shots, home, away, home_shots, away_shots,
                 sport_params.strength_step, sport_params.league_step,
             )  # fmt: skip
+        counts = {}
+        for count, (home_stat, away_stat) in EXTRA_COUNTS.items():
+            home_count, away_count = game.stats.get(home_stat), game.stats.get(away_stat)
+            if count in self.count_averages and home_count is not None and away_count is not None:
+                counts[count] = updated_strengths(
+                    self.count_strengths[count], self.count_averages[count], home, away,
+                    home_count, away_count, sport_params.strength_step, sport_params.league_step,
+                )  # fmt: skip
+        if counts:
+            learned["count_strengths"] = {
+                **self.count_strengths,
+                **{c: teams for c, (teams, _) in counts.items()},
+            }
+            learned["count_averages"] = {
+                **self.count_averages,
+                **{c: averages for c, (_, averages) in counts.items()},
+            }
         start = millis(game.start_time)
         learned["last_played"] = {**self.last_played, home: start, away: start}
-        changed = {f"rating of {home}": after[0], f"rating of {away}": after[1]}
+        if sport_params.three_in_four_penalty:
+            # NBA rest: each side's previous start moves one game back
+            learned["previous_played"] = {
+                **self.previous_played,
+                **{t: self.last_played[t] for t in (home, away) if t in self.last_played},
+            }
         if "home_advantage" in learned:
             changed["home advantage"] = learned["home_advantage"]
         for averages, strengths in (("goals", "strengths"), ("shots", "shot_strengths")):
@@ -420,6 +499,12 @@ class LeagueRatings:
             for team in (home, away):
                 for factor, value in learned[strengths][team].items():
                     changed[f"{strengths} {factor} of {team}"] = value
+        for count, (teams, averages) in counts.items():
+            for side, value in averages.items():
+                changed[f"{count} {side} average"] = value
+            for team in (home, away):
+                for factor, value in teams[team].items():
+                    changed[f"{count} {factor} of {team}"] = value
         broken = [name for name, value in changed.items() if not math.isfinite(value)]
         if broken:
             raise ValueError(
@@ -434,20 +519,34 @@ class LeagueRatings:
         """Model-only probabilities of a game and the inputs they came from."""
         home, away = entry["home"], entry["away"]
         rest = forecast.rest_adjustment(
-            sport_params, entry["start"], self.last_played.get(home), self.last_played.get(away)
-        )
+            sport_params, entry["start"], self.last_played.get(home), self.last_played.get(away),
+            self.previous_played.get(home), self.previous_played.get(away),
+        )  # fmt: skip
         means = expected_goals(self.strengths, self.goals, home, away)
+        log_ratios = None
         if self.sport is Sport.SOCCER:
+            log_ratios = {"goals": log_ratio(means)}
             shots = None
             if self.shots:
                 shot_means = expected_goals(self.shot_strengths, self.shots, home, away)
+                log_ratios["shots_on_target"] = log_ratio(shot_means)
                 conversion = (self.goals["home"] / self.shots["home"],
                               self.goals["away"] / self.shots["away"])  # fmt: skip
                 shots = (shot_means[0] * conversion[0], shot_means[1] * conversion[1])
+            for count, averages in self.count_averages.items():
+                count_means = expected_goals(self.count_strengths[count], averages, home, away)
+                log_ratios[INDEX_NAMES[count]] = log_ratio(count_means)
             means = forecast.soccer_means(means, shots, sport_params.shots_weight)
         home_rating, away_rating = self.rating(home), self.rating(away)
+        slow_edge = 0.0
+        if sport_params.slow_k:
+            slow_edge = (
+                self.slow_ratings.get(home, MEAN_RATING)
+                + sport_params.home_advantage
+                - self.slow_ratings.get(away, MEAN_RATING)
+            )
         probabilities = forecast.model_probabilities(
-            self.sport, sport_params, home_rating, away_rating, rest, means
+            self.sport, sport_params, home_rating, away_rating, rest, means, log_ratios, slow_edge
         )
         elo_edge = home_rating + sport_params.home_advantage + rest - away_rating
         inputs = {
@@ -457,6 +556,10 @@ class LeagueRatings:
             "home_mean": means[0],
             "away_mean": means[1],
         }
+        if log_ratios is not None:
+            # the terms of the soccer outcome index (bench/fit_outcome_index.py fits on them)
+            inputs["elo_edge"], inputs["slow_elo_edge"] = elo_edge, slow_edge
+            inputs.update({f"log_ratio_{count}": r for count, r in log_ratios.items()})
         return probabilities, {"inputs": inputs, "elo_edge": elo_edge, "means": means}
 
     def _lines(

@@ -52,7 +52,9 @@ def test_a_win_by_more_moves_more():
 
 def test_season_regression_pulls_toward_the_mean():
     params = ELO_PARAMS[Sport.NBA]
-    assert regressed(1700, params) == pytest.approx(MEAN_RATING + 0.75 * (1700 - MEAN_RATING))
+    # NBA keeps 65 % of its distance from the mean: 1505 + 0.65 x 195 = 1631.75
+    assert MEAN_RATING == 1505
+    assert regressed(1700, params) == pytest.approx(1631.75)
 
 
 @given(ratings, ratings)

@@ -121,6 +121,60 @@ def test_state_survives_a_json_round_trip():
     assert again.to_dict() == state.to_dict()
 
 
+def nba_game(home: str, away: str, status: str, start: str, score=None):
+    payload = {
+        **GAME,
+        "event_id": f"{home}-{away}-{start}:{status}",
+        "sport": "nba",
+        "league": "NBA",
+        "game_id": f"{home}-{away}-{start}",
+        "home_team": home,
+        "away_team": away,
+        "status": status,
+        "event_time": start,
+        "start_time": start,
+        "season": "2021-22",
+        "game_type": "regular_season",
+    }
+    if score is None:
+        payload.pop("home_score"), payload.pop("away_score")
+    else:
+        payload["home_score"], payload["away_score"] = score
+    return GameEvent.model_validate(payload)
+
+
+def test_nba_rest_follows_each_teams_last_two_games():
+    nba = PARAMS.sports[Sport.NBA]
+    state = LeagueRatings(Sport.NBA, "NBA")
+    for start, home, away in (
+        ("2021-11-01T00:00:00Z", "BOS", "NY"),
+        ("2021-11-03T00:00:00Z", "NY", "MIA"),
+        ("2021-11-04T00:00:00Z", "MIA", "BOS"),
+    ):
+        state.observe(nba_game(home, away, "final", start, score=(100, 90)), PARAMS, 0.0)
+    day = 24 * 3600 * 1000
+    nov_1 = 1635724800000  # 2021-11-01T00:00:00Z
+    assert state.last_played == {"BOS": nov_1 + 3 * day, "NY": nov_1 + 2 * day,
+                                 "MIA": nov_1 + 3 * day}  # fmt: skip
+    assert state.previous_played == {"BOS": nov_1, "NY": nov_1, "MIA": nov_1 + 2 * day}
+    # 5 November: NY (rested: last game 3 November) hosts MIA, on a back-to-back and its
+    # third game in four nights (3, 4, 5 November): 30 + 8 Elo points for the home side.
+    out = state.observe(nba_game("NY", "MIA", "scheduled", "2021-11-05T00:00:00Z"), PARAMS, 0.0)
+    [prediction] = out.predictions
+    assert prediction.inputs["rest_adjustment"] == nba.rest_penalty + nba.three_in_four_penalty
+    again = LeagueRatings.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
+    assert again.to_dict() == state.to_dict()
+    assert again.previous_played == state.previous_played
+
+
+def test_a_soccer_league_keeps_no_previous_games():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(1, 0)), PARAMS, 0.0)
+    state.observe(event("B", "A", "final", "2021-08-15T17:00:00Z", score=(1, 0), gid="x"),
+                  PARAMS, 0.0)  # fmt: skip
+    assert state.previous_played == {}
+
+
 def test_market_aware_waits_for_a_whole_market_and_follows_the_sharp_book():
     state = LeagueRatings(Sport.SOCCER, "E0")
     state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
@@ -322,3 +376,34 @@ def test_forecasts_do_not_depend_on_what_earlier_forecasts_left_in_the_caches():
     for cached in (poisson_outcomes, simulated_tally, market_of, quoted_lines):
         cached.cache_clear()
     assert season() == season()  # the second run finds everything cached
+
+
+def test_corners_and_all_shots_get_strengths_of_their_own():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    final = event("A", "B", "final", "2021-08-08T17:00:00Z", score=(1, 0))
+    stats = {"home_corners": 11.0, "away_corners": 0.0, "home_shots": 27.0, "away_shots": 11.0}
+    state.observe(final.model_copy(update={"stats": stats}), PARAMS, 0.005)
+    # corners: averages 5.5/4.5, step 0.04: A's attack 0.96 + 0.04 x 11 / 5.5 = 1.04, its
+    # defence 0.96 + 0.04 x 0 / 4.5 = 0.96; the league's home average 0.99 x 5.5 + 0.01 x 11
+    corners = state.count_strengths["corners"]
+    assert corners["A"] == pytest.approx({"attack": 1.04, "defence": 0.96})
+    assert corners["B"] == pytest.approx({"attack": 0.96, "defence": 1.04})
+    assert state.count_averages["corners"] == pytest.approx({"home": 5.555, "away": 4.455})
+    # all shots: averages 13.5/11.0: A's attack 0.96 + 0.04 x 27 / 13.5 = 1.04, B's 1.0
+    assert state.count_strengths["all_shots"]["A"]["attack"] == pytest.approx(1.04)
+    assert state.count_strengths["all_shots"]["B"]["attack"] == pytest.approx(1.0)
+    again = LeagueRatings.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
+    assert again.to_dict() == state.to_dict()
+
+
+def test_the_long_memory_elo_moves_by_its_own_step_and_keeps_its_ratings_across_seasons():
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    final = event("A", "B", "final", "2021-05-01T17:00:00Z", season="2020-21", score=(1, 0))
+    state.observe(final, PARAMS, 0.005)
+    # expected 1 / (1 + 10^(-65/400)) = 0.592466; one goal: 2.2 / (0.065 + 2.2) = 0.971302;
+    # shift 5 x 0.971302 x (1 - 0.592466) = 1.979193
+    assert state.slow_ratings["A"] == pytest.approx(MEAN_RATING + 1.979193, abs=1e-6)
+    assert state.slow_ratings["B"] == pytest.approx(MEAN_RATING - 1.979193, abs=1e-6)
+    slow = dict(state.slow_ratings)
+    state.observe(event("B", "A", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    assert state.season == "2021-22" and state.slow_ratings == slow  # not regressed

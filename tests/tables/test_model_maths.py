@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,16 @@ from hypothesis import strategies as st
 
 from schemas.base import Sport
 from tables.edges import closing_line_value, expected_value, kelly_fraction, profit
-from tables.forecast import blend, consensus, rest_adjustment, soccer_means
+from tables.forecast import (
+    blend,
+    consensus,
+    ordered_logit,
+    outcome_index,
+    poisson_outcomes,
+    rest_adjustment,
+    soccer_means,
+    soccer_probabilities,
+)
 from tables.goals_model import outcome_probabilities, score_matrix
 from tables.model_params import DEFAULT_PARAMS
 from tables.scoring import brier, log_loss, one_sided_brier
@@ -24,6 +34,7 @@ from tables.simulation import (
     tally_scores,
     win_shares,
 )
+from tables.strengths import log_ratio
 
 means = st.floats(min_value=0.2, max_value=4.0)
 
@@ -154,10 +165,12 @@ def test_blend_is_a_log_linear_pool():
     assert blend([0.6, 0.4], [0.5, 0.5], 1.0) == pytest.approx([0.5, 0.5])
     mid = blend([0.6, 0.4], [0.5, 0.5], 0.5)
     assert 0.5 < mid[0] < 0.6 and sum(mid) == pytest.approx(1)
+    # the geometric mean, renormalised: sqrt(0.3) / (sqrt(0.3) + sqrt(0.2)) = 0.550510
+    assert mid == pytest.approx([0.550510, 0.449490], abs=1e-6)
 
 
 def test_back_to_back_costs_the_tired_side():
-    nba = DEFAULT_PARAMS.sports[Sport.NBA]
+    nba = replace(DEFAULT_PARAMS.sports[Sport.NBA], home_rest_share=1.0, three_in_four_penalty=0)
     day = 24 * 3600 * 1000
     start = 10 * day
     assert rest_adjustment(nba, start, start - day, start - 3 * day) == -nba.rest_penalty
@@ -165,6 +178,72 @@ def test_back_to_back_costs_the_tired_side():
     assert rest_adjustment(nba, start, None, None) == 0
 
 
+def test_nba_rest_by_hand():
+    # NBA defaults: a back-to-back costs the visitor 30 Elo points and the home side half of
+    # that (15); a third game in four nights 8 more.
+    nba = DEFAULT_PARAMS.sports[Sport.NBA]
+    assert (nba.rest_penalty, nba.home_rest_share, nba.three_in_four_penalty) == (30, 0.5, 8)
+    day = 24 * 3600 * 1000
+    start = 10 * day
+    rested = start - 3 * day
+    assert rest_adjustment(nba, start, start - day, rested) == -15.0  # home on a back-to-back
+    assert rest_adjustment(nba, start, rested, start - day) == 30.0  # visitor on one
+    assert rest_adjustment(nba, start, start - day, start - day) == 15.0  # both: 30 - 15
+    # the visitor's third game in four nights on a back-to-back: 30 + 8
+    assert rest_adjustment(nba, start, rested, start - day, None, start - 3 * day) == 38.0
+    # the home side's third in four nights with a day off between: -8
+    assert rest_adjustment(nba, start, start - 2 * day, rested, start - 3 * day, None) == -8.0
+    # the game before the last three and a half days back still counts, four days does not
+    half = day // 2
+    assert rest_adjustment(nba, start, rested, rested, None, start - 3 * day - half) == 8.0
+    assert rest_adjustment(nba, start, rested, rested, None, start - 4 * day) == 0.0
+    # sports without the NBA's rest parameters are unchanged
+    nhl = DEFAULT_PARAMS.sports[Sport.NHL]
+    assert rest_adjustment(nhl, start, start - day, None, start - 2 * day, None) == 0.0
+
+
 def test_shots_pull_expected_goals_geometrically():
     assert soccer_means((1.0, 1.0), (4.0, 0.25), 0.5) == pytest.approx((2.0, 0.5))
     assert soccer_means((1.2, 0.9), None, 0.5) == (1.2, 0.9)
+
+
+def test_an_ordered_logit_splits_by_its_two_cut_points():
+    # away = 1 / (1 + e^0.48) = 0.382252; not home = 1 / (1 + e^-0.736) = 0.676121
+    home, draw, away = ordered_logit(0.0, -0.48, 0.736)
+    assert away == pytest.approx(0.382252, abs=1e-6)
+    assert draw == pytest.approx(0.676121 - 0.382252, abs=1e-6)
+    assert home == pytest.approx(1 - 0.676121, abs=1e-6)
+    # an index of ln 3 with cuts at 0: away = 1 / (1 + 3) and home = 3 / (3 + 1), no draw
+    assert ordered_logit(math.log(3), 0.0, 0.0) == pytest.approx([0.75, 0.0, 0.25])
+    assert sum(ordered_logit(40.0, -0.5, 0.7)) == pytest.approx(1.0)  # no overflow
+
+
+def test_the_outcome_index_weighs_each_count_and_both_elos():
+    params = replace(
+        DEFAULT_PARAMS.sports[Sport.SOCCER],
+        goals_index_weight=1.0, shots_on_target_index_weight=2.0, shots_index_weight=3.0,
+        corners_index_weight=4.0, elo_index_weight=0.5, slow_elo_index_weight=0.25,
+    )  # fmt: skip
+    ratios = {"goals": 0.1, "shots_on_target": 0.2, "shots": -0.1, "corners": 0.05}
+    # 0.1 + 0.4 - 0.3 + 0.2 + 0.5 x 200/400 + 0.25 x -400/400 = 0.4 + 0.25 - 0.25
+    assert outcome_index(params, 200.0, ratios, -400.0) == pytest.approx(0.4)
+    assert outcome_index(params, 0.0, {"corners": 0.5}) == pytest.approx(2.0)  # missing: 0
+
+
+def test_soccer_probabilities_use_the_ordered_logit_when_it_has_cut_points():
+    soccer = DEFAULT_PARAMS.sports[Sport.SOCCER]
+    ratios = {"shots_on_target": 0.3, "shots": 0.2, "corners": 0.1}
+    index = 0.531 * 0.3 + 0.178 * 0.2 + 0.406 * 0.1 + 0.719 * 100 / 400 + 0.929 * 50 / 400
+    expected = ordered_logit(index, -0.48, 0.736)
+    got = soccer_probabilities((1.4, 1.1), (0.5, 0.25, 0.25), soccer, 100.0, ratios, 50.0)
+    assert got == pytest.approx(expected)
+    # without cut points: the Poisson score model blended with the Elo probabilities
+    poisson_only = replace(soccer, away_cut=0.0, draw_cut=0.0, elo_weight=0.0)
+    assert soccer_probabilities((1.4, 1.1), (0.5, 0.25, 0.25), poisson_only) == pytest.approx(
+        poisson_outcomes(1.4, 1.1, soccer.low_score_rho)
+    )
+
+
+def test_a_log_ratio_compares_the_home_mean_with_the_away_mean():
+    assert log_ratio((2.0, 0.5)) == pytest.approx(math.log(4))
+    assert log_ratio((1.3, 1.3)) == 0.0
