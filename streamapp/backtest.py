@@ -236,13 +236,15 @@ def _alert_figures(alerts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def report(backtest: Backtest, score_from: str | None = None) -> dict[str, Any]:
-    """Figures per league and per sport (and NBA/NFL/NHL regular season separately)."""
+    """Figures per league, per league and season, and per sport (and NBA/NFL/NHL regular
+    season separately)."""
     rows = [r for r in backtest.rows if not score_from or r["date"] >= score_from]
     alerts = [a for a in backtest.alerts.values() if not score_from or a["date"] >= score_from]
     groups: dict[str, list] = defaultdict(list)
     alert_groups: dict[str, list] = defaultdict(list)
     for row in rows:
         groups[f"league:{row['sport']}:{row['league']}"].append(row)
+        groups[f"season:{row['sport']}:{row['league']}:{row['season']}"].append(row)
         groups[f"sport:{row['sport']}"].append(row)
         if row["sport"] != "soccer" and row["game_type"] == "regular_season":
             groups[f"sport:{row['sport']}:regular_season"].append(row)

@@ -692,6 +692,8 @@ class LeagueRatings:
         is a lone outlier against the other books' is passed over unless
         ``alert_on_outliers``: it is more often a feed error than a gift."""
         at = millis(trigger.event_time)
+        if entry["start"] - at < params.alert_min_minutes_before_start * 60_000:
+            return  # a price this close to the start is the closing line: no value left in it
         fresh_since = at - int(params.max_price_age_minutes * 60_000)
         cooldown = entry.setdefault("cooldown", {})
         max_price, value_edge = params.max_price, params.value_edge

@@ -60,12 +60,22 @@ class SportParams:
 class ModelParams:
     version: str
     sports: dict[Sport, SportParams]
-    value_edge: float = 0.02  # smallest expected value per unit that makes a value alert
+    # Smallest expected value per unit that makes a value alert, and the longest price
+    # alerted. Chosen on 2012/13-2021/22 (bench/fit_alert_rules.py, README "Model quality")
+    # before the evaluation seasons were scored: the market-aware probability is the
+    # opening line, so any bet365 price above Pinnacle's fair one is value (early alerts
+    # there: same-book CLV +1.4 %, ROI +1.1 %, 2,883 alerts); 0.02 and 6.0 gave too few
+    # alerts (about 60 a season) to reach 300 in two seasons.
+    value_edge: float = 0.0
     max_price_age_minutes: float = 60.0  # an older price may be gone: no alert on it
-    max_price: float = 6.0  # long shots carry the largest model error: no value alerts above
+    max_price: float = 10.0  # no value alerts above (long shots: the largest errors)
     kelly_fraction: float = 0.125
     kelly_cap: float = 0.02  # largest stake, as a share of the bankroll
     alert_cooldown_hours: float = 12.0
+    # No value alert on a price quoted less than this before the start: at the closing
+    # price there is no line movement left to beat (same-book CLV 0 by construction) and on
+    # 2012/13-2021/22 the alerts taken there lost (README "Model quality", alerts).
+    alert_min_minutes_before_start: float = 60.0
     prop_impact: float = 1.5  # projected points/rebounds/... change that makes an injury alert
     simulations: int = 10_000
     # Bookmakers whose fair price alone is the market when they quote it (the sharpest).

@@ -206,6 +206,21 @@ def test_a_price_above_the_fair_one_makes_one_value_alert_with_a_kelly_stake():
     assert not market(state, "A-B", "bet365", (2.3, 3.3, 3.8), "2021-08-06T16:00:00Z").alerts
 
 
+def test_no_value_alert_at_the_closing_price():
+    # the same prices as above, but 30 minutes before the 15:00 start: the closing line
+    assert PARAMS.alert_min_minutes_before_start == 60.0
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    market(state, "A-B", "pinnacle", (2.0, 3.6, 4.2), "2021-08-08T14:30:00Z")
+    assert not market(state, "A-B", "bet365", (2.3, 3.3, 3.8), "2021-08-08T14:30:00Z").alerts
+    # 61 minutes before: allowed
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    market(state, "A-B", "pinnacle", (2.0, 3.6, 4.2), "2021-08-08T13:59:00Z")
+    [alert] = market(state, "A-B", "bet365", (2.3, 3.3, 3.8), "2021-08-08T13:59:00Z").alerts
+    assert alert.selection == "home"
+
+
 def test_stale_prices_make_no_alert():
     state = LeagueRatings(Sport.SOCCER, "E0")
     state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
