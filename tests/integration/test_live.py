@@ -99,7 +99,9 @@ def test_a_fresh_quote_makes_its_prediction_and_alert_with_no_other_input(live_s
         now = datetime.now(UTC)
         quotes = [
             *prices(now, "pinnacle", 2.0, 3.6, 4.2),
-            *prices(now, "williamhill", 2.05, 3.5, 4.0),
+            # Below Pinnacle's fair home price (2.03): a value alert fires on any price
+            # above it, and its cooldown would then hold back bet365's.
+            *prices(now, "williamhill", 1.95, 3.5, 4.0),
             *prices(now, "bet365", 2.6, 3.3, 3.8),  # a home price far above the others'
         ]
         sent = time.monotonic()
