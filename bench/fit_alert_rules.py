@@ -20,9 +20,10 @@ import argparse
 import csv
 import math
 
+from streamapp.backtest import EARLY_MINUTES
+
 EDGES = [0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02]
 PRICES = [4.0, 5.0, 6.0, 7.0, 8.0, 10.0]
-EARLY_MINUTES = 60  # ModelParams.alert_min_minutes_before_start
 
 
 def season(date: str) -> int:

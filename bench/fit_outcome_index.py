@@ -25,6 +25,7 @@ from streamapp.replay.catalog import timeline
 from streamapp.settings import get_settings
 from tables.league_ratings import MODEL_ONLY, LeagueRatings
 from tables.model_params import ModelParams
+from tables.settlement import outcome_index
 
 TRAIN = ("2014-08-01", "2020-08-01")
 TEST = ("2020-08-01", "2022-08-01")  # never the evaluation seasons
@@ -55,8 +56,7 @@ def collect(params: ModelParams) -> list[tuple[str, dict[str, float], int]]:
                 last[prediction.game_id] = prediction.inputs
         if game.status is GameStatus.FINAL and game.game_id in last:
             inputs = last.pop(game.game_id)
-            home, away = game.home_score or 0, game.away_score or 0
-            outcome = 0 if home > away else 1 if home == away else 2
+            outcome = outcome_index(game.home_score or 0, game.away_score or 0, three_way=True)
             terms = {t: inputs.get(t, 0.0) * SCALE.get(t, 1.0) for t in TERMS.values()}
             games.append((game.start_time.date().isoformat(), terms, outcome))
     return games
