@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 import shutil
 import subprocess
+from pathlib import Path
 
 import psycopg
 
@@ -52,9 +54,7 @@ class EmbeddedPostgres:
 
             ensure_user_exists(SYSTEM_USER)
             ensure_prefix_permissions(self.home)
-            shutil.chown(self.home, SYSTEM_USER, SYSTEM_USER)
-            for path in self.home.rglob("*"):
-                shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
+            _hand_over(self.home)
             user = SYSTEM_USER
         return subprocess.run(args, capture_output=True, text=True, user=user)
 
@@ -162,3 +162,21 @@ class EmbeddedPostgres:
             )
             if result.returncode != 0:
                 raise StackError(f"pg_ctl stop failed:\n{result.stdout}{result.stderr}")
+
+
+def _hand_over(home: Path) -> None:
+    """Give root-created files under home to the server's user.
+
+    A running server creates and deletes files (pg_internal.init, WAL segments) while
+    we walk the tree: those are its own already, and one gone by the time we reach it
+    needs nothing."""
+    uid = pwd.getpwnam(SYSTEM_USER).pw_uid
+    paths = [home]
+    for folder, dirs, files in os.walk(home):  # os.walk skips a folder that vanished
+        paths.extend(Path(folder, name) for name in (*dirs, *files))
+    for path in paths:
+        try:
+            if path.lstat().st_uid != uid:
+                shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
+        except FileNotFoundError:
+            continue
