@@ -31,7 +31,7 @@ from agents import (
     track_players,
 )
 from agents.pipeline import Pipeline, define_topics
-from agents.runtime import RuntimeTransport
+from agents.runtime import RuntimeStream, RuntimeTransport
 from streamapp.db.writer import Database
 from streamapp.metrics import Metrics
 from streamapp.operations import RecoveryTimer
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         autodiscover=False,
         web_enabled=True,
         Table=DurableTable,
+        Stream=RuntimeStream,
         producer_max_request_size=settings.max_message_bytes,
         producer_linger=settings.producer_linger_seconds,
         producer_max_batch_size=settings.producer_batch_bytes,
