@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import faust
@@ -653,51 +654,55 @@ async def test_stream_partitions_resume_only_once_sought_to_their_committed_offs
     assert GAMES in consumer._get_active_partitions()
 
 
-async def test_a_batch_holds_what_came_within_the_wait_and_no_more_than_the_most(app):
-    sizes = []
+def batch_sizes(stream_of: Callable, sizes: list[int]) -> Callable:
+    """An agent that takes its stream's batches (``stream_of(stream)``), recording sizes."""
 
     async def take(stream):
-        async for batch in stream.batches(3, 0.05):
+        async for batch in stream_of(stream):
             sizes.append(len(batch))
             for event in batch:
                 await stream.ack(event)
 
+    return take
+
+
+async def until(condition: Callable[[], bool], seconds: float = 1.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def test_a_batch_holds_what_came_within_the_wait_and_no_more_than_the_most(app):
+    sizes: list[int] = []
+    take = batch_sizes(lambda stream: stream.batches(3, 0.05), sizes)
     agent = app.agent(app.channel(), name="batched")(take)
     async with agent.test_context() as running:
         for n in range(5):
             await running.put(n)
-        for _ in range(100):
-            if sum(sizes) == 5:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: sum(sizes) == 5)
     assert sizes == [3, 2]
 
 
 async def test_an_idle_stream_does_not_wake_until_something_comes(app, monkeypatch):
     """faust's noack_take looked at its empty buffer every ``within`` seconds (12 % of a
     core on an idle worker); these batches wait for the first event instead."""
-    waits, sizes = [], []
+    waits: list[float] = []
+    sizes: list[int] = []
 
-    async def take(stream):
-        counted = stream.wait_for_stopped
+    def counted_batches(stream):
+        waiting = stream.wait_for_stopped
 
         async def counting(*args, **kwargs):
             waits.append(time.monotonic())
-            return await counted(*args, **kwargs)
+            return await waiting(*args, **kwargs)
 
         monkeypatch.setattr(stream, "wait_for_stopped", counting)
-        async for batch in stream.batches(100, 0.01):
-            sizes.append(len(batch))
-            for event in batch:
-                await stream.ack(event)
+        return stream.batches(100, 0.01)
 
-    agent = app.agent(app.channel(), name="idle")(take)
+    agent = app.agent(app.channel(), name="idle")(batch_sizes(counted_batches, sizes))
     async with agent.test_context() as running:
         await asyncio.sleep(0.3)  # 30 wake-ups of the old loop
         idle_waits = len(waits)
         await running.put("first")
-        for _ in range(100):
-            if sizes:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(sizes))
     assert idle_waits == 1 and sizes == [1]
