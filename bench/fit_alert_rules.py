@@ -21,14 +21,17 @@ import csv
 import math
 
 from streamapp.backtest import EARLY_MINUTES
+from streamapp.connectors.parsing import SEASON_START_MONTH
 
 EDGES = [0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02]
 PRICES = [4.0, 5.0, 6.0, 7.0, 8.0, 10.0]
 
 
 def season(date: str) -> int:
+    """The year a season starts in, of an ISO date (the seasons' start month, as the
+    connectors label seasons)."""
     year, month = int(date[:4]), int(date[5:7])
-    return year if month >= 7 else year - 1
+    return year if month >= SEASON_START_MONTH else year - 1
 
 
 def main() -> None:

@@ -64,13 +64,17 @@ def main() -> None:
         at_quote_in_hand(test, "after")
 
 
+def _selections(rows) -> tuple[str, ...]:
+    return ("home", "draw", "away") if rows[0]["p_draw"] else ("home", "away")
+
+
 def _arrays(rows, prefix):
-    names = ("home", "draw", "away") if rows[0]["p_draw"] else ("home", "away")
+    names = _selections(rows)
     return np.array([[float(row[f"{prefix}_{n}"]) for n in names] for row in rows])
 
 
 def _outcomes(rows):
-    names = ("home", "draw", "away") if rows[0]["p_draw"] else ("home", "away")
+    names = _selections(rows)
     return np.array([[row["outcome"] == n for n in names] for row in rows], dtype=float)
 
 
