@@ -87,6 +87,16 @@ class Settings(BaseSettings):
         0.01, gt=0, description="Longest wait for a batch to fill: the latency batching may add."
     )
 
+    fetch_max_wait_ms: int = Field(
+        20,
+        ge=1,
+        description="Longest the broker holds a fetch that finds nothing new. The consumer has "
+        "one fetch in flight per broker: a partition whose fetched messages are still being "
+        "delivered is left out of the next fetch, and is fetched again only once that one "
+        "returns, so this bounds how long a busy partition waits (faust's 1,500 ms held live "
+        "quotes back for 1-2 s).",
+    )
+
     stall_seconds: float = Field(
         30.0,
         gt=0,

@@ -467,6 +467,17 @@ def test_the_runtime_consumer_belongs_to_this_app_alone(app):
     assert aiokafka_driver.Consumer.ack is not runtime.RuntimeConsumer.ack
 
 
+async def test_the_broker_holds_an_empty_fetch_only_as_long_as_the_setting_says(app, settings):
+    """faust's consumer asks the broker to hold a fetch that finds nothing for 1.5 s; a
+    partition left out of that fetch (its messages were still being delivered) then waited
+    for it, and live quotes came 1-2 s late."""
+    thread = app.consumer._new_consumer_thread()
+    assert isinstance(thread, runtime.RuntimeConsumerThread)
+    client = thread._create_worker_consumer(app.transport)
+    assert client._fetch_max_wait_ms == settings.fetch_max_wait_ms == 20
+    await client.stop()
+
+
 def test_a_message_fetched_before_the_current_assignment_is_released_not_acked(app):
     consumer, topic = app.consumer, app.pipeline.topics.clean["odds"].get_topic_name()
     stale = Message(
