@@ -42,6 +42,7 @@ import asyncio
 import logging
 import time
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing, contextmanager
 from enum import Enum
@@ -49,6 +50,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import faust
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.structs import TopicPartition
 from faust.agents.agent import current_agent
 from faust.exceptions import ConsumerNotStarted
 from faust.streams import _current_event
@@ -73,6 +75,9 @@ GAP_PATIENCE = 5.0
 # Seconds within which the broker must have answered a fetch of a partition for its high
 # watermark to judge it idle (an idle fetch returns within STREAMAPP_FETCH_MAX_WAIT_MS).
 FETCH_FRESHNESS = 1.5
+# Processed batches of one agent whose table writes may be on their way to the changelog at
+# once (the agent goes on with the next batch meanwhile).
+ACKS_IN_FLIGHT = 4
 # What is kept of a payload whose whole dead letter the broker refused (a raw message near
 # the 16 MiB limit: its base64 letter is a third larger).
 CUT_PAYLOAD_BYTES = 1024 * 1024
@@ -642,8 +647,11 @@ async def run_batches(
 ) -> None:
     """The loop of an agent: ``handle`` gets batches of at most ``size`` events (or what
     came within ``within`` seconds; the ingest batch settings by default). A batch is
-    acknowledged once ``handle`` is done with it (or parked what it could not process)
-    and every table write it made is on the broker; before that, nothing of it is.
+    acknowledged once ``handle`` is done with it (or parked what it could not process),
+    every table write it made is on the broker, and the batch before it was acknowledged;
+    before that, nothing of it is. The next batch is processed meanwhile (its state put
+    after this one's, its outputs on the broker before its state, like every batch's): up
+    to ``ACKS_IN_FLIGHT`` batches wait for the changelog at a time.
 
     ``on_tick`` (an agent that holds events back, e.g. for a slower input) runs every
     ``STREAMAPP_TICK_SECONDS`` between batches, never during one, with the same rule for
@@ -655,13 +663,15 @@ async def run_batches(
     order = progress.order_of(agent)
     processor = BatchProcessor(pipeline, app, agent)
     one_at_a_time = asyncio.Lock()  # a batch or a tick, never both
+    # the acknowledgements of processed batches, oldest first; each waits for the one before
+    acknowledging: deque[asyncio.Task] = deque()
+    last: asyncio.Task | None = None  # the newest (after one fails, none acknowledges)
 
-    async def stored(work: Awaitable[None]) -> bool:
-        """``work``, then wait until its table writes are on the changelog; False (and a
-        permanent stall) when they never got there."""
-        await work
+    async def on_changelog(writes: list[asyncio.Future]) -> bool:
+        """Wait until ``writes`` are on the changelog; False (and a permanent stall) when
+        they never got there."""
         try:
-            await tables.written(agent)
+            await asyncio.gather(*writes)
         except Exception as error:
             # The state is not on the changelog: nothing may be acknowledged, and only a
             # restart reads these events again.
@@ -675,14 +685,26 @@ async def run_batches(
             return False
         return True
 
+    async def acknowledge(
+        before: asyncio.Task | None, writes: list[asyncio.Future], events: list
+    ) -> bool:
+        """The batch's events acknowledged, once the batch before is and the batch's table
+        writes are on the changelog."""
+        if (before is None or await before) and await on_changelog(writes):
+            for event in events:
+                await stream.ack(event)
+            return True
+        return False
+
     async def ticked() -> None:
         checkpoint = Checkpoint()
         await on_tick(checkpoint)
         await checkpoint.commit()
+        await on_changelog(tables.unwritten(agent))
 
     async def tick() -> None:
         try:
-            await stored(ticked())
+            await ticked()
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -731,14 +753,24 @@ async def run_batches(
                 if not admitted:
                     continue
                 records = [record for event in admitted for record in records_of(event)]
+                while len(acknowledging) >= ACKS_IN_FLIGHT or (
+                    acknowledging and acknowledging[0].done()
+                ):
+                    await acknowledging.popleft()
                 async with one_at_a_time:
                     progress.enter()
                     try:
-                        if await stored(processor.process(records, handle)):
-                            for event in admitted:
-                                await stream.ack(event)
-                    finally:
+                        await processor.process(records, handle)
+                    except BaseException:
                         progress.leave()
+                        raise
+                    writes = tables.unwritten(agent)
+                acknowledged = asyncio.ensure_future(acknowledge(last, writes, admitted))
+                # in flight until acknowledged or given up (a done callback runs even for a
+                # task cancelled before it started)
+                acknowledged.add_done_callback(lambda _: progress.leave())
+                acknowledging.append(acknowledged)
+                last = acknowledged
     except Exception as error:
         # Only a bug gets here: the batch in hand stays unacknowledged, so the partition
         # commits no further until a restart reads it again. Say so on /ready.
@@ -752,6 +784,8 @@ async def run_batches(
     finally:
         if ticker is not None:
             ticker.cancel()
+        for waiting in acknowledging:  # unacknowledged: read again by the next owner
+            waiting.cancel()
 
 
 class Input(NamedTuple):
@@ -910,6 +944,16 @@ class RuntimeConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = self.app.pipeline.settings.fetch_max_wait_ms
         return consumer
 
+    async def fetch(self, tps: set[TP], fetched: bool) -> None:
+        """Have aiokafka fetch ``tps`` (those still assigned), or stop fetching them."""
+        await self.call_thread(self._fetch, tps, fetched)
+
+    async def _fetch(self, tps: set[TP], fetched: bool) -> None:
+        client = self._ensure_consumer()
+        assigned = client.assignment()
+        partitions = [TopicPartition(tp.topic, tp.partition) for tp in tps]
+        (client.resume if fetched else client.pause)(*(p for p in partitions if p in assigned))
+
 
 class RuntimeConsumer(aiokafka_driver.Consumer):
     """faust's Kafka consumer with the consumer side of the rules above; only this app's
@@ -918,12 +962,37 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
     _awaiting_seek = False  # from an assignment until its seek
     _held_for_seek: set[TP] = set()  # stream partitions faust resumed meanwhile (per instance)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._switching: set[asyncio.Future] = set()  # changelog fetching being switched
+
     @property
     def progress(self) -> StreamProgress:
         return self.app.pipeline.progress
 
     def _new_consumer_thread(self) -> RuntimeConsumerThread:
         return RuntimeConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def pause_partitions(self, tps) -> None:
+        tps = set(tps)
+        super().pause_partitions(tps)
+        self._fetch_changelogs(tps, fetched=False)
+
+    def _fetch_changelogs(self, tps: set[TP], fetched: bool) -> None:
+        """faust's pause only hides what was fetched: aiokafka still asks the broker for
+        every assigned partition, the changelogs of this worker's own tables too (60 of the
+        ~100 partitions of each fetch, ~2 ms of CPU). Changelog partitions are fetched only
+        while faust reads them (recovery, standbys)."""
+        changelogs = {tp for tp in tps if self._is_changelog_tp(tp)}
+        if changelogs:
+            switching = asyncio.ensure_future(self._thread.fetch(changelogs, fetched))
+            self._switching.add(switching)
+            switching.add_done_callback(self._switched)
+
+    def _switched(self, switching: asyncio.Future) -> None:
+        self._switching.discard(switching)
+        if not switching.cancelled() and switching.exception() is not None:
+            log.warning("changelog partitions not switched: %r", switching.exception())
 
     def fetched_at(self, tp: TP) -> float | None:
         """When the broker last answered a fetch of ``tp`` (with or without messages), in
@@ -1003,6 +1072,7 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
             tps -= held
         if tps:
             super().resume_partitions(tps)
+            self._fetch_changelogs(tps, fetched=True)
 
     async def perform_seek(self) -> None:
         """After each assignment: every stream partition to its committed offset, or to its
@@ -1010,6 +1080,10 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         fetcher got to); then the stream partitions resume. The offsets are published to
         the streams (``OffsetOrder``) before the seeks, so a message read from the new
         position is never refused for arriving before them."""
+        # The changelogs of the tables this worker writes are read only to recover them;
+        # faust pauses them after a recovery, but not when there was nothing to recover:
+        # then every fetch asked for them too.
+        self.pause_partitions(self.app.tables.recovery.active_tps)
         thread = self._thread  # the aiokafka driver's consumer thread
         client = thread._ensure_consumer()
         streams = [tp for tp in self.assignment() if not self._is_changelog_tp(tp)]

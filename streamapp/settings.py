@@ -94,7 +94,8 @@ class Settings(BaseSettings):
         "one fetch in flight per broker: a partition whose fetched messages are still being "
         "delivered is left out of the next fetch, and is fetched again only once that one "
         "returns, so this bounds how long a busy partition waits (faust's 1,500 ms held live "
-        "quotes back for 1-2 s).",
+        "quotes back for 1-2 s). Each empty answer costs the consumer ~2 ms of CPU: at 20 ms "
+        "an idle worker spends ~8 % of a core on them.",
     )
 
     stall_seconds: float = Field(

@@ -13,6 +13,7 @@ import faust
 import orjson
 import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 
@@ -439,10 +440,11 @@ async def test_a_tick_runs_between_batches_and_its_table_writes_are_waited_for(a
         ticks.append(time.monotonic())
         seen_in_flight.append(pipeline.progress.in_flight)
 
-    async def tables_written(agent: str) -> None:
+    def tables_unwritten(agent: str) -> list:
         written.set()
+        return []
 
-    pipeline.tables.written = tables_written
+    pipeline.tables.unwritten = tables_unwritten
 
     async def handle(batch, checkpoint) -> None:
         pass
@@ -476,6 +478,39 @@ async def test_the_broker_holds_an_empty_fetch_only_as_long_as_the_setting_says(
     client = thread._create_worker_consumer(app.transport)
     assert client._fetch_max_wait_ms == settings.fetch_max_wait_ms == 20
     await client.stop()
+
+
+async def test_changelog_partitions_are_fetched_only_while_faust_reads_them(app, monkeypatch):
+    """faust's pause only hides fetched records: aiokafka still fetched the changelogs of
+    the worker's own tables with every fetch (60 of 105 partitions)."""
+    consumer = app.consumer
+    changelog = TP(f"{app.conf.id}-league-ratings-changelog", 0)
+    fetched = {GAMES: True, changelog: True}
+
+    class Client:
+        def assignment(self):
+            return {TopicPartition(tp.topic, tp.partition) for tp in fetched}
+
+        def pause(self, *partitions):
+            fetched.update(dict.fromkeys(map(TP._make, partitions), False))
+
+        def resume(self, *partitions):
+            fetched.update(dict.fromkeys(map(TP._make, partitions), True))
+
+    async def call_thread(method, *args):
+        return await method(*args)
+
+    monkeypatch.setattr(consumer._thread, "_ensure_consumer", Client)
+    monkeypatch.setattr(consumer._thread, "call_thread", call_thread)
+    monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp == changelog)
+    consumer._awaiting_seek = False
+
+    consumer.pause_partitions({GAMES, changelog})  # a rebalance
+    await until(lambda: not fetched[changelog])
+    assert fetched == {GAMES: True, changelog: False}  # faust itself holds stream records
+    consumer.resume_partitions({changelog})  # recovery reads it
+    await until(lambda: fetched[changelog])
+    assert fetched[changelog]
 
 
 def test_a_message_fetched_before_the_current_assignment_is_released_not_acked(app):
@@ -717,3 +752,73 @@ async def test_an_idle_stream_does_not_wake_until_something_comes(app, monkeypat
         await running.put("first")
         await until(lambda: bool(sizes))
     assert idle_waits == 1 and sizes == [1]
+
+
+class ChangelogWrites:
+    """Stands in for the tables' changelog acknowledgements: one future per batch, settled
+    by the test; and the events acknowledged, in order."""
+
+    def __init__(self, app, monkeypatch) -> None:
+        self.pending: list[asyncio.Future] = []
+        self.acked: list = []
+        monkeypatch.setattr(app.pipeline.tables, "unwritten", self.unwritten)
+
+        async def ack(stream, event) -> bool:
+            self.acked.append(event.value)
+            return True
+
+        monkeypatch.setattr(runtime.RuntimeStream, "ack", ack)
+
+    def unwritten(self, agent: str) -> list[asyncio.Future]:
+        self.pending.append(asyncio.get_running_loop().create_future())
+        return [self.pending[-1]]
+
+
+def pipelined_agent(app, processed: list):
+    async def handle(batch, checkpoint) -> None:
+        processed.append([record.value for record in batch])
+
+    return app.agent(app.channel(), name="pipelined")(
+        lambda stream: runtime.run_batches(stream, app.pipeline, handle, size=1, within=0.01)
+    )
+
+
+async def test_a_batch_is_acknowledged_after_its_changelog_writes_and_the_batch_before(
+    app, monkeypatch
+):
+    """The next batch is processed while the one before waits for the changelog; each is
+    acknowledged only once its own writes and the batch before it are."""
+    writes, processed = ChangelogWrites(app, monkeypatch), []
+    async with pipelined_agent(app, processed).test_context() as running:
+        await running.put("first")
+        await until(lambda: len(writes.pending) == 1)
+        await running.put("second")
+        await until(lambda: len(writes.pending) == 2)
+        assert processed == [["first"], ["second"]]  # not held back by the first's writes
+        writes.pending[1].set_result(None)
+        await asyncio.sleep(0.05)
+        assert writes.acked == []  # the first batch is not acknowledged yet
+        assert app.pipeline.progress.in_flight == 2
+        writes.pending[0].set_result(None)
+        await until(lambda: len(writes.acked) == 2)
+    assert writes.acked == ["first", "second"]
+    assert app.pipeline.progress.in_flight == 0
+
+
+async def test_a_changelog_write_that_failed_acknowledges_nothing_after_it(app, monkeypatch):
+    writes, processed = ChangelogWrites(app, monkeypatch), []
+    async with pipelined_agent(app, processed).test_context() as running:
+        await running.put("first")
+        await until(lambda: len(writes.pending) == 1)
+        await running.put("second")
+        await until(lambda: len(writes.pending) == 2)
+        writes.pending[1].set_result(None)
+        writes.pending[0].set_exception(KafkaConnectionError("broker gone"))
+        await until(lambda: app.pipeline.progress.in_flight == 0)
+        await running.put("third")
+        await until(lambda: len(writes.pending) == 3)
+        writes.pending[2].set_result(None)
+        await asyncio.sleep(0.05)
+    assert processed == [["first"], ["second"], ["third"]] and writes.acked == []
+    reason = app.pipeline.progress.stalled(longer_than=60)["pipelined"][1]
+    assert "did not reach the changelog" in reason and "restart the worker" in reason
