@@ -42,7 +42,6 @@ import asyncio
 import logging
 import time
 import weakref
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing, contextmanager
 from enum import Enum
@@ -75,9 +74,6 @@ GAP_PATIENCE = 5.0
 # Seconds within which the broker must have answered a fetch of a partition for its high
 # watermark to judge it idle (an idle fetch returns within STREAMAPP_FETCH_MAX_WAIT_MS).
 FETCH_FRESHNESS = 1.5
-# Processed batches of one agent whose table writes may be on their way to the changelog at
-# once (the agent goes on with the next batch meanwhile).
-ACKS_IN_FLIGHT = 4
 # What is kept of a payload whose whole dead letter the broker refused (a raw message near
 # the 16 MiB limit: its base64 letter is a third larger).
 CUT_PAYLOAD_BYTES = 1024 * 1024
@@ -647,11 +643,8 @@ async def run_batches(
 ) -> None:
     """The loop of an agent: ``handle`` gets batches of at most ``size`` events (or what
     came within ``within`` seconds; the ingest batch settings by default). A batch is
-    acknowledged once ``handle`` is done with it (or parked what it could not process),
-    every table write it made is on the broker, and the batch before it was acknowledged;
-    before that, nothing of it is. The next batch is processed meanwhile (its state put
-    after this one's, its outputs on the broker before its state, like every batch's): up
-    to ``ACKS_IN_FLIGHT`` batches wait for the changelog at a time.
+    acknowledged once ``handle`` is done with it (or parked what it could not process)
+    and every table write it made is on the broker; before that, nothing of it is.
 
     ``on_tick`` (an agent that holds events back, e.g. for a slower input) runs every
     ``STREAMAPP_TICK_SECONDS`` between batches, never during one, with the same rule for
@@ -663,15 +656,13 @@ async def run_batches(
     order = progress.order_of(agent)
     processor = BatchProcessor(pipeline, app, agent)
     one_at_a_time = asyncio.Lock()  # a batch or a tick, never both
-    # the acknowledgements of processed batches, oldest first; each waits for the one before
-    acknowledging: deque[asyncio.Task] = deque()
-    last: asyncio.Task | None = None  # the newest (after one fails, none acknowledges)
 
-    async def on_changelog(writes: list[asyncio.Future]) -> bool:
-        """Wait until ``writes`` are on the changelog; False (and a permanent stall) when
-        they never got there."""
+    async def stored(work: Awaitable[None]) -> bool:
+        """``work``, then wait until its table writes are on the changelog; False (and a
+        permanent stall) when they never got there."""
+        await work
         try:
-            await asyncio.gather(*writes)
+            await tables.written(agent)
         except Exception as error:
             # The state is not on the changelog: nothing may be acknowledged, and only a
             # restart reads these events again.
@@ -685,26 +676,14 @@ async def run_batches(
             return False
         return True
 
-    async def acknowledge(
-        before: asyncio.Task | None, writes: list[asyncio.Future], events: list
-    ) -> bool:
-        """The batch's events acknowledged, once the batch before is and the batch's table
-        writes are on the changelog."""
-        if (before is None or await before) and await on_changelog(writes):
-            for event in events:
-                await stream.ack(event)
-            return True
-        return False
-
     async def ticked() -> None:
         checkpoint = Checkpoint()
         await on_tick(checkpoint)
         await checkpoint.commit()
-        await on_changelog(tables.unwritten(agent))
 
     async def tick() -> None:
         try:
-            await ticked()
+            await stored(ticked())
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -753,24 +732,14 @@ async def run_batches(
                 if not admitted:
                     continue
                 records = [record for event in admitted for record in records_of(event)]
-                while len(acknowledging) >= ACKS_IN_FLIGHT or (
-                    acknowledging and acknowledging[0].done()
-                ):
-                    await acknowledging.popleft()
                 async with one_at_a_time:
                     progress.enter()
                     try:
-                        await processor.process(records, handle)
-                    except BaseException:
+                        if await stored(processor.process(records, handle)):
+                            for event in admitted:
+                                await stream.ack(event)
+                    finally:
                         progress.leave()
-                        raise
-                    writes = tables.unwritten(agent)
-                acknowledged = asyncio.ensure_future(acknowledge(last, writes, admitted))
-                # in flight until acknowledged or given up (a done callback runs even for a
-                # task cancelled before it started)
-                acknowledged.add_done_callback(lambda _: progress.leave())
-                acknowledging.append(acknowledged)
-                last = acknowledged
     except Exception as error:
         # Only a bug gets here: the batch in hand stays unacknowledged, so the partition
         # commits no further until a restart reads it again. Say so on /ready.
@@ -784,8 +753,6 @@ async def run_batches(
     finally:
         if ticker is not None:
             ticker.cancel()
-        for waiting in acknowledging:  # unacknowledged: read again by the next owner
-            waiting.cancel()
 
 
 class Input(NamedTuple):

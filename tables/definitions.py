@@ -41,10 +41,12 @@ class DurableTable(faust.Table):
         self.unacknowledged.setdefault(agent.name if agent else "", []).append(sent)
         return sent
 
-    def unwritten(self, agent: str) -> list[faust.types.FutureMessage]:
-        """The changelog writes ``agent`` made since it last asked: their acknowledgements
-        by the broker, for the asker alone to wait for."""
-        return self.unacknowledged.pop(agent, [])
+    async def written(self, agent: str) -> None:
+        """Returns once every changelog write ``agent`` made is acknowledged by the broker
+        (an agent takes one batch at a time, so nothing else waits for these)."""
+        sent = self.unacknowledged.pop(agent, None)
+        if sent:
+            await asyncio.gather(*sent)
 
 
 @dataclass
@@ -82,14 +84,10 @@ class Tables:
         tables = [getattr(t, "table", t) for t in tables]
         return {t.name: t for t in tables}
 
-    def unwritten(self, agent: str) -> list[faust.types.FutureMessage]:
-        """Every table write ``agent`` made since it last asked, as the broker's
-        acknowledgements to wait for."""
-        return [sent for table in self.all().values() for sent in table.unwritten(agent)]
-
     async def written(self, agent: str) -> None:
         """Returns once every table write ``agent`` made is on the broker."""
-        await asyncio.gather(*self.unwritten(agent))
+        for table in self.all().values():
+            await table.written(agent)
 
     @property
     def windowed(self) -> set[str]:

@@ -440,11 +440,10 @@ async def test_a_tick_runs_between_batches_and_its_table_writes_are_waited_for(a
         ticks.append(time.monotonic())
         seen_in_flight.append(pipeline.progress.in_flight)
 
-    def tables_unwritten(agent: str) -> list:
+    async def tables_written(agent: str) -> None:
         written.set()
-        return []
 
-    pipeline.tables.unwritten = tables_unwritten
+    pipeline.tables.written = tables_written
 
     async def handle(batch, checkpoint) -> None:
         pass
@@ -752,73 +751,3 @@ async def test_an_idle_stream_does_not_wake_until_something_comes(app, monkeypat
         await running.put("first")
         await until(lambda: bool(sizes))
     assert idle_waits == 1 and sizes == [1]
-
-
-class ChangelogWrites:
-    """Stands in for the tables' changelog acknowledgements: one future per batch, settled
-    by the test; and the events acknowledged, in order."""
-
-    def __init__(self, app, monkeypatch) -> None:
-        self.pending: list[asyncio.Future] = []
-        self.acked: list = []
-        monkeypatch.setattr(app.pipeline.tables, "unwritten", self.unwritten)
-
-        async def ack(stream, event) -> bool:
-            self.acked.append(event.value)
-            return True
-
-        monkeypatch.setattr(runtime.RuntimeStream, "ack", ack)
-
-    def unwritten(self, agent: str) -> list[asyncio.Future]:
-        self.pending.append(asyncio.get_running_loop().create_future())
-        return [self.pending[-1]]
-
-
-def pipelined_agent(app, processed: list):
-    async def handle(batch, checkpoint) -> None:
-        processed.append([record.value for record in batch])
-
-    return app.agent(app.channel(), name="pipelined")(
-        lambda stream: runtime.run_batches(stream, app.pipeline, handle, size=1, within=0.01)
-    )
-
-
-async def test_a_batch_is_acknowledged_after_its_changelog_writes_and_the_batch_before(
-    app, monkeypatch
-):
-    """The next batch is processed while the one before waits for the changelog; each is
-    acknowledged only once its own writes and the batch before it are."""
-    writes, processed = ChangelogWrites(app, monkeypatch), []
-    async with pipelined_agent(app, processed).test_context() as running:
-        await running.put("first")
-        await until(lambda: len(writes.pending) == 1)
-        await running.put("second")
-        await until(lambda: len(writes.pending) == 2)
-        assert processed == [["first"], ["second"]]  # not held back by the first's writes
-        writes.pending[1].set_result(None)
-        await asyncio.sleep(0.05)
-        assert writes.acked == []  # the first batch is not acknowledged yet
-        assert app.pipeline.progress.in_flight == 2
-        writes.pending[0].set_result(None)
-        await until(lambda: len(writes.acked) == 2)
-    assert writes.acked == ["first", "second"]
-    assert app.pipeline.progress.in_flight == 0
-
-
-async def test_a_changelog_write_that_failed_acknowledges_nothing_after_it(app, monkeypatch):
-    writes, processed = ChangelogWrites(app, monkeypatch), []
-    async with pipelined_agent(app, processed).test_context() as running:
-        await running.put("first")
-        await until(lambda: len(writes.pending) == 1)
-        await running.put("second")
-        await until(lambda: len(writes.pending) == 2)
-        writes.pending[1].set_result(None)
-        writes.pending[0].set_exception(KafkaConnectionError("broker gone"))
-        await until(lambda: app.pipeline.progress.in_flight == 0)
-        await running.put("third")
-        await until(lambda: len(writes.pending) == 3)
-        writes.pending[2].set_result(None)
-        await asyncio.sleep(0.05)
-    assert processed == [["first"], ["second"], ["third"]] and writes.acked == []
-    reason = app.pipeline.progress.stalled(longer_than=60)["pipelined"][1]
-    assert "did not reach the changelog" in reason and "restart the worker" in reason
