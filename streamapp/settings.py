@@ -88,14 +88,20 @@ class Settings(BaseSettings):
     )
 
     fetch_max_wait_ms: int = Field(
-        20,
+        500,
         ge=1,
-        description="Longest the broker holds a fetch that finds nothing new. The consumer has "
-        "one fetch in flight per broker: a partition whose fetched messages are still being "
-        "delivered is left out of the next fetch, and is fetched again only once that one "
-        "returns, so this bounds how long a busy partition waits (faust's 1,500 ms held live "
-        "quotes back for 1-2 s). Each empty answer costs the consumer ~2 ms of CPU: at 20 ms "
-        "an idle worker spends ~8 % of a core on them.",
+        description="Longest the broker holds a fetch that finds nothing new (faust's 1,500 ms; "
+        "each empty answer costs the consumer ~2 ms of CPU).",
+    )
+    fetch_hold_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How long fetched messages may wait for the worker to take them before the "
+        "consumer fetches the other partitions without theirs. That fetch is held by the "
+        "broker until something comes on those partitions, and the waiting partition is "
+        "fetched again only after it: at aiokafka's 0.1 s, live quotes came in bursts every "
+        "1-2 s. A partition the worker does not take (its stream's buffer is full) holds "
+        "every fetch back this long.",
     )
 
     stall_seconds: float = Field(

@@ -468,15 +468,24 @@ def test_the_runtime_consumer_belongs_to_this_app_alone(app):
     assert aiokafka_driver.Consumer.ack is not runtime.RuntimeConsumer.ack
 
 
-async def test_the_broker_holds_an_empty_fetch_only_as_long_as_the_setting_says(app, settings):
-    """faust's consumer asks the broker to hold a fetch that finds nothing for 1.5 s; a
-    partition left out of that fetch (its messages were still being delivered) then waited
-    for it, and live quotes came 1-2 s late."""
+async def test_fetched_messages_hold_the_next_fetch_as_long_as_the_settings_say(
+    app, settings, monkeypatch
+):
+    """aiokafka fetched the other partitions without a busy one once its messages had
+    waited 0.1 s for faust, and the broker held that fetch up to faust's 1.5 s: the busy
+    partition's next messages waited for it, and live quotes came 1-2 s late."""
     thread = app.consumer._new_consumer_thread()
     assert isinstance(thread, runtime.RuntimeConsumerThread)
     client = thread._create_worker_consumer(app.transport)
-    assert client._fetch_max_wait_ms == settings.fetch_max_wait_ms == 20
+    assert client._fetch_max_wait_ms == settings.fetch_max_wait_ms == 500
     await client.stop()
+
+    async def start_consumer(self) -> None:  # what faust's does, without a broker
+        self._consumer = SimpleNamespace(_fetcher=SimpleNamespace(_prefetch_backoff=0.1))
+
+    monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
+    await thread.on_start()
+    assert thread._consumer._fetcher._prefetch_backoff == settings.fetch_hold_seconds == 1.0
 
 
 async def test_changelog_partitions_are_fetched_only_while_faust_reads_them(app, monkeypatch):
