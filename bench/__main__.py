@@ -158,7 +158,11 @@ def rebuilt_worker_live(settings: Settings, args: argparse.Namespace, run: str) 
     )  # fmt: skip
     with worker_process(settings) as worker:
         recovery = watch_recovery(settings.canonical_url)
-        log.info("recovery: %s records in %.2f s", f"{recovery.records:,}", recovery.seconds)
+        log.info(
+            "recovery: %s records in %.2f s (polled); the bulk restore: %s records in %.2f s",
+            f"{recovery.records:,}", recovery.seconds,
+            f"{recovery.bulk_records:,}", recovery.bulk_seconds,
+        )  # fmt: skip
         peak_after_recovery = peak_rss_mb(worker.pid)
         feed = LiveFeed.from_real_match(settings.data_dir, LIVE_LEAGUE, args.season, run)
         log.info("live: %s v %s, game %s", feed.home_team, feed.away_team, feed.game_id)

@@ -1,10 +1,14 @@
 """How fast a worker rebuilds its tables from their changelogs.
 
 The worker's local state is deleted and the worker started again; its ``/metrics`` is
-polled while it recovers. The rate is the changelog records applied over the span from
-the first sign of recovery (records to go, or applied) to the last record applied, so the
-worker's start-up and the group join before it are left out; the worker's own figures
-(``streamapp_last_recovery_*``: rebalance start to ready) are kept beside it. The
+polled while it recovers. The worker rebuilds its tables in bulk (tables.bulk_restore) and
+times that itself (``streamapp_last_bulk_restore_*``: the restore consumer's start to the
+last record written): when the bulk restore applied every record, the rate is its own.
+Otherwise (faust's per-record recovery applied some) the rate is the changelog records
+applied over the polled span from the first sign of recovery (records to go, or applied)
+to the last record applied. Either way the worker's start-up and the group join are left
+out; the worker's own figures (``streamapp_last_recovery_*``: rebalance start to ready)
+are kept beside it. The
 changelogs are also read by a plain consumer beforehand: their size in bytes (a record is
 a whole table value, some of them hundreds of kilobytes) and what reading them costs.
 """
@@ -35,9 +39,13 @@ class Recovery:
     seconds: float  # first sign of recovery to the last record applied (± one poll)
     until_ready_seconds: float  # the worker's: rebalance start to ready
     until_ready_records: int
+    bulk_records: int  # the worker's: written by its bulk restore
+    bulk_seconds: float
 
     @property
     def records_per_second(self) -> float | None:
+        if self.bulk_records == self.records and self.bulk_seconds > 0:
+            return self.bulk_records / self.bulk_seconds
         return self.records / self.seconds if self.seconds > 0 else None
 
     def to_dict(self) -> dict:
@@ -100,6 +108,8 @@ def watch_recovery(url: str, timeout: float = 900.0) -> Recovery:
                         seconds=last_applied_at - started if last_applied_at else 0.0,
                         until_ready_seconds=ready_seconds,
                         until_ready_records=int(total(samples, "streamapp_last_recovery_records")),
+                        bulk_records=int(total(samples, "streamapp_last_bulk_restore_records")),
+                        bulk_seconds=total(samples, "streamapp_last_bulk_restore_seconds"),
                     )
             time.sleep(POLL_SECONDS)
     finally:

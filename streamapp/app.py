@@ -37,6 +37,7 @@ from streamapp.metrics import Metrics
 from streamapp.operations import RecoveryTimer
 from streamapp.settings import Settings, get_settings
 from streamapp.views import register_views
+from tables.bulk_restore import BulkRestoringTableManager
 from tables.definitions import DurableTable, define_tables
 
 AGENT_MODULES = (
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         autodiscover=False,
         web_enabled=True,
         Table=DurableTable,
+        TableManager=BulkRestoringTableManager,
         Stream=RuntimeStream,
         producer_max_request_size=settings.max_message_bytes,
         producer_linger=settings.producer_linger_seconds,

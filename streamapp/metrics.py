@@ -154,6 +154,17 @@ class Metrics:
             "Changelog records applied (active and standby) during the last rebalance.",
             registry=self.registry,
         )
+        self.last_bulk_restore_seconds = Gauge(
+            "streamapp_last_bulk_restore_seconds",
+            "Seconds the last rebalance's bulk restore took (tables.bulk_restore: the active "
+            "changelogs read by a plain consumer into the stores, before faust's recovery).",
+            registry=self.registry,
+        )
+        self.last_bulk_restore_records = Gauge(
+            "streamapp_last_bulk_restore_records",
+            "Changelog records the last rebalance's bulk restore wrote into the stores.",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "streamapp_ready",
             "1 when partitions are assigned and tables recovered.",

@@ -82,12 +82,17 @@ class RecoveryTimer(faust.Sensor):
         metrics = self.pipeline.metrics
         metrics.last_recovery_seconds.set(seconds)
         metrics.last_recovery_records.set(records)
+        restored = app.tables.recovery.last_restore
+        metrics.last_bulk_restore_seconds.set(restored.seconds)
+        metrics.last_bulk_restore_records.set(restored.records)
         log.info(
             "recovered in %.2f s (rebalance start to ready): %d changelog records applied, "
-            "%.0f records/s",
+            "%.0f records/s; %d of them in bulk in %.2f s",
             seconds,
             records,
             records / seconds if seconds else 0.0,
+            restored.records,
+            restored.seconds,
         )
 
 
