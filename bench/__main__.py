@@ -191,7 +191,7 @@ def figures(
 def details(
     monte_carlo: MonteCarlo, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None
 ) -> dict:
-    recovery_seconds = rebuilt.recovery.seconds
+    recovery_seconds = rebuilt.recovery.measured_seconds
     return {
         "throughput": season.throughput.to_dict(),
         "recovery": rebuilt.recovery.to_dict()

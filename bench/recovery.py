@@ -43,13 +43,20 @@ class Recovery:
     bulk_seconds: float
 
     @property
-    def records_per_second(self) -> float | None:
+    def measured_seconds(self) -> float:
+        """The bulk restore's own time when it applied every record, else the polled span."""
         if self.bulk_records == self.records and self.bulk_seconds > 0:
-            return self.bulk_records / self.bulk_seconds
-        return self.records / self.seconds if self.seconds > 0 else None
+            return self.bulk_seconds
+        return self.seconds
+
+    @property
+    def records_per_second(self) -> float | None:
+        seconds = self.measured_seconds
+        return self.records / seconds if seconds > 0 else None
 
     def to_dict(self) -> dict:
         return asdict(self) | {
+            "measured_seconds": self.measured_seconds,
             "records_per_second": self.records_per_second,
             "poll_seconds": POLL_SECONDS,
         }

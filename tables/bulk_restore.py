@@ -124,7 +124,10 @@ async def restore_in_bulk(app: AppT, tables: dict[TP, CollectionT]) -> Restored:
         while todo:
             fetched = await consumer.getmany(*todo, timeout_ms=POLL_TIMEOUT_MS)
             for tp, records in fetched.items():
-                tables[tp].apply_changelog_batch([as_event(r) for r in records])
+                # a key's last record in the fetch is all the store keeps of it (as
+                # compaction would): the earlier ones are never written
+                latest = {r.key: r for r in records}
+                tables[tp].apply_changelog_batch([as_event(r) for r in latest.values()])
                 restored.records += len(records)
                 restored.bytes += sum(len(r.value or b"") for r in records)
                 last_record_at = time.monotonic()
