@@ -24,7 +24,9 @@ from faust.stores.rocksdb import Store as RocksDBStore
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth, server_list
-from faust.types import TP, AppT, CollectionT
+from faust.types import TP, AppT
+
+from tables.definitions import DurableTable
 
 log = logging.getLogger(__name__)
 FETCH_MAX_BYTES = 64 * 1024 * 1024  # a fetch holds many large records (whole table values)
@@ -70,7 +72,7 @@ def as_event(record: ConsumerRecord) -> ChangelogEvent:
     )
 
 
-def first_offsets(tables: dict[TP, CollectionT]) -> dict[TP, int | None]:
+def first_offsets(tables: dict[TP, DurableTable]) -> dict[TP, int | None]:
     """Where each changelog partition's store stops: the offset after the last one it
     applied, or None (read from the earliest record kept)."""
     first = {}
@@ -95,7 +97,7 @@ def consumer_for(app: AppT) -> AIOKafkaConsumer:
     )
 
 
-async def restore_in_bulk(app: AppT, tables: dict[TP, CollectionT]) -> Restored:
+async def restore_in_bulk(app: AppT, tables: dict[TP, DurableTable]) -> Restored:
     """Brings the store of every changelog partition in ``tables`` up to the partition's
     high watermark at the time of the call. Raises TimeoutError if no record comes for
     STALL_SECONDS while some are missing."""
@@ -127,7 +129,8 @@ async def restore_in_bulk(app: AppT, tables: dict[TP, CollectionT]) -> Restored:
                 # a key's last record in the fetch is all the store keeps of it (as
                 # compaction would): the earlier ones are never written
                 latest = {r.key: r for r in records}
-                tables[tp].apply_changelog_batch([as_event(r) for r in latest.values()])
+                events = [as_event(r) for r in latest.values()]
+                tables[tp].apply_compacted_changelog(events, replayed=len(records))
                 restored.records += len(records)
                 restored.bytes += sum(len(r.value or b"") for r in records)
                 last_record_at = time.monotonic()
@@ -166,7 +169,9 @@ class BulkRecovery(Recovery):
         actives = {
             tp: by_topic[tp.topic]
             for tp in self.app.assignor.assigned_actives()
-            if tp.topic in by_topic and isinstance(by_topic[tp.topic].data, RocksDBStore)
+            if tp.topic in by_topic
+            and isinstance(by_topic[tp.topic], DurableTable)
+            and isinstance(by_topic[tp.topic].data, RocksDBStore)
         }
         if not actives:
             return

@@ -35,6 +35,12 @@ class DurableTable(faust.Table):
         super().apply_changelog_batch(batch)
         self.changelog_records_applied += len(batch)
 
+    def apply_compacted_changelog(self, batch: list[faust.types.EventT], replayed: int) -> None:
+        """Writes ``batch``: the last record of each key among ``replayed`` changelog
+        records (tables.bulk_restore), which all count as applied."""
+        super().apply_changelog_batch(batch)
+        self.changelog_records_applied += replayed
+
     def send_changelog(self, *args: Any, **kwargs: Any) -> faust.types.FutureMessage:
         sent = super().send_changelog(*args, **kwargs)
         agent = current_agent()  # tables are written from agents only (faust needs an event)
