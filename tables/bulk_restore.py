@@ -1,12 +1,13 @@
 """Rebuilding a worker's tables from their changelogs in bulk, before faust's recovery.
 
 faust restores a table record by record: every changelog record is decoded, passed through
-the conductor and a queue, and checked against every partition's remaining count, which
-came to ~3,000 records/s here while a plain consumer reads the same changelogs 40x faster.
-So once a rebalance has opened the stores of this worker's active partitions, each of their
+the conductor and a queue, and checked against every partition's remaining count: a
+season's tables took it 7 s (~4,000 records/s), a plain consumer read them in 0.3 s. So
+once a rebalance has opened the stores of this worker's active partitions, each of their
 changelogs is read by a plain consumer (no group) from the store's persisted offset to the
 high watermark, and the raw records are written into the store by write batch (faust's own
-``apply_changelog_batch``, which also persists the offset). faust's recovery then starts
+``apply_changelog_batch``, which also persists the offset), only the last record of a key
+in each fetch, as compaction would keep it. faust's recovery then starts
 from those offsets and reads only what arrived since. If the bulk read fails, nothing is
 lost: the store holds a prefix of its changelog with the matching offset, and faust's
 recovery reads the rest. Standby partitions are left to faust, which follows them anyway.
