@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 from faust.agents.agent import current_agent
+from faust.stores.base import SerializedStore
 
 from schemas.feeds import FEEDS
 
@@ -40,6 +41,16 @@ class DurableTable(faust.Table):
         records (tables.bulk_restore), which all count as applied."""
         super().apply_changelog_batch(batch)
         self.changelog_records_applied += replayed
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        # faust encodes a value twice, for the changelog and for the store; encoded bytes
+        # pass through both unchanged (the serializers skip bytes), so it is encoded once.
+        # A memory store keeps objects, not bytes: it gets the value itself.
+        if isinstance(self.data, SerializedStore):
+            value = self.app.serializers.dumps_value(
+                self.value_type, value, serializer=self.value_serializer
+            )
+        super().__setitem__(key, value)
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> faust.types.FutureMessage:
         sent = super().send_changelog(*args, **kwargs)
