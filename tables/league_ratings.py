@@ -316,8 +316,10 @@ class LeagueRatings:
         self._models.clear()
         self._enter_season(game.season, params)
         out = Outputs()
-        if game.game_id in self.finished:
-            # Already over: a fixture or result delivered again after a restart changes nothing.
+        if game.game_id in self.finished or self._known_fixture(game):
+            # Already over, or this very fixture already known: delivered again after a
+            # restart (at-least-once upstream), it changes nothing. Forecast again, a known
+            # fixture would republish its prediction with whatever came since.
             return out
         self._admit(game.home_team, game, params)
         self._admit(game.away_team, game, params)
@@ -347,6 +349,15 @@ class LeagueRatings:
             if {other["home"], other["away"]} & {game.home_team, game.away_team}:
                 self._forecast(game_id, game, params, min_change, alert_on_outliers, out)
         return out
+
+    def _known_fixture(self, game: GameEvent) -> bool:
+        entry = self.upcoming.get(game.game_id)
+        return (
+            game.status is GameStatus.SCHEDULED
+            and entry is not None
+            and (entry["home"], entry["away"], entry["start"], entry["type"])
+            == (game.home_team, game.away_team, millis(game.start_time), game.game_type)
+        )
 
     def _observe_quote(
         self, quote: OddsQuote, params: ModelParams, min_change: float, alert_on_outliers: bool

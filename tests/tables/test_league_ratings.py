@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 import pytest
 
@@ -94,12 +96,41 @@ def test_a_repeated_final_counts_once():
 
 def test_small_moves_are_not_re_emitted_but_a_new_version_is():
     state = LeagueRatings(Sport.SOCCER, "E0")
-    fixture = event("A", "B", "scheduled", "2021-08-01T00:00:00Z")
-    assert state.observe(fixture, PARAMS, 0.005).predictions
-    assert not state.observe(fixture, PARAMS, 0.005).predictions
+    state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    # another game's fixture leaves A-B's model-only probabilities as they were
+    quiet = event("C", "D", "scheduled", "2021-08-02T00:00:00Z")
+    assert [p.game_id for p in state.observe(quiet, PARAMS, 0.005).predictions] == ["C-D"]
+    market(state, "A-B", "pinnacle", (2.0, 3.5, 4.0), "2021-08-06T15:00:00Z")
+    same = market(state, "A-B", "pinnacle", (2.0, 3.5, 4.0), "2021-08-06T16:00:00Z")
+    assert not same.predictions  # the same prices an hour later: nothing moved
     v2 = ModelParams.from_dict({"version": "v2"})
-    [again] = state.observe(fixture, v2, 0.005).predictions
-    assert again.model_version == "v2"
+    for selection, price in (("home", 2.0), ("draw", 3.5), ("away", 4.0)):
+        update = quote("A-B", "pinnacle", selection, price, "2021-08-06T17:00:00Z")
+        outputs = state.observe(update, v2, 0.005)
+    again = {p.model: p.model_version for p in outputs.predictions}
+    assert again == {MODEL_ONLY: "v2", MARKET_AWARE: "v2"}
+
+
+def test_a_fixture_delivered_again_after_later_events_changes_nothing():
+    """At-least-once upstream: a fixture sent again after a restart, once its game's
+    prices and another game's result were applied, must not republish the game's
+    prediction with what came since (the offline run sees it once; seen in the SIGKILL
+    test: the game's next prediction, at its closing price, was then never made)."""
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    fixture = event("A", "B", "scheduled", "2021-08-01T00:00:00Z")
+    state.observe(fixture, PARAMS, 0.005)
+    market(state, "A-B", "pinnacle", (2.0, 3.5, 4.0), "2021-08-06T15:00:00Z")
+    state.observe(event("C", "D", "scheduled", "2021-08-01T01:00:00Z"), PARAMS, 0.005)
+    result = event("C", "D", "final", "2021-08-07T17:00:00Z", score=(6, 3))
+    # a high-scoring game elsewhere moves the league's goal means, not A-B's prediction yet
+    assert "A-B" not in {p.game_id for p in state.observe(result, PARAMS, 0.005).predictions}
+    before = orjson.dumps(state.to_dict())
+    assert not state.observe(fixture, PARAMS, 0.0)  # (min change 0: any news is said)
+    assert orjson.dumps(state.to_dict()) == before
+    kickoff = fixture.start_time + timedelta(hours=3)
+    moved = fixture.model_copy(update={"start_time": kickoff})
+    # a changed kickoff is news: the game is predicted again
+    assert {p.game_id for p in state.observe(moved, PARAMS, 0.0).predictions} == {"A-B"}
 
 
 def test_new_season_regresses_ratings():
