@@ -137,7 +137,8 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 record.value.decode(), now, record.index,
             )  # fmt: skip
         idle = idle_inputs(app, pipeline, inputs, partition)
-        released = release(merge, FEEDS, settings.merge_max_wait_seconds, now, idle)
+        live_from = round((now - settings.live_window_seconds) * 1000)
+        released = release(merge, FEEDS, settings.merge_max_wait_seconds, now, idle, live_from)
         if not released and not records:
             hold(key, partition, merge, idle)
             return  # nothing changed: nothing to store

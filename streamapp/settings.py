@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         "this long, is idle: it holds no other feed's events back (a live quote does not wait "
         "for a quiet games feed). Covers a producer whose topics reach the broker a moment apart.",
     )
+    live_window_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="An event whose event time is within this long of now is live: it waits "
+        "for no idle input. An older one (a replay, a backlog after downtime) passes an idle "
+        "input only when every input of its league is idle, so its order is the offline one.",
+    )
     tick_seconds: float = Field(
         0.05,
         gt=0,

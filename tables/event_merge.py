@@ -9,8 +9,10 @@ event waits only for the *other* feeds, and only while it is past their latest e
 (the watermark of each input), and only for inputs that are not idle. An input is idle when
 the agent has taken everything the broker holds for it and nothing has come for a moment
 (agents.runtime): live, a games feed is quiet for hours between fixtures and finals, and a
-quote must not wait for it; in a fast replay the inputs are never idle before its end, so
-the order is exactly the offline one. A feed that stops but is not idle (a stuck producer
+quote must not wait for it. An event from before the live window (a replay, a backlog after
+downtime) is in no hurry, and one feed's batch may reach the broker a moment behind the
+other's (the README, "Predictions"): it passes an idle input only
+when every input is idle, so a fast replay's order is exactly the offline one. A feed that stops but is not idle (a stuck producer
 upstream still writing other leagues) would hold events back, so one that has waited
 ``max_wait`` seconds of wall-clock time is released regardless, with everything older than
 it.
@@ -87,20 +89,25 @@ def release(
     max_wait: float = 0.0,
     now: float = 0.0,
     idle: frozenset[str] = frozenset(),
+    live_from: int | None = None,
 ) -> list[Released]:
     """Every buffered event no other input can still precede (``idle`` inputs precede
     nothing more), or that has waited longer than ``max_wait`` seconds (0: no limit),
-    oldest first."""
+    oldest first. An event from before ``live_from`` (ms; a replayed or backlogged one)
+    passes an idle input only when every input is idle."""
     seen, pending = merge["seen"], merge["pending"]
     if not pending:
         return []
     waited_for = [(feed, seen.get(feed, -1)) for feed in feeds if feed not in idle]
+    before_live = waited_for if idle >= set(feeds) else [(f, seen.get(f, -1)) for f in feeds]
     overdue = [item[0] for item in pending if max_wait and item[_ARRIVED] <= now - max_wait]
     limit = max(overdue, default=-1)
     cut = 0
-    while cut < len(pending) and (
-        pending[cut][0] <= limit or not _may_be_preceded(pending[cut], waited_for)
-    ):
+    while cut < len(pending):
+        at = pending[cut][0]
+        live = live_from is None or at >= live_from
+        if at > limit and _may_be_preceded(pending[cut], waited_for if live else before_live):
+            break
         cut += 1
     released, merge["pending"] = pending[:cut], pending[cut:]
     return [_released(item) for item in released]

@@ -60,6 +60,32 @@ def test_an_idle_input_holds_nothing_back():
     ]
 
 
+def test_an_event_from_before_the_live_window_passes_an_idle_input_only_when_all_are():
+    """A replayed or backlogged event (older than ``live_from``) is not in a hurry: an idle
+    games input lets it through only once the odds input is idle too, so a games batch that
+    reaches the broker a moment behind the odds batch after it still goes first. A live
+    quote passes the idle games input at once."""
+    merge = new_merge()
+    push(merge, "games", 10, "g:0", 0, "fixture")
+    push(merge, "odds", 20, "o:0", 0, "old quote")
+    push(merge, "odds", 5 * DAY, "o:0", 1, "live quote")
+    games_idle = frozenset({"games"})
+    assert released(merge, FEEDS, 0, idle=games_idle, live_from=DAY) == [("games", "fixture")]
+    push(merge, "games", 15, "g:0", 1, "late final")  # the games batch that came behind
+    assert released(merge, FEEDS, 0, idle=games_idle, live_from=DAY) == [("games", "late final")]
+    assert released(merge, FEEDS, 0, idle=frozenset(FEEDS), live_from=DAY) == [
+        ("odds", "old quote"),
+        ("odds", "live quote"),
+    ]
+    merge = new_merge()
+    push(merge, "games", 10, "g:0", 0, "fixture")
+    push(merge, "odds", 5 * DAY, "o:0", 0, "live quote")
+    assert released(merge, FEEDS, 0, idle=games_idle, live_from=DAY) == [
+        ("games", "fixture"),
+        ("odds", "live quote"),
+    ]
+
+
 def test_any_arrival_order_gives_the_same_sequence():
     events = [("games", 5, 0, "a"), ("odds", 5, 0, "b"), ("odds", 7, 1, "c"), ("games", 9, 1, "d")]
     orders = [events, list(reversed(events)), events[1::2] + events[::2]]
