@@ -1,7 +1,13 @@
-"""Injury and lineup status per player, with the history of changes."""
+"""Injury and lineup status per player, with the history of changes.
+
+Ingest lets each feed through in event-time order, so an injury report or a lineup older
+than the one last applied is a copy sent again after a restart (at-least-once): applied,
+it would put an old status back on top of the history.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from schemas.injury import InjuryReport
@@ -14,6 +20,8 @@ def apply_injury(team_state: dict[str, Any] | None, report: InjuryReport) -> dic
     """A team's injury list after ``report``; a status is recorded only when it changes."""
     players = dict((team_state or {}).get("players", {}))
     player = players.get(report.player_id, {"history": []})
+    if _older(report.event_time, player.get("updated")):
+        return team_state
     at = report.event_time.isoformat()
     history = list(player["history"])
     if not history or history[-1]["status"] != report.status.value:
@@ -34,6 +42,8 @@ def apply_lineup(game_state: dict[str, Any] | None, lineup: LineupConfirmation) 
     """A game's lineups after ``lineup``; each change of a team's lineup is kept."""
     teams = dict((game_state or {}).get("teams", {}))
     team = teams.get(lineup.team, {"history": []})
+    if _older(lineup.event_time, team.get("updated")):
+        return game_state
     starters = sorted(p.player_id for p in lineup.players if p.starter)
     history = list(team["history"])
     if (
@@ -49,8 +59,13 @@ def apply_lineup(game_state: dict[str, Any] | None, lineup: LineupConfirmation) 
             }
         )
     teams[lineup.team] = {
+        "updated": lineup.event_time.isoformat(),
         "confirmed": lineup.confirmed,
         "players": [p.model_dump() for p in lineup.players],
         "history": history[-HISTORY_CAP:],
     }
     return {"game_id": lineup.game_id, "teams": teams}
+
+
+def _older(moment: datetime, last_applied: str | None) -> bool:
+    return last_applied is not None and moment < datetime.fromisoformat(last_applied)

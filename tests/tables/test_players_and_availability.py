@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from schemas import InjuryReport, LineupConfirmation, PlayerBoxScore
@@ -15,6 +17,8 @@ from tables.player_form import (
 from tables.stats import summary, trend
 from tables.strengths import expected_goals, updated_strengths
 from tests.schemas.examples import BOXSCORE, INJURY, LINEUP
+
+HOUR = timedelta(hours=1)
 
 
 def line(player: str, game: int, minutes: float, pts: int, fga: int) -> PlayerBoxScore:
@@ -74,6 +78,26 @@ def test_lineup_changes_are_kept():
     swapped = lineup.model_copy(update={"players": lineup.players[:1]})
     state = apply_lineup(state, swapped)
     assert len(state["teams"]["DEN"]["history"]) == 2
+
+
+def test_an_older_report_or_lineup_sent_again_after_a_restart_changes_nothing():
+    """At-least-once upstream: the copies of a QUESTIONABLE then OUT pair, sent again after
+    the OUT, must not put QUESTIONABLE back (nor a swapped lineup's old starters)."""
+    questionable = InjuryReport.model_validate(INJURY)
+    out = InjuryReport.model_validate(
+        {**INJURY, "event_id": "i2", "status": "OUT", "event_time": "2021-05-20T19:00:00Z"}
+    )
+    state = apply_injury(apply_injury(None, questionable), out)
+    again = apply_injury(apply_injury(state, questionable), out)
+    assert again == state
+    assert [h["status"] for h in again["players"]["2544"]["history"]] == ["QUESTIONABLE", "OUT"]
+    lineup = LineupConfirmation.model_validate(LINEUP)
+    swapped = lineup.model_copy(
+        update={"players": lineup.players[:1], "event_time": lineup.event_time + HOUR}
+    )
+    game = apply_lineup(apply_lineup(None, lineup), swapped)
+    assert apply_lineup(apply_lineup(game, lineup), swapped) == game
+    assert len(game["teams"]["DEN"]["history"]) == 2
 
 
 def test_strengths_move_toward_results():
