@@ -16,6 +16,7 @@ from agents.pipeline import Pipeline
 from agents.runtime import Checkpoint, run_events
 from schemas.alert import Alert, AlertKind
 from schemas.injury import InjuryReport
+from tables.availability import older_than
 from tables.keys import table_key
 from tables.props import (
     largest_move,
@@ -52,13 +53,17 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         """Project the team before and after the report; alert the moves; store."""
         key = table_key(report.partition_key, report.team)
         state = checkpoint.get(projections, key) or {"statuses": {}, "projections": {}}
+        reported = state.get("reported", {})  # player -> time of the status held
+        if older_than(report.event_time, reported.get(report.player_id)):
+            return  # a copy sent again after a restart: its status was overtaken
         before = dict(state["statuses"])
         if before.get(report.player_id) == report.status.value:
             return  # no change, nothing moves
         after = {**before, report.player_id: report.status.value}
+        reported = {**reported, report.player_id: report.event_time.isoformat()}
         team_state = team_games.get(key)
         if not team_state:
-            checkpoint.put(projections, key, {**state, "statuses": after})
+            checkpoint.put(projections, key, {**state, "statuses": after, "reported": reported})
             return  # no box scores of the team yet: nothing to project from
         opponent = next_opponent(team_state)
         league = report.partition_key
@@ -87,7 +92,8 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             await checkpoint.send(alerts, report.partition_key.encode(), alert.to_json())
             checkpoint.count(metrics.alerts.labels(alert.sport.value, alert.alert_kind.value))
         checkpoint.put(projections, key, {"statuses": after, "projections": new,
-                       "opponent": opponent, "updated": report.event_time.isoformat()})  # fmt: skip
+                       "opponent": opponent, "updated": report.event_time.isoformat(),
+                       "reported": reported})  # fmt: skip
 
     async def assess_report(record, checkpoint: Checkpoint) -> None:
         await assess(InjuryReport.from_clean_json(record.value), checkpoint)

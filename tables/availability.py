@@ -20,7 +20,7 @@ def apply_injury(team_state: dict[str, Any] | None, report: InjuryReport) -> dic
     """A team's injury list after ``report``; a status is recorded only when it changes."""
     players = dict((team_state or {}).get("players", {}))
     player = players.get(report.player_id, {"history": []})
-    if _older(report.event_time, player.get("updated")):
+    if older_than(report.event_time, player.get("updated")):
         return team_state
     at = report.event_time.isoformat()
     history = list(player["history"])
@@ -42,7 +42,7 @@ def apply_lineup(game_state: dict[str, Any] | None, lineup: LineupConfirmation) 
     """A game's lineups after ``lineup``; each change of a team's lineup is kept."""
     teams = dict((game_state or {}).get("teams", {}))
     team = teams.get(lineup.team, {"history": []})
-    if _older(lineup.event_time, team.get("updated")):
+    if older_than(lineup.event_time, team.get("updated")):
         return game_state
     starters = sorted(p.player_id for p in lineup.players if p.starter)
     history = list(team["history"])
@@ -67,5 +67,6 @@ def apply_lineup(game_state: dict[str, Any] | None, lineup: LineupConfirmation) 
     return {"game_id": lineup.game_id, "teams": teams}
 
 
-def _older(moment: datetime, last_applied: str | None) -> bool:
+def older_than(moment: datetime, last_applied: str | None) -> bool:
+    """Whether ``moment`` goes before ``last_applied`` (an ISO time; None: nothing yet)."""
     return last_applied is not None and moment < datetime.fromisoformat(last_applied)

@@ -31,8 +31,8 @@ class Feeds:
 
     def __init__(self, agent, settings):
         self.channel = agent.stream().channel
-        self.topics = {f: settings.topic(f"clean.{f}") for f in ("games", "odds")}
-        self.offsets = {"games": 0, "odds": 0}
+        self.topics = {f: settings.topic(f"clean.{f}") for f in ("games", "odds", "injuries")}
+        self.offsets = dict.fromkeys(self.topics, 0)
         # faust drops messages of an older consumer generation (from before a rebalance)
         self.generation = agent.app.consumer_generation_id
 
