@@ -9,12 +9,13 @@ from __future__ import annotations
 import random
 
 import orjson
+import pytest
 
 from tables.league_ratings import LeagueRatings
 from tables.model_params import DEFAULT_PARAMS
 from tests.tables.test_anomalies import fold, season
 
-EVENTS = 4_000  # two months of a Bundesliga season: fixtures, prices and results
+EVENTS = 4_000  # a month or two of a season: fixtures, prices and results
 RUNS = 15
 
 
@@ -43,8 +44,9 @@ def predicted(events) -> tuple[dict[str, bytes], bytes]:
     return outputs, orjson.dumps(state.to_dict())
 
 
-def test_copies_sent_again_behind_later_events_change_no_output_and_no_state(data_dir):
-    events = list(season(data_dir / "football-data" / "D1_2021.csv")[:EVENTS])
+@pytest.mark.parametrize("source", ["football-data/D1_2021.csv", "moneylines/nba.csv"])
+def test_copies_sent_again_behind_later_events_change_no_output_and_no_state(data_dir, source):
+    events = list(season(data_dir / source)[:EVENTS])
     again = with_copies_sent_again(events)
     assert len(again) > len(events) + RUNS * 20
 
