@@ -11,11 +11,11 @@ the agent has taken everything the broker holds for it and nothing has come for 
 (agents.runtime): live, a games feed is quiet for hours between fixtures and finals, and a
 quote must not wait for it. An event from before the live window (a replay, a backlog after
 downtime) is in no hurry, and one feed's batch may reach the broker a moment behind the
-other's (the README, "Predictions"): it passes an idle input only
-when every input is idle, so a fast replay's order is exactly the offline one. A feed that stops but is not idle (a stuck producer
-upstream still writing other leagues) would hold events back, so one that has waited
-``max_wait`` seconds of wall-clock time is released regardless, with everything older than
-it.
+other's (the README, "Predictions"): it passes an idle input only when every input is idle,
+so a fast replay's order is exactly the offline one. A feed that stops but is not idle (a
+stuck producer upstream still writing other leagues) would hold events back, so one that has
+waited ``max_wait`` seconds of wall-clock time is released regardless, with everything older
+than it.
 
 Redeliveries after a restart are recognised by their offsets and ignored; an event the
 feed stage sent twice (at-least-once after a rebalance) is dropped here while the first copy
