@@ -411,9 +411,14 @@ class Checkpoint:
     put into the tables, then (the runtime) those writes acknowledged on the changelogs,
     then the input offsets acknowledged. State put is read back by ``get`` until then, and
     a key put several times is written once; a batch that fails puts nothing, and counts
-    nothing (``count``: a batch tried again is counted once)."""
+    nothing (``count``: a batch tried again is counted once).
 
-    def __init__(self) -> None:
+    A batch's checkpoint may be ``absorb``-ed, once its outputs are on the broker, into one
+    that gathers the batches of a commit interval (``base``: what its reads see first):
+    their state is then put, and their offsets acknowledged, together."""
+
+    def __init__(self, base: Checkpoint | None = None) -> None:
+        self._base = base
         self._counts: list[tuple[Any, float]] = []
         self._outputs: list[asyncio.Future] = []
         self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
@@ -443,6 +448,8 @@ class Checkpoint:
         """The key's value as put in this checkpoint, or as ``cache`` keeps it, or as the
         table holds it (read in ``event``'s partition: by default the current event's)."""
         staged = self._state.get((table.name, key))
+        if staged is None and self._base is not None:
+            staged = self._base._state.get((table.name, key))
         if staged is not None:
             return staged[1]
         cached = cache.take(key) if cache is not None else None
@@ -490,6 +497,14 @@ class Checkpoint:
             awaited = set(map(id, outputs))
             self._outputs = [o for o in self._outputs if id(o) not in awaited]
         await asyncio.gather(*outputs)
+
+    def absorb(self, batch: Checkpoint) -> None:
+        """Take over what ``batch`` (whose outputs are on the broker) puts, writes and
+        counts, after what this checkpoint already holds."""
+        self._state.update(batch._state)
+        self._writes += batch._writes
+        self._kept.update(batch._kept)
+        self._counts += batch._counts
 
     async def commit(self) -> None:
         await self.delivered()
@@ -543,11 +558,20 @@ class BatchProcessor:
         self.pipeline, self.app, self.agent = pipeline, app, agent
         self.metrics = pipeline.metrics
 
-    async def process(self, batch: list[Record], handle: Handler) -> None:
+    async def process(
+        self, batch: list[Record], handle: Handler, into: Checkpoint | None = None
+    ) -> None:
+        """``into``: the commit interval's checkpoint, which takes the batch's once its
+        outputs are on the broker; without one, the batch's state is put at once."""
+
         async def attempt() -> None:
-            checkpoint = Checkpoint()
+            checkpoint = Checkpoint(base=into)
             await handle(batch, checkpoint)
-            await checkpoint.commit()
+            if into is None:
+                await checkpoint.commit()
+            else:
+                await checkpoint.delivered()
+                into.absorb(checkpoint)
 
         try:
             await self.retrying(attempt, batch)
@@ -561,7 +585,7 @@ class BatchProcessor:
         if len(batch) > 1:
             self.metrics.batch_failures.labels(self.agent, "split").inc()
             for record in batch:
-                await self.process([record], handle)
+                await self.process([record], handle, into)
             return
         await self.park(batch[0], failure)
 
@@ -645,7 +669,8 @@ async def run_batches(
     """The loop of an agent: ``handle`` gets batches of at most ``size`` events (or what
     came within ``within`` seconds; the ingest batch settings by default). A batch is
     acknowledged once ``handle`` is done with it (or parked what it could not process)
-    and every table write it made is on the broker; before that, nothing of it is.
+    and every table write it made is on the broker; before that, nothing of it is. Its
+    outputs are sent at once; its state is put with the rest of its commit interval's.
 
     ``on_tick`` (an agent that holds events back, e.g. for a slower input) runs every
     ``STREAMAPP_TICK_SECONDS`` between batches, never during one, with the same rule for
@@ -677,14 +702,42 @@ async def run_batches(
             return False
         return True
 
+    async def commit() -> None:
+        """Put the interval's state, wait for its changelog writes, then acknowledge the
+        offsets of its batches."""
+        checkpoint, events, current = interval.take()
+        if not current:
+            let_go_all(events)
+        elif await stored(checkpoint.commit()):
+            for event in events:
+                await stream.ack(event)
+
+    def let_go_all(events: list[faust.types.EventT]) -> None:
+        """Batches read before a rebalance store nothing: their partitions are read again
+        from the committed offsets, and may have a new owner."""
+        for event in events:
+            let_go(app.consumer, event.message)
+
+    def start() -> int:
+        """Before a batch or tick: an interval read before a rebalance is dropped (what
+        comes next must not build on its state); the seek epoch now."""
+        if interval.since is not None and interval.epoch != progress.seek_epoch:
+            let_go_all(interval.take()[1])
+        return progress.seek_epoch
+
     async def ticked() -> None:
-        checkpoint = Checkpoint()
+        epoch = start()
+        checkpoint = Checkpoint(base=interval.checkpoint)
         await on_tick(checkpoint)
-        await checkpoint.commit()
+        await checkpoint.delivered()
+        interval.checkpoint.absorb(checkpoint)
+        interval.add([], epoch)
+        if interval.due():
+            await commit()
 
     async def tick() -> None:
         try:
-            await stored(ticked())
+            await ticked()
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -693,30 +746,39 @@ async def run_batches(
         else:
             progress.unstall(agent)
 
-    async def ticking() -> None:
+    async def every(seconds: float, work: Callable[[], Awaitable[None]], when) -> None:
+        """``work`` every ``seconds`` while ``when()``, between batches, counted in flight
+        (a rebalance waits for it)."""
         while True:
-            await asyncio.sleep(pipeline.settings.tick_seconds)
-            if not app.flow_control.is_active():
-                continue  # a rebalance: the partitions' owner is being decided
+            await asyncio.sleep(seconds)
+            if not when() or not app.flow_control.is_active():
+                continue  # (a rebalance: the partitions' owner is being decided)
             async with one_at_a_time:
                 progress.enter()
                 try:
-                    await tick()
+                    await work()
                 finally:
                     progress.leave()
 
     # Only ``stream.ack`` below acknowledges: the take buffer restores this flag when it
     # closes, and an agent restarted on the same stream must not find it switched on.
     stream.enable_acks = False
-    # Created here, the ticker runs in the agent's context: its table writes are the agent's.
-    ticker = asyncio.ensure_future(ticking()) if on_tick else None
+    interval = CommitInterval(progress, pipeline.settings.commit_interval_seconds)
+    # Created here, these run in the agent's context: their table writes are the agent's.
+    timers = []
+    if on_tick:
+        timers.append(every(pipeline.settings.tick_seconds, tick, lambda: True))
+    if interval.seconds:  # what the interval gathered is stored even if no batch follows
+        timers.append(every(interval.seconds, commit, interval.due))
+    timers = [asyncio.ensure_future(timer) for timer in timers]
     try:
         # aclosing: a crash closes the take buffer now, not at garbage collection in
         # another context (its processor would keep holding the stream meanwhile).
         async with aclosing(stream.batches(size, within)) as batches:
             async for batch in batches:
-                if ticker is not None and ticker.done():
-                    ticker.result()  # the ticker crashed: so does the agent
+                for timer in timers:
+                    if timer.done():
+                        timer.result()  # a timer crashed: so does the agent
                 admitted = []
                 for event in batch:
                     message = event.message
@@ -736,9 +798,11 @@ async def run_batches(
                 async with one_at_a_time:
                     progress.enter()
                     try:
-                        if await stored(processor.process(records, handle)):
-                            for event in admitted:
-                                await stream.ack(event)
+                        epoch = start()
+                        await processor.process(records, handle, interval.checkpoint)
+                        interval.add(admitted, epoch)
+                        if interval.due():
+                            await commit()
                     finally:
                         progress.leave()
     except Exception as error:
@@ -752,8 +816,45 @@ async def run_batches(
         )
         raise
     finally:
-        if ticker is not None:
-            ticker.cancel()
+        for timer in timers:
+            timer.cancel()
+
+
+class CommitInterval:
+    """What an agent's batches (and ticks) put since its state was last stored, and their
+    events, acknowledged once it is: state is put, and offsets acknowledged, once per
+    ``seconds`` (0: after every batch), not per batch. A busy key (a live game's odds book,
+    rewritten with every batch) is then written once per interval. Outputs are not held:
+    each batch's are on the broker before the next batch starts. A worker that dies reads
+    the interval's batches again and sends their outputs again, with the same ids."""
+
+    def __init__(self, progress: StreamProgress, seconds: float) -> None:
+        self.progress, self.seconds = progress, seconds
+        self._reset()
+
+    def _reset(self) -> None:
+        self.checkpoint = Checkpoint()
+        self.events: list[faust.types.EventT] = []
+        self.since: float | None = None  # when the first batch of the interval was done
+        self.epoch = self.progress.seek_epoch
+
+    def add(self, events: list[faust.types.EventT], epoch: int) -> None:
+        """A batch (or tick) done, its checkpoint absorbed into ``checkpoint`` and its
+        outputs on the broker; ``epoch``: the seek epoch when it started (an interval
+        holds batches of one epoch: the runtime drops one of an earlier epoch first)."""
+        if self.since is None:
+            self.since, self.epoch = time.monotonic(), epoch
+        self.events += events
+
+    def due(self) -> bool:
+        return self.since is not None and time.monotonic() - self.since >= self.seconds
+
+    def take(self) -> tuple[Checkpoint, list[faust.types.EventT], bool]:
+        """The interval's checkpoint and events, and whether they may be stored and
+        acknowledged (no rebalance since they were read); a new interval starts."""
+        taken = self.checkpoint, self.events, self.epoch == self.progress.seek_epoch
+        self._reset()
+        return taken
 
 
 class Input(NamedTuple):

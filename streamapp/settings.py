@@ -170,6 +170,14 @@ class Settings(BaseSettings):
         "for no idle input. An older one (a replay, a backlog after downtime) passes an idle "
         "input only when every input of its league is idle, so its order is the offline one.",
     )
+    commit_interval_seconds: float = Field(
+        0.25,
+        ge=0,
+        description="How often an agent stores its state and acknowledges what it read "
+        "(0: after every batch). Outputs are sent with each batch; a busy key (a live game's "
+        "odds book) is written once per interval, not once per batch. A worker that dies "
+        "reads up to this much again, and sends its outputs again with the same ids.",
+    )
     tick_seconds: float = Field(
         0.05,
         gt=0,

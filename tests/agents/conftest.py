@@ -13,7 +13,11 @@ from streamapp.app import create_app
 
 @pytest.fixture
 def app(settings):
-    app = create_app(settings.model_copy(update={"store": "memory://"}))
+    # State stored after every batch: these tests read it right after each event (the
+    # commit interval has its own tests in test_runtime.py).
+    app = create_app(
+        settings.model_copy(update={"store": "memory://", "commit_interval_seconds": 0})
+    )
     app.finalize()
     app.flow_control.resume()
     app.pipeline.registry_loaded.set()  # no control topic here: the built-in version

@@ -760,3 +760,72 @@ async def test_an_idle_stream_does_not_wake_until_something_comes(app, monkeypat
         await running.put("first")
         await until(lambda: bool(sizes))
     assert idle_waits == 1 and sizes == [1]
+
+
+def counting_agent(app, monkeypatch, seconds: float):
+    """An agent that adds 1 to a table key per event, under a commit interval of
+    ``seconds``; what it processed, and for each event it acknowledged the key's stored
+    value at that moment."""
+    pipeline = app.pipeline
+    pipeline.settings = pipeline.settings.model_copy(update={"commit_interval_seconds": seconds})
+    table = pipeline.tables.team_form
+    where = runtime.partition_event(app, "clean.games", 0)
+    processed, acked = [], []
+
+    def stored() -> int | None:
+        with runtime.current_event(where):
+            return table.get("team")
+
+    async def written(agent: str) -> None:  # no broker here: nothing to wait for
+        pass
+
+    monkeypatch.setattr(pipeline.tables, "written", written)
+
+    async def handle(batch, checkpoint) -> None:
+        for record in batch:
+            count = (checkpoint.get(table, "team", where) or 0) + 1
+            checkpoint.put(table, "team", count, where)
+            processed.append(record.value)
+
+    async def run(stream) -> None:
+        ack = stream.ack
+
+        async def recording_ack(event) -> bool:
+            acked.append((event.value, stored()))
+            return await ack(event)
+
+        stream.ack = recording_ack
+        await runtime.run_batches(stream, pipeline, handle)
+
+    agent = app.agent(app.channel(), name="counting")(run)
+    return agent, processed, acked, stored
+
+
+async def test_a_commit_interval_stores_its_batches_state_once_then_acknowledges_them(
+    app, monkeypatch
+):
+    agent, processed, acked, stored = counting_agent(app, monkeypatch, seconds=1.0)
+    async with agent.test_context() as context:
+        for value in (b"1", b"2", b"3"):
+            await context.put(value, wait=False)
+        await until(lambda: len(processed) == 3, 5.0)
+        # processed, each batch building on the one before, but nothing stored or
+        # acknowledged before the interval ends
+        assert stored() is None and acked == []
+        await until(lambda: len(acked) == 3, 5.0)
+    # the state of all three was stored before the first acknowledgement
+    assert acked == [(b"1", 3), (b"2", 3), (b"3", 3)]
+
+
+async def test_batches_read_before_a_rebalance_store_nothing_and_are_let_go(app, monkeypatch):
+    agent, processed, acked, stored = counting_agent(app, monkeypatch, seconds=1.0)
+    let_go = []
+    monkeypatch.setattr(runtime, "let_go", lambda consumer, message: let_go.append(message.value))
+    async with agent.test_context() as context:
+        await context.put(b"before", wait=False)
+        await until(lambda: len(processed) == 1, 5.0)
+        app.pipeline.progress.sought_to({})  # a rebalance: the partition is read again
+        await context.put(b"after", wait=False)
+        await until(lambda: len(acked) == 1, 5.0)
+    # the batch after the rebalance built on the stored state, not on the dropped one
+    assert let_go == [b"before"] and acked == [(b"after", 1)]
