@@ -746,7 +746,9 @@ async def run_batches(
         else:
             progress.unstall(agent)
 
-    async def every(seconds: float, work: Callable[[], Awaitable[None]], when) -> None:
+    async def every(
+        seconds: float, work: Callable[[], Awaitable[None]], when: Callable[[], bool]
+    ) -> None:
         """``work`` every ``seconds`` while ``when()``, between batches, counted in flight
         (a rebalance waits for it)."""
         while True:

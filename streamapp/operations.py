@@ -9,6 +9,7 @@ import logging
 import time
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 
 from agents.pipeline import Pipeline
 
@@ -23,7 +24,11 @@ def readiness(app: faust.App) -> tuple[bool, str]:
 
     (faust's own ``app.rebalancing`` flag was seen stuck on a serving worker, so it is not
     part of the answer.)"""
-    if not app.consumer.assignment():
+    try:
+        assigned = app.consumer.assignment()
+    except ConsumerNotStarted:  # scraped in the moment between the web server and Kafka
+        return False, "starting: the Kafka consumer is not running yet"
+    if not assigned:
         return False, "no partitions assigned yet"
     if not app.tables.recovery.completed.is_set():
         remaining = app.tables.recovery.active_remaining_total()

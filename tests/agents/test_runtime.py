@@ -241,6 +241,11 @@ async def test_one_failing_event_of_a_batched_message_is_parked_alone_with_its_p
     assert letter.letter_id == "book-odds/clean.games/0/8/1"
 
 
+def test_a_worker_whose_consumer_has_not_started_is_not_ready_and_says_so(app):
+    # (/metrics and /ready answered 500 when scraped in that moment)
+    assert readiness(app) == (False, "starting: the Kafka consumer is not running yet")
+
+
 async def test_a_batch_stalled_past_the_limit_makes_the_worker_not_ready(app, monkeypatch):
     monkeypatch.setattr(app.consumer, "assignment", lambda: {GAMES})
     app.tables.recovery.completed.set()
