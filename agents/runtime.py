@@ -498,9 +498,10 @@ class Checkpoint:
             self._outputs = [o for o in self._outputs if id(o) not in awaited]
         await asyncio.gather(*outputs)
 
-    def absorb(self, batch: Checkpoint) -> None:
-        """Take over what ``batch`` (whose outputs are on the broker) puts, writes and
+    async def absorb(self, batch: Checkpoint) -> None:
+        """Once ``batch``'s outputs are on the broker, take over what it puts, writes and
         counts, after what this checkpoint already holds."""
+        await batch.delivered()
         self._state.update(batch._state)
         self._writes += batch._writes
         self._kept.update(batch._kept)
@@ -570,8 +571,7 @@ class BatchProcessor:
             if into is None:
                 await checkpoint.commit()
             else:
-                await checkpoint.delivered()
-                into.absorb(checkpoint)
+                await into.absorb(checkpoint)
 
         try:
             await self.retrying(attempt, batch)
@@ -705,7 +705,8 @@ async def run_batches(
     async def commit() -> None:
         """Put the interval's state, wait for its changelog writes, then acknowledge the
         offsets of its batches."""
-        checkpoint, events, current = interval.take()
+        current = interval.current()
+        checkpoint, events = interval.take()
         if not current:
             let_go_all(events)
         elif await stored(checkpoint.commit()):
@@ -721,7 +722,7 @@ async def run_batches(
     def start() -> int:
         """Before a batch or tick: an interval read before a rebalance is dropped (what
         comes next must not build on its state); the seek epoch now."""
-        if interval.since is not None and interval.epoch != progress.seek_epoch:
+        if not interval.current():
             let_go_all(interval.take()[1])
         return progress.seek_epoch
 
@@ -729,8 +730,7 @@ async def run_batches(
         epoch = start()
         checkpoint = Checkpoint(base=interval.checkpoint)
         await on_tick(checkpoint)
-        await checkpoint.delivered()
-        interval.checkpoint.absorb(checkpoint)
+        await interval.checkpoint.absorb(checkpoint)
         interval.add([], epoch)
         if interval.due():
             await commit()
@@ -769,10 +769,10 @@ async def run_batches(
     # Created here, these run in the agent's context: their table writes are the agent's.
     timers = []
     if on_tick:
-        timers.append(every(pipeline.settings.tick_seconds, tick, lambda: True))
+        ticks = every(pipeline.settings.tick_seconds, tick, lambda: True)
+        timers.append(asyncio.ensure_future(ticks))
     if interval.seconds:  # what the interval gathered is stored even if no batch follows
-        timers.append(every(interval.seconds, commit, interval.due))
-    timers = [asyncio.ensure_future(timer) for timer in timers]
+        timers.append(asyncio.ensure_future(every(interval.seconds, commit, interval.due)))
     try:
         # aclosing: a crash closes the take buffer now, not at garbage collection in
         # another context (its processor would keep holding the stream meanwhile).
@@ -838,7 +838,7 @@ class CommitInterval:
         self.checkpoint = Checkpoint()
         self.events: list[faust.types.EventT] = []
         self.since: float | None = None  # when the first batch of the interval was done
-        self.epoch = self.progress.seek_epoch
+        self.epoch: int | None = None  # the seek epoch its batches were read in
 
     def add(self, events: list[faust.types.EventT], epoch: int) -> None:
         """A batch (or tick) done, its checkpoint absorbed into ``checkpoint`` and its
@@ -851,10 +851,14 @@ class CommitInterval:
     def due(self) -> bool:
         return self.since is not None and time.monotonic() - self.since >= self.seconds
 
-    def take(self) -> tuple[Checkpoint, list[faust.types.EventT], bool]:
-        """The interval's checkpoint and events, and whether they may be stored and
-        acknowledged (no rebalance since they were read); a new interval starts."""
-        taken = self.checkpoint, self.events, self.epoch == self.progress.seek_epoch
+    def current(self) -> bool:
+        """False once a rebalance came after its batches were read: they may then be
+        neither stored nor acknowledged (an empty interval is current)."""
+        return self.epoch in (None, self.progress.seek_epoch)
+
+    def take(self) -> tuple[Checkpoint, list[faust.types.EventT]]:
+        """The interval's checkpoint and events; a new interval starts."""
+        taken = self.checkpoint, self.events
         self._reset()
         return taken
 
