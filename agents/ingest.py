@@ -82,6 +82,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         dead-lettered."""
         games: dict[str, list] = {}
         received = time.time()
+        latency = metrics.event_latency.labels(feed_name)
         for record in batch:
             message = record.message
             if malformed_batch(record):
@@ -96,9 +97,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                 log.exception("ingest-%s failed on %s:%d", feed_name, message.topic, message.offset)
                 await dead_letter(record, f"internal error: {error!r}", "internal", checkpoint)
                 continue
-            metrics.event_latency.labels(feed_name).observe(
-                max(0.0, received - event.event_time.timestamp())
-            )
+            latency.observe(max(0.0, received - event.event_time.timestamp()))
             games.setdefault(table_key(event.partition_key, event.order_group), []).append(
                 (record, event)
             )

@@ -265,8 +265,13 @@ def main() -> None:
     print(
         f"\nlive: {live.quotes_sent:,} quotes sent, {sum(live.outputs.values()):,} outputs "
         f"received {dict(live.outputs)}, {len(live.first_output_ms):,} quote updates with "
-        f"an output; worker behind by {live.raw_odds_lag_after_send} quotes when sending ended"
+        f"an output; {live.raw_odds_lag_after_send} raw quotes not yet committed when sending "
+        f"ended (offsets are committed every few seconds)"
     )
+    hops = live.to_dict()["hop_ms"]
+    print("where a quote's time went, p50 / p99 ms: " + ", ".join(
+        f"{hop} {figures['p50']:.0f} / {figures['p99']:.0f}" for hop, figures in hops.items()
+    ))  # fmt: skip
     if demo and not demo.succeeded:
         print(f"demo: failed (exit {demo.returncode}) after {demo.seconds:.0f} s: {demo.log_file}")
     print(f"results: {path} (also {args.out / 'latest.json'})")

@@ -14,6 +14,13 @@ updates that caused nothing (most: only moves of the sharp book change a predict
 count. Outputs caused by the fixture are counted apart. Nothing waits for ever: outputs are
 read until none came for ``quiet`` seconds or ``patience`` ran out after the last quote, and
 the counts say how much of what was expected came (the percentiles are None if nothing did).
+
+Where the time goes (``hop_ms``), per update with an output, from its last quote: sent to
+on the broker (the raw topic's append time: the bench stamps the run's raw odds and output
+topics with the broker's ``LogAppendTime``), then to its clean event read back by this
+consumer (the ingest hop), then to its first output on the broker (the prediction hop:
+book, model, alert), then to that output read here. The clean topics keep the event time
+their readers order by, so the ingest hop ends when this consumer reads the clean event.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from tqdm import tqdm
 
 from bench.live_feed import LiveFeed
@@ -40,6 +49,7 @@ log = logging.getLogger(__name__)
 OUTPUTS = ("predictions", "alerts")
 FIXTURE_HEAD_START = 1.0  # seconds between the fixture and the first quote
 TICK = timedelta(microseconds=1)
+HOPS = ("to the broker", "ingest", "prediction", "to the reader")
 
 
 @dataclass
@@ -53,6 +63,7 @@ class LiveLatency:
     wrong_trigger: int = 0  # a quote id that is not of the update with that event time
     first_output_ms: list[float] = field(default_factory=list)  # per update that caused one
     output_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    hop_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     # raw quotes the worker had not committed (commits are periodic: a few seconds' worth
     # may be processed already)
     raw_odds_lag_after_send: int | None = None
@@ -86,34 +97,75 @@ class LiveLatency:
                 }
                 for kind, values in self.output_ms.items()
             },
+            "hop_ms": {
+                hop: {"p50": self.percentile(50, values), "p99": self.percentile(99, values)}
+                for hop, values in self.hop_ms.items()
+            },
             "raw_odds_lag_after_send": self.raw_odds_lag_after_send,
             "raw_odds_lag_at_end": self.raw_odds_lag_at_end,
             "waited_seconds_after_send": self.waited_seconds,
         }
 
 
-async def _output_consumer(settings: Settings) -> AIOKafkaConsumer:
-    """A consumer of every partition of the output topics from their current end: it sees
-    only what comes from now on."""
+async def _stamp_on_append(settings: Settings, topics: list[str]) -> None:
+    """Messages on ``topics`` (this run's) get the broker's append time as their timestamp."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        config = {"message.timestamp.type": "LogAppendTime"}
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, configs=config) for name in topics]
+        )
+    finally:
+        await admin.close()
+
+
+class Seen:
+    """When each quote (by event id) reached the broker and its clean event came back."""
+
+    def __init__(self, raw_topic: str, clean_topic: str) -> None:
+        self.raw_topic, self.clean_topic = raw_topic, clean_topic
+        self.on_broker: dict[str, float] = {}
+        self.cleaned: dict[str, float] = {}
+
+    def last(self, times: dict[str, float], quote_ids: set[str]) -> float | None:
+        found = [times[q] for q in quote_ids if q in times]
+        return max(found) if len(found) == len(quote_ids) else None
+
+
+async def _output_consumer(settings: Settings, seen: Seen) -> AIOKafkaConsumer:
+    """A consumer of every partition of the output topics, and of the odds' raw and clean
+    ones, from their current end: it sees only what comes from now on."""
     names = [settings.topic(name) for name in OUTPUTS]
-    await ensure_topics(settings, names)
-    consumer = AIOKafkaConsumer(*names, bootstrap_servers=settings.bootstrap_servers)
+    await ensure_topics(settings, [*names, seen.raw_topic, seen.clean_topic])
+    await _stamp_on_append(settings, [*names, seen.raw_topic])
+    consumer = AIOKafkaConsumer(
+        *names, seen.raw_topic, seen.clean_topic, bootstrap_servers=settings.bootstrap_servers
+    )
     await consumer.start()
     for tp in consumer.assignment():
         await consumer.position(tp)  # resolved now, before anything is sent
     return consumer
 
 
-async def _collect(consumer: AIOKafkaConsumer, game_id: str, received: list) -> None:
-    """Append (wall clock when received, output) for every output of ``game_id``."""
+async def _collect(consumer: AIOKafkaConsumer, game_id: str, received: list, seen: Seen) -> None:
+    """Append (wall clock when received, output, its append time) for every output of
+    ``game_id``; note when each quote reached the broker and its clean event came back."""
     while True:
         batch = await consumer.getmany(timeout_ms=100)
         now = time.time()
-        for records in batch.values():
+        for tp, records in batch.items():
             for record in records:
-                output = orjson.loads(record.value)
-                if output.get("game_id") == game_id:
-                    received.append((now, output))
+                if tp.topic == seen.raw_topic:
+                    event_id = orjson.loads(record.value)["event_id"]
+                    seen.on_broker[event_id] = record.timestamp / 1000
+                elif tp.topic == seen.clean_topic:
+                    for line in record.value.split(b"\n"):  # a clean message holds a batch
+                        seen.cleaned[orjson.loads(line)["event_id"]] = now
+                else:
+                    output = orjson.loads(record.value)
+                    if output.get("game_id") == game_id:
+                        received.append((now, output, record.timestamp / 1000))
 
 
 async def _send(producer: AIOKafkaProducer, settings: Settings, events: list[FeedEvent]):
@@ -170,10 +222,14 @@ async def _wait_for_outputs(received: list, quiet: float, patience: float) -> fl
 
 
 def _match(
-    received: list, updates: dict[datetime, set[str]], fixture_time: datetime, result: LiveLatency
+    received: list,
+    updates: dict[datetime, set[str]],
+    fixture_time: datetime,
+    result: LiveLatency,
+    seen: Seen,
 ) -> None:
-    first: dict[datetime, float] = {}
-    for received_at, output in received:
+    first: dict[datetime, tuple[float, float]] = {}  # update -> (received, output appended)
+    for received_at, output, appended in received:
         caused_at = datetime.fromisoformat(output["event_time"])
         kind = output.get("alert_kind") or output["kind"]
         result.outputs[kind] += 1
@@ -188,8 +244,18 @@ def _match(
             result.wrong_trigger += 1
         latency = (received_at - caused_at.timestamp()) * 1000
         result.output_ms[kind].append(latency)
-        first[caused_at] = min(first.get(caused_at, latency), latency)
-    result.first_output_ms = list(first.values())
+        first[caused_at] = min(
+            first.get(caused_at, (received_at, appended)), (received_at, appended)
+        )
+    result.first_output_ms = [(got - at.timestamp()) * 1000 for at, (got, _) in first.items()]
+    for caused_at, (received_at, appended) in first.items():
+        on_broker = seen.last(seen.on_broker, updates[caused_at])
+        cleaned = seen.last(seen.cleaned, updates[caused_at])
+        if on_broker is None or cleaned is None:
+            continue  # read before this consumer had its partitions: not timed by hop
+        marks = (caused_at.timestamp(), on_broker, cleaned, appended, received_at)
+        for hop, start, end in zip(HOPS, marks, marks[1:], strict=False):
+            result.hop_ms[hop].append((end - start) * 1000)
 
 
 async def _measure(
@@ -197,12 +263,13 @@ async def _measure(
 ) -> LiveLatency:
     result = LiveLatency()
     raw_odds = [settings.topic(FEEDS["odds"].raw_topic)]
-    consumer = await _output_consumer(settings)
+    seen = Seen(raw_odds[0], settings.topic(FEEDS["odds"].clean_topic))
+    consumer = await _output_consumer(settings, seen)
     # as a feed would send: each message on its way at once (no linger), one copy on the broker
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=0)
     await producer.start()
     received: list = []
-    collecting = asyncio.create_task(_collect(consumer, feed.game_id, received))
+    collecting = asyncio.create_task(_collect(consumer, feed.game_id, received, seen))
     try:
         fixture = feed.fixture(datetime.now(UTC))
         await asyncio.gather(*await _send(producer, settings, [fixture]))
@@ -220,7 +287,7 @@ async def _measure(
         await asyncio.gather(collecting, return_exceptions=True)
         await consumer.stop()
         await producer.stop()
-    _match(received, updates, fixture.event_time, result)
+    _match(received, updates, fixture.event_time, result, seen)
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ def run_worker(settings: Settings) -> None:
     from streamapp.app import create_app
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    collect_in_full_less_often(settings)
     app = create_app(settings)
     sys.argv = [
         "streamapp",
@@ -30,6 +32,12 @@ def run_worker(settings: Settings) -> None:
         settings.web_host,
     ]
     app.main()
+
+
+def collect_in_full_less_often(settings: Settings) -> None:
+    """A worker's state lives long: only the young collections keep CPython's pace."""
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, settings.full_collection_every)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -1,0 +1,56 @@
+"""The live benchmark's matching: an update's latency is that of its first output, split
+into the hops between the broker's and this reader's marks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bench.live_latency import LiveLatency, Seen, _match
+
+SENT = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+AT = SENT.timestamp()
+
+
+def prediction(event_id: str) -> dict:
+    return {"event_time": SENT.isoformat(), "kind": "prediction", "event_id": event_id}
+
+
+def test_an_updates_first_output_is_split_into_its_hops_from_its_last_quote():
+    seen = Seen("raw", "clean")
+    seen.on_broker = {"q1": AT + 0.001, "q2": AT + 0.003}
+    seen.cleaned = {"q1": AT + 0.010, "q2": AT + 0.020}
+    received = [
+        (AT + 0.070, prediction("g:market-aware:v:q2"), AT + 0.066),  # a later one
+        (AT + 0.050, prediction("g:model-only:v:q2"), AT + 0.047),
+    ]
+    result = LiveLatency()
+    _match(received, {SENT: {"q1", "q2"}}, datetime(2026, 1, 1, tzinfo=UTC), result, seen)
+
+    assert result.first_output_ms == pytest.approx([50.0], abs=1e-3)
+    assert result.output_ms["prediction"] == pytest.approx([70.0, 50.0], abs=1e-3)
+    hops = {hop: values for hop, values in result.hop_ms.items()}
+    assert hops == {
+        "to the broker": pytest.approx([3.0], abs=1e-3),  # the update's last quote
+        "ingest": pytest.approx([17.0], abs=1e-3),
+        "prediction": pytest.approx([27.0], abs=1e-3),
+        "to the reader": pytest.approx([3.0], abs=1e-3),
+    }
+    assert result.wrong_trigger == result.unmatched_outputs == 0
+
+
+def test_an_update_whose_quotes_were_not_all_seen_is_timed_but_not_split():
+    seen = Seen("raw", "clean")
+    seen.on_broker = {"q1": AT + 0.001}  # q2 went by before the reader had its partitions
+    seen.cleaned = {"q1": AT + 0.010}
+    result = LiveLatency()
+    _match(
+        [(AT + 0.050, prediction("g:model-only:v:q2"), AT + 0.047)],
+        {SENT: {"q1", "q2"}},
+        datetime(2026, 1, 1, tzinfo=UTC),
+        result,
+        seen,
+    )
+    assert result.first_output_ms == pytest.approx([50.0], abs=1e-3)
+    assert result.hop_ms == {}

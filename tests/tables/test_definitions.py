@@ -1,0 +1,49 @@
+"""The tables' store: faust's RocksDB store without a full garbage collection per table on
+a rebalance that closes none of its databases."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from faust.stores.memory import Store as MemoryStore
+from faust.types import TP
+
+from streamapp.app import create_app
+from tables.definitions import RebalanceStore
+
+
+@pytest.fixture
+def full_collections():
+    """How many full garbage collections ran since the test began."""
+    seen = []
+
+    def count(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            seen.append(info)
+
+    gc.callbacks.append(count)
+    yield seen
+    gc.callbacks.remove(count)
+
+
+def test_the_tables_of_a_rocksdb_app_use_the_rebalance_store_and_memory_ones_do_not(settings):
+    on_disk = create_app(settings).pipeline.tables.league_ratings
+    in_memory = create_app(settings.model_copy(update={"store": "memory://"}))
+    assert type(on_disk.data) is RebalanceStore
+    assert type(in_memory.pipeline.tables.league_ratings.data) is MemoryStore
+
+
+def test_a_rebalance_closes_a_revoked_database_and_collects_only_then(settings, full_collections):
+    table = create_app(settings).pipeline.tables.league_ratings
+    store = table.data
+    changelog = table.changelog_topic.get_topic_name()
+    store._db_for_partition(0)[b"league"] = b"{}"  # partition 0's database is open
+
+    store.revoke_partitions(table, {TP(changelog, 1), TP("another-topic", 0)})
+    assert list(store._dbs) == [0]
+    assert full_collections == []  # nothing of this table closed: nothing to free
+
+    store.revoke_partitions(table, {TP(changelog, 0)})
+    assert store._dbs == {}
+    assert len(full_collections) == 1  # faust's own collection, which frees the handle
