@@ -15,12 +15,13 @@ count. Outputs caused by the fixture are counted apart. Nothing waits for ever: 
 read until none came for ``quiet`` seconds or ``patience`` ran out after the last quote, and
 the counts say how much of what was expected came (the percentiles are None if nothing did).
 
-Where the time goes (``hop_ms``), per update with an output, from its last quote: sent to
-on the broker (the raw topic's append time: the bench stamps the run's raw odds and output
+Where the time goes (``hop_ms``), per update with an output, timed by its last quote: from
+its event time to its append on the broker (the bench stamps the run's raw odds and output
 topics with the broker's ``LogAppendTime``), then to its clean event read back by this
-consumer (the ingest hop), then to its first output on the broker (the prediction hop:
-book, model, alert), then to that output read here. The clean topics keep the event time
-their readers order by, so the ingest hop ends when this consumer reads the clean event.
+consumer (the ingest hop), then to the append of the update's first output (the prediction
+hop: book, model, alert), then to that output read here. The clean topics keep the event
+time their readers order by, so the ingest hop ends when this consumer reads the clean
+event, not at its append.
 """
 
 from __future__ import annotations

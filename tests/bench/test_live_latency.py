@@ -30,8 +30,7 @@ def test_an_updates_first_output_is_split_into_its_hops_from_its_last_quote():
 
     assert result.first_output_ms == pytest.approx([50.0], abs=1e-3)
     assert result.output_ms["prediction"] == pytest.approx([70.0, 50.0], abs=1e-3)
-    hops = {hop: values for hop, values in result.hop_ms.items()}
-    assert hops == {
+    assert dict(result.hop_ms) == {
         "to the broker": pytest.approx([3.0], abs=1e-3),  # the update's last quote
         "ingest": pytest.approx([17.0], abs=1e-3),
         "prediction": pytest.approx([27.0], abs=1e-3),
