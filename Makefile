@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install chromium demo demo-live test test-failover test-unit stack-up stop lint bench clean
+.PHONY: install compile chromium demo demo-live test test-failover test-unit stack-up stop lint bench clean
 
 install: $(STAMP)
 
@@ -15,31 +15,40 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The modules every event goes through, compiled by Cython into build/compiled and used
+# while they match their sources (tables/compiled.py); without a C compiler, plain Python.
+COMPILED := build/compiled/tables/manifest.json
+
+compile: $(COMPILED)
+
+$(COMPILED): $(STAMP) $(wildcard tables/*.py)
+	$(BIN)/python -c 'import tables.compiled; tables.compiled.main()'
+
 # Debian's headless Chromium, for the dashboard test.
 chromium:
 	@command -v chromium >/dev/null || apt-get install -y -q chromium \
 	  || { apt-get update -q && apt-get install -y -q chromium; } \
 	  || { echo "install Debian's chromium package (the dashboard test needs it)"; exit 1; }
 
-demo: install
+demo: install compile
 	$(BIN)/streamapp demo
 
 # The live connectors against a local server answering with real captured responses.
-demo-live: install
+demo-live: install compile
 	$(BIN)/streamapp demo --live
 
 # Starts the stack, runs the whole suite (failover proofs included), stops the stack (also
 # when tests fail).
-test: install chromium
+test: install chromium compile
 	$(BIN)/streamapp stack up
 	$(BIN)/pytest -q --durations=10; status=$$?; $(BIN)/streamapp stack down; exit $$status
 
 # Only the failover proofs (worker SIGKILL, broker restart mid replay), with their figures.
-test-failover: install
+test-failover: install compile
 	$(BIN)/streamapp stack up
 	$(BIN)/pytest -q -s -m failover
 
-test-unit: install
+test-unit: install compile
 	$(BIN)/pytest -q -m "not integration"
 
 stack-up: install
@@ -53,9 +62,9 @@ lint: install
 
 # Every figure of the performance issue beside its target, also written to var/bench/
 # (10–30 minutes on 2 cores; BENCH_ARGS=--quick for a short run, --help for the options).
-bench: install
+bench: install compile
 	$(BIN)/streamapp stack up
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var build .pytest_cache .ruff_cache

@@ -421,6 +421,7 @@ class Checkpoint:
         self._base = base
         self._counts: list[tuple[Any, float]] = []
         self._outputs: list[asyncio.Future] = []
+        self._awaited: set[int] = set()  # ids of outputs an agent awaited itself
         self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
         self._writes: list[tuple[faust.types.EventT, Callable[[], None]]] = []
         self._kept: dict[tuple[int, Any], tuple[ValueCache, Any]] = {}
@@ -493,9 +494,11 @@ class Checkpoint:
         that parks the event whose output was refused, instead of failing the batch)."""
         if outputs is None:
             outputs, self._outputs = self._outputs, []
+            if self._awaited:  # left out once here: per call it was quadratic in a batch
+                outputs = [o for o in outputs if id(o) not in self._awaited]
+                self._awaited.clear()
         else:
-            awaited = set(map(id, outputs))
-            self._outputs = [o for o in self._outputs if id(o) not in awaited]
+            self._awaited.update(map(id, outputs))
         await asyncio.gather(*outputs)
 
     async def absorb(self, batch: Checkpoint) -> None:

@@ -33,6 +33,7 @@ from bench.monte_carlo import MonteCarlo, time_simulations
 from bench.pipeline_throughput import Throughput, measure_throughput
 from bench.recovery import Recovery, read_changelogs, watch_recovery, wipe_local_tables
 from bench.topic_read import TopicRead
+from bench.worker_cpu import main_thread_cpu_seconds
 from bench.worker_memory import peak_rss_mb
 from bench.worker_web import wait_until_ready
 from streamapp.demo import prepare, worker_process
@@ -126,6 +127,11 @@ class SeasonRun:
 
     throughput: Throughput
     peak_rss_mb: float
+    main_thread_cpu_seconds: float  # during the replay
+
+    @property
+    def main_thread_us_per_event(self) -> float:
+        return self.main_thread_cpu_seconds / self.throughput.events * 1e6
 
 
 @dataclass
@@ -144,8 +150,10 @@ def season_through_worker(settings: Settings, events: Sequence[FeedEvent]) -> Se
     with worker_process(settings) as worker:
         # the replay starts once the worker is up: its start-up is no part of throughput
         log.info("worker A ready after %.1f s", wait_until_ready(settings.canonical_url))
+        cpu_before = main_thread_cpu_seconds(worker.pid)
         throughput = measure_throughput(settings, events)
-        return SeasonRun(throughput, peak_rss_mb(worker.pid))
+        cpu = main_thread_cpu_seconds(worker.pid) - cpu_before
+        return SeasonRun(throughput, peak_rss_mb(worker.pid), cpu)
 
 
 def rebuilt_worker_live(settings: Settings, args: argparse.Namespace, run: str) -> RebuiltRun:
@@ -193,7 +201,11 @@ def details(
 ) -> dict:
     recovery_seconds = rebuilt.recovery.measured_seconds
     return {
-        "throughput": season.throughput.to_dict(),
+        "throughput": season.throughput.to_dict()
+        | {
+            "worker_main_thread_cpu_seconds": season.main_thread_cpu_seconds,
+            "worker_main_thread_us_per_event": season.main_thread_us_per_event,
+        },
         "recovery": rebuilt.recovery.to_dict()
         | {
             "megabytes_per_second": rebuilt.changelogs.bytes / 1e6 / recovery_seconds
@@ -267,6 +279,10 @@ def main() -> None:
         f"received {dict(live.outputs)}, {len(live.first_output_ms):,} quote updates with "
         f"an output; {live.raw_odds_lag_after_send} raw quotes not yet committed when sending "
         f"ended (offsets are committed every few seconds)"
+    )
+    print(
+        f"replay: the worker's main thread (every agent) spent "
+        f"{season.main_thread_us_per_event:,.0f} µs of CPU per event"
     )
     hops = live.to_dict()["hop_ms"]
     print("where a quote's time went, p50 / p99 ms: " + ", ".join(

@@ -201,13 +201,18 @@ def steam_alert(quote: OddsQuote, steam: dict[str, Any]) -> Alert:
 
 def new_anomalies(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
     """The anomalies ``after`` holds that ``before`` did not: what one event revealed."""
-    seen = {a["id"] for a in (before or {}).get("anomalies", [])}
-    return [a for a in after.get("anomalies", []) if a["id"] not in seen]
+    known, now = (before or {}).get("anomalies", []), after.get("anomalies", [])
+    if now is known:
+        return []  # the book kept its list: nothing was added (most events)
+    seen = {a["id"] for a in known}
+    return [a for a in now if a["id"] not in seen]
 
 
 def _with_anomalies(book: dict[str, Any], found: list[Anomaly]) -> dict[str, Any]:
     """The book with ``found`` added to its anomalies: each once, the newest kept, in time
     order (so the stored value does not depend on how the game and odds topics interleave)."""
+    if not found:
+        return book
     known = book.get("anomalies", [])
     ids = {a["id"] for a in known}
     fresh = [a.to_dict() for a in found if a.id not in ids]
