@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -83,7 +84,12 @@ def build() -> bool:
         # Annotations stay Python objects (dataclasses read them); language level 3.
         command = [sys.executable, "-m", "Cython.Build.Cythonize", "-i", "-3", "-j", "2",
                    "-X", "annotation_typing=False", *map(str, sources)]  # fmt: skip
-        done = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
+        # No debug information: quicker to compile (73 s -> 54-64 s here), same machine code.
+        flags = {"CFLAGS": f"{os.environ.get('CFLAGS', '')} -g0".strip()}
+        done = subprocess.run(
+            command, cwd=work, capture_output=True, text=True, check=False,
+            env={**os.environ, **flags},
+        )  # fmt: skip
         if done.returncode != 0:
             log.warning("not compiled, running plain Python: %s", done.stderr.strip()[-2000:])
             return False
