@@ -1,8 +1,9 @@
 """CPU time of a worker's main thread, as the kernel counts it.
 
-The main thread runs every agent; its CPU time per event is the work the pipeline does,
-and varies far less between runs than events per second on a shared machine (a busy
-neighbour slows the wall clock more than it inflates the thread's own CPU time).
+The main thread runs every agent; its CPU time per event is the work the pipeline does.
+It varies less between runs than events per second on a shared machine, but not nothing:
+it also moves with the machine's speed (the same code gave 354 and 419 µs per event in one
+hour, as the Monte Carlo timing went from 0.80 to 1.18 ms), so compare runs alternated.
 """
 
 from __future__ import annotations
