@@ -1,8 +1,9 @@
 """Quote-to-output latency on a running worker, in live mode.
 
 A fixture is sent for a new match (bench.live_feed), then quotes at a steady rate, each
-bookmaker update stamped with the wall clock at the moment it is produced; the predictions
-and alerts of that match are read back from the output topics as they arrive.
+bookmaker update stamped with the wall clock at the moment it is produced and sent as one
+message, as the connectors send what one poll brought; the predictions and alerts of that
+match are read back from the output topics as they arrive.
 
 Matching rule: an output carries the event time of the event that caused it (predictions
 and value alerts: ``LeagueRatings._scope``; steam alerts: ``odds_book.steam_alert``), and
@@ -41,6 +42,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from tqdm import tqdm
 
 from bench.live_feed import LiveFeed
+from schemas.batches import event_batches
 from schemas.feeds import FEEDS
 from streamapp.kafka_io import ensure_topics, group_lag
 from streamapp.replay.sources import FeedEvent
@@ -157,12 +159,11 @@ async def _collect(consumer: AIOKafkaConsumer, game_id: str, received: list, see
         now = time.time()
         for tp, records in batch.items():
             for record in records:
-                if tp.topic == seen.raw_topic:
-                    event_id = orjson.loads(record.value)["event_id"]
-                    seen.on_broker[event_id] = record.timestamp / 1000
-                elif tp.topic == seen.clean_topic:
-                    for line in record.value.split(b"\n"):  # a clean message holds a batch
-                        seen.cleaned[orjson.loads(line)["event_id"]] = now
+                if tp.topic in (seen.raw_topic, seen.clean_topic):
+                    arrived = seen.on_broker if tp.topic == seen.raw_topic else seen.cleaned
+                    at = record.timestamp / 1000 if tp.topic == seen.raw_topic else now
+                    for line in record.value.split(b"\n"):  # a message may hold a batch
+                        arrived[orjson.loads(line)["event_id"]] = at
                 else:
                     output = orjson.loads(record.value)
                     if output.get("game_id") == game_id:
@@ -170,9 +171,13 @@ async def _collect(consumer: AIOKafkaConsumer, game_id: str, received: list, see
 
 
 async def _send(producer: AIOKafkaProducer, settings: Settings, events: list[FeedEvent]):
+    """``events`` (of one feed and league) as one message, as the connectors' publisher
+    sends what one poll brought (schemas.batches); its delivery."""
     topic = settings.topic(FEEDS[events[0].feed].raw_topic)
+    items = [(event.to_bytes(), event.event_time.timestamp()) for event in events]
     return [
-        await producer.send(topic, event.to_bytes(), key=event.key.encode()) for event in events
+        await producer.send(topic, batch.value, key=events[0].key.encode(), headers=batch.headers)
+        for batch in event_batches(items)
     ]
 
 
