@@ -151,9 +151,15 @@ def price_outliers(
     if len(snapshots) <= OUTLIER_MIN_OTHER_BOOKS:
         return []  # no book has enough others to be judged against
     fair = fair_by_book(snapshots, selections)
+    # A book's distance from the others' median is at most the spread of all books, and an
+    # outlier is at least ``threshold`` x OUTLIER_MIN_SCALE away: a selection the books
+    # agree on closer than that has none (most, on a busy game; the margin keeps rounding
+    # from deciding it; "not <" keeps a NaN judged).
+    reach = threshold * OUTLIER_MIN_SCALE * (1 - 1e-9)
+    judged = [s for s in selections if not _spread([f[s] for f in fair.values()]) < reach]
     found = []
     for bookmaker in sorted(fair):
-        for selection in selections:
+        for selection in judged:
             z = outlier_z(fair, bookmaker, selection)
             if z is None or abs(z) < threshold:
                 continue
@@ -176,6 +182,10 @@ def price_outliers(
                 )
             )
     return found
+
+
+def _spread(values: Sequence[float]) -> float:
+    return max(values) - min(values) if values else 0.0
 
 
 # -- score backwards --------------------------------------------------------------------

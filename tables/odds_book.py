@@ -12,6 +12,7 @@ quotes alone (and the game events alone), and kept in time order, for the same r
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections import defaultdict
 from datetime import datetime
 from functools import lru_cache
@@ -218,8 +219,16 @@ def _with_anomalies(book: dict[str, Any], found: list[Anomaly]) -> dict[str, Any
     fresh = [a.to_dict() for a in found if a.id not in ids]
     if not fresh:
         return book
-    kept = sorted([*known, *fresh], key=lambda a: (a["at"], a["id"]))[-ANOMALIES_CAP:]
-    return {**book, "anomalies": kept}
+    # The list is kept in that order, so each new one is placed by bisection (as a stable
+    # sort of the list and the new ones would place it).
+    kept = list(known)
+    for anomaly in fresh:
+        insort(kept, anomaly, key=_anomaly_order)
+    return {**book, "anomalies": kept[-ANOMALIES_CAP:]}
+
+
+def _anomaly_order(anomaly: dict[str, Any]) -> tuple[int, str]:
+    return anomaly["at"], anomaly["id"]
 
 
 def _judge(book: dict[str, Any], quote: OddsQuote, previous: list | None, point: list):
@@ -277,28 +286,31 @@ def _price_outliers(book: dict[str, Any], quote: OddsQuote, now: int) -> list[An
     consensus to be judged against until the last is in."""
     line_of = _whole_market(quote)
     market, player, stat = quote.market.value, quote.player or "", quote.stat or ""
+    lines = book["lines"]
 
     def update(bookmaker: str) -> tuple[dict[str, float], int] | None:
         """A book's newest prices of every selection, if they are one fresh update on this
         line: (selection -> price, time)."""
-        histories = [book["lines"].get("|".join((market, bookmaker, s, player, stat)))
-                     for s in line_of]  # fmt: skip
-        if None in histories:
+        points = []
+        for selection in line_of:
+            history = lines.get("|".join((market, bookmaker, selection, player, stat)))
+            if history is None:
+                return None
+            points.append(history[-1])
+        newest = max(p[0] for p in points)
+        if newest < now - CONSENSUS_MAX_AGE_MS:
             return None
-        points = dict(zip(line_of, (h[-1] for h in histories), strict=True))
-        newest = max(p[0] for p in points.values())
-        if newest < now - CONSENSUS_MAX_AGE_MS or any(
-            p[0] != newest or p[2] != line_of[s] for s, p in points.items()
-        ):
-            return None
-        return {s: p[1] for s, p in points.items()}, newest
+        for line, point in zip(line_of.values(), points, strict=True):
+            if point[0] != newest or point[2] != line:
+                return None
+        return {s: point[1] for s, point in zip(line_of, points, strict=True)}, newest
 
     if update(quote.bookmaker) is None:
         return []  # the rest of this book's update is still arriving
     # Aggregates count as books here: they stand for the rest of the market, and a
     # football-data game has only two real books.
     snapshots, priced_at = {}, {}
-    for bookmaker in bookmakers_of(tuple(book["lines"])):
+    for bookmaker in bookmakers_of(tuple(lines)):
         found = update(bookmaker)
         if found:
             snapshots[bookmaker], priced_at[bookmaker] = found
@@ -309,8 +321,9 @@ def _price_outliers(book: dict[str, Any], quote: OddsQuote, now: int) -> list[An
 def _change_times(history: list[list]):
     """Times at which a line's price or handicap changed, newest first."""
     for i in range(len(history) - 1, 0, -1):
-        if history[i][1:] != history[i - 1][1:]:
-            yield history[i][0]
+        newer, older = history[i], history[i - 1]
+        if newer[1] != older[1] or newer[2] != older[2]:  # [time, price, line]
+            yield newer[0]
 
 
 def _other_lines(book: dict[str, Any], key: str) -> dict[str, list[list]]:
@@ -357,6 +370,8 @@ def _left_behind(
             continue
         unchanged_since = newest[bookmaker][0] if newest[bookmaker] else history[0][0]
         moves = sum(moment > unchanged_since for moment in recent)
+        if moves != STALE_AFTER_MOVES:
+            continue  # stale_bookmaker flags a book at that count only: no label to build
         stale = stale_bookmaker(
             book["game_id"],
             _market_label(quote.market.value, quote.player or "", quote.stat or "",
