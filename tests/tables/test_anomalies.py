@@ -3,6 +3,8 @@ with outliers injected, and value alerts that a lone outlier price no longer mak
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -25,6 +27,7 @@ from tables.anomalies import (
     is_lone_outlier,
     logged,
     outlier_z,
+    price_outliers,
     robust_z,
     score_backwards,
 )
@@ -80,6 +83,34 @@ def test_an_outlier_needs_a_whole_market_and_three_other_books():
     del snapshots["betway"]
     assert outlier_z(fair_by_book(snapshots, ("home", "away")), "wild", "home") is None
     assert outlier_z(fair, "nobody", "home") is None
+
+
+def test_price_outliers_are_those_every_robust_z_finds():
+    """The selections price_outliers leaves unjudged (the books agree closer than an
+    outlier's reach) hold none: what it finds is what judging every book and selection
+    finds, on markets drawn around that reach."""
+    rng = random.Random(11)
+    selections = ("home", "draw", "away")
+    for _ in range(2_000):
+        centre = [rng.uniform(1.5, 6.0) for _ in selections]
+        spread = rng.choice((0.01, 0.05, 0.1, 0.3))
+        snapshots = {
+            f"book{b}": {
+                s: c * math.exp(rng.gauss(0, spread))
+                for s, c in zip(selections, centre, strict=True)
+            }
+            for b in range(rng.randint(4, 8))
+        }
+        priced_at = dict.fromkeys(snapshots, 0)
+        found = price_outliers("g", "moneyline", snapshots, selections, priced_at)
+        fair = fair_by_book(snapshots, selections)
+        expected = [
+            (b, s)
+            for b in sorted(fair)
+            for s in selections
+            if abs(outlier_z(fair, b, s)) >= OUTLIER_Z
+        ]
+        assert [(a.bookmaker, a.selection) for a in found] == expected
 
 
 def test_a_score_that_goes_backwards_is_flagged_once():
