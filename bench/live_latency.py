@@ -37,14 +37,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from tqdm import tqdm
 
 from bench.live_feed import LiveFeed
 from schemas.batches import event_batches
 from schemas.feeds import FEEDS
-from streamapp.kafka_io import ensure_topics, group_lag
+from streamapp.kafka_io import ensure_topics, group_lag, kafka_admin
 from streamapp.replay.sources import FeedEvent
 from streamapp.settings import Settings
 
@@ -112,15 +111,11 @@ class LiveLatency:
 
 async def _stamp_on_append(settings: Settings, topics: list[str]) -> None:
     """Messages on ``topics`` (this run's) get the broker's append time as their timestamp."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        config = {"message.timestamp.type": "LogAppendTime"}
+    config = {"message.timestamp.type": "LogAppendTime"}
+    async with kafka_admin(settings) as admin:
         await admin.alter_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name, configs=config) for name in topics]
         )
-    finally:
-        await admin.close()
 
 
 class Seen:

@@ -22,11 +22,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from tqdm import tqdm
 
 from bench.topic_read import TopicRead, read_topics
 from bench.worker_web import metrics, total
+from streamapp.kafka_io import kafka_admin
 from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,8 @@ def wipe_local_tables(state_dir: Path) -> None:
 
 
 async def _read_changelogs(settings: Settings) -> TopicRead:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
+    async with kafka_admin(settings) as admin:
         names = await admin.list_topics()
-    finally:
-        await admin.close()
     # faust names a table's changelog "<app id>-<table>-changelog"
     prefix = f"{settings.app_id}-"
     changelogs = [n for n in names if n.startswith(prefix) and n.endswith("-changelog")]

@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp.test_utils import TestServer
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 from tqdm import tqdm
 
 from streamapp.connectors import FEED_NAMES
 from streamapp.connectors.captures import CapturedProviders
 from streamapp.connectors.connect import connect
-from streamapp.kafka_io import group_lag
+from streamapp.kafka_io import group_lag, kafka_admin
 from streamapp.replay.catalog import season_files, timeline
 from streamapp.replay.malformed import malformed_messages
 from streamapp.replay.producer import RawMessage, ReplayReport, raw_topics, replay
@@ -40,9 +39,7 @@ LIVE_DEMO_INTERVAL = 5.0  # seconds between two polls of a feed in the live demo
 
 async def _drop_old_run_topics(settings: Settings) -> None:
     """Each demo or benchmark runs on fresh topics; earlier runs' topics are deleted."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
+    async with kafka_admin(settings) as admin:
         old = [
             t
             for t in await admin.list_topics()
@@ -50,8 +47,6 @@ async def _drop_old_run_topics(settings: Settings) -> None:
         ]
         if old:
             await admin.delete_topics(old)
-    finally:
-        await admin.close()
 
 
 def fresh_run_settings(base: Settings) -> Settings:

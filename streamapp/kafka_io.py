@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,18 +27,28 @@ def unreachable(settings: Settings, error: Exception) -> StackError:
     )
 
 
-async def ensure_topics(
-    settings: Settings,
-    names: list[str],
-    partitions: int | None = None,
-    config: dict[str, str] | None = None,
-) -> None:
+@contextlib.asynccontextmanager
+async def kafka_admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client of the broker, closed after use; a StackError that names the
+    fix when the broker cannot be reached."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
         await admin.start()
     except KafkaConnectionError as error:
         raise unreachable(settings, error) from error
     try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(
+    settings: Settings,
+    names: list[str],
+    partitions: int | None = None,
+    config: dict[str, str] | None = None,
+) -> None:
+    async with kafka_admin(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         count = partitions or settings.topic_partitions
@@ -46,8 +57,6 @@ async def ensure_topics(
                 await admin.create_topics(
                     [NewTopic(n, count, 1, topic_configs=config) for n in missing]
                 )
-    finally:
-        await admin.close()
 
 
 async def _offsets(
@@ -120,17 +129,16 @@ async def group_lag(settings: Settings, group: str, names: list[str]) -> int | N
     None while that cannot be told yet: no commits, or the group coordinator still loading
     (a fresh broker creates its offsets topic on first use).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = await _started_consumer(settings)
-    await admin.start()
     try:
-        try:
-            committed = await admin.list_consumer_group_offsets(group)
-        except KafkaError as error:
-            if not error.retriable:
-                raise
-            log.info("group offsets of %s not available yet: %s", group, error)
-            return None
+        async with kafka_admin(settings) as admin:
+            try:
+                committed = await admin.list_consumer_group_offsets(group)
+            except KafkaError as error:
+                if not error.retriable:
+                    raise
+                log.info("group offsets of %s not available yet: %s", group, error)
+                return None
         await consumer._client.force_metadata_update()
         _, end = await _offsets(consumer, names)
         if not committed and any(end.values()):
@@ -141,7 +149,6 @@ async def group_lag(settings: Settings, group: str, names: list[str]) -> int | N
         )
     finally:
         await consumer.stop()
-        await admin.close()
 
 
 async def read_all(settings: Settings, name: str, timeout: float = 30.0) -> list[ConsumerRecord]:

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas import FEEDS
+from streamapp.kafka_io import kafka_admin
 from streamapp.replay.producer import WINDOW, replay
 from streamapp.settings import Settings
 from streamapp.stack.kafka import EmbeddedKafka
@@ -127,12 +127,11 @@ async def offsets(settings: Settings, partitions: set[int]) -> Offsets:
 
 
 async def read_offsets(settings: Settings, partitions: set[int]) -> Offsets:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    async with kafka_admin(settings) as admin:
+        committed = await admin.list_consumer_group_offsets(settings.app_id)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     try:
-        await admin.start()
         await consumer.start()
-        committed = await admin.list_consumer_group_offsets(settings.app_id)
         await consumer._client.force_metadata_update()
         wanted = [
             TopicPartition(name, p)
@@ -144,7 +143,6 @@ async def read_offsets(settings: Settings, partitions: set[int]) -> Offsets:
         return Offsets({tp: committed[tp].offset for tp in wanted if tp in committed}, end)
     finally:
         await consumer.stop()
-        await admin.close()
 
 
 def read_positions(port: int, partitions: set[int]) -> dict[TopicPartition, int]:

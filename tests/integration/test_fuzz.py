@@ -27,11 +27,11 @@ import orjson
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.batches import batch_items
 from schemas.feeds import FEEDS
+from streamapp.kafka_io import kafka_admin
 from streamapp.settings import Settings
 from streamapp.worker import spawn_worker
 from tests.fuzzing import Expect, FuzzMessage, clean_messages, fuzz_messages
@@ -148,6 +148,7 @@ class Watcher:
         self.samples = 0
         self.violations: list[str] = []
         self.ready_seen: Counter = Counter()
+        self.admin_scope = contextlib.AsyncExitStack()  # keeps the admin client until stop
 
     async def start(self) -> None:
         names = [self.settings.topic("deadletter"), *clean_topics(self.settings)]
@@ -171,12 +172,11 @@ class Watcher:
         self.partitions = [TopicPartition(n, p) for n, ps in parts.items() for p in sorted(ps)]
         self.consumer.assign(self.partitions)
         await self.consumer.seek_to_beginning(*self.partitions)
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
-        await self.admin.start()
+        self.admin = await self.admin_scope.enter_async_context(kafka_admin(self.settings))
 
     async def stop(self) -> None:
         await self.consumer.stop()
-        await self.admin.close()
+        await self.admin_scope.aclose()
 
     async def catch_up(self) -> None:
         """Read both topics up to their current end."""
