@@ -33,8 +33,7 @@ from bench.monte_carlo import MonteCarlo, time_simulations
 from bench.pipeline_throughput import Throughput, measure_throughput
 from bench.recovery import Recovery, read_changelogs, watch_recovery, wipe_local_tables
 from bench.topic_read import TopicRead
-from bench.worker_cpu import main_thread_cpu_seconds
-from bench.worker_memory import peak_rss_mb
+from bench.worker_proc import main_thread_cpu_seconds, peak_rss_mb
 from bench.worker_web import wait_until_ready
 from streamapp.demo import prepare, worker_process
 from streamapp.replay.catalog import season_files, timeline

@@ -154,15 +154,17 @@ async def _collect(consumer: AIOKafkaConsumer, game_id: str, received: list, see
         now = time.time()
         for tp, records in batch.items():
             for record in records:
-                if tp.topic in (seen.raw_topic, seen.clean_topic):
-                    arrived = seen.on_broker if tp.topic == seen.raw_topic else seen.cleaned
-                    at = record.timestamp / 1000 if tp.topic == seen.raw_topic else now
-                    for line in record.value.split(b"\n"):  # a message may hold a batch
-                        arrived[orjson.loads(line)["event_id"]] = at
+                if tp.topic == seen.raw_topic:
+                    arrived, at = seen.on_broker, record.timestamp / 1000
+                elif tp.topic == seen.clean_topic:
+                    arrived, at = seen.cleaned, now
                 else:
                     output = orjson.loads(record.value)
                     if output.get("game_id") == game_id:
                         received.append((now, output, record.timestamp / 1000))
+                    continue
+                for line in record.value.split(b"\n"):  # a message may hold a batch
+                    arrived[orjson.loads(line)["event_id"]] = at
 
 
 async def _send(producer: AIOKafkaProducer, settings: Settings, events: list[FeedEvent]):

@@ -255,6 +255,12 @@ def lone_line_move(
     )
 
 
+def flags_stale(moves_of_others: int, after_moves: int = STALE_AFTER_MOVES) -> bool:
+    """The stale-bookmaker rule's count: a book is flagged once, when the others' moves
+    since its last change reach ``after_moves`` (not again at every later move)."""
+    return moves_of_others == after_moves
+
+
 def stale_bookmaker(
     game_id: str,
     market: str,
@@ -266,7 +272,7 @@ def stale_bookmaker(
 ) -> Anomaly | None:
     """A book whose price has not changed since ``unchanged_since`` while the others moved
     ``moves_of_others`` times; flagged once, when the count reaches ``after_moves``."""
-    if moves_of_others != after_moves:
+    if not flags_stale(moves_of_others, after_moves):
         return None
     return Anomaly(
         id=f"{AnomalyKind.STALE_BOOKMAKER.value}:{game_id}:{market}:{bookmaker}:{selection}:"

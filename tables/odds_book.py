@@ -30,6 +30,7 @@ from tables.anomalies import (
     STALE_AFTER_MOVES,
     Anomaly,
     big_move,
+    flags_stale,
     lone_line_move,
     price_outliers,
     score_backwards,
@@ -370,8 +371,8 @@ def _left_behind(
             continue
         unchanged_since = newest[bookmaker][0] if newest[bookmaker] else history[0][0]
         moves = sum(moment > unchanged_since for moment in recent)
-        if moves != STALE_AFTER_MOVES:
-            continue  # stale_bookmaker flags a book at that count only: no label to build
+        if not flags_stale(moves):
+            continue  # no anomaly: its label is not built
         stale = stale_bookmaker(
             book["game_id"],
             _market_label(quote.market.value, quote.player or "", quote.stat or "",

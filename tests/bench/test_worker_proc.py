@@ -1,7 +1,7 @@
 import os
 import time
 
-from bench.worker_cpu import main_thread_cpu_seconds
+from bench.worker_proc import main_thread_cpu_seconds
 
 
 def test_the_main_thread_cpu_time_grows_with_its_work():
