@@ -668,9 +668,11 @@ async def run_batches(
     size: int | None = None,
     within: float | None = None,
     on_tick: Callable[[Checkpoint], Awaitable[None]] | None = None,
+    fill: bool = False,
 ) -> None:
-    """The loop of an agent: ``handle`` gets batches of at most ``size`` events (or what
-    came within ``within`` seconds; the ingest batch settings by default). A batch is
+    """The loop of an agent: ``handle`` gets batches of at most ``size`` events: what is
+    waiting when the agent is free, or (``fill``) what came within ``within`` seconds
+    (``RuntimeStream.batches``; the ingest batch settings by default). A batch is
     acknowledged once ``handle`` is done with it (or parked what it could not process)
     and every table write it made is on the broker; before that, nothing of it is. Its
     outputs are sent at once; its state is put with the rest of its commit interval's.
@@ -779,7 +781,7 @@ async def run_batches(
     try:
         # aclosing: a crash closes the take buffer now, not at garbage collection in
         # another context (its processor would keep holding the stream meanwhile).
-        async with aclosing(stream.batches(size, within)) as batches:
+        async with aclosing(stream.batches(size, within, fill)) as batches:
             async for batch in batches:
                 for timer in timers:
                     if timer.done():
@@ -952,9 +954,16 @@ class RuntimeStream(faust.Stream):
     task and futures each time): 12 % of a core on an idle worker, every agent's loop
     waking a hundred times a second."""
 
-    async def batches(self, most: int, within: float) -> AsyncIterator[list[faust.types.EventT]]:
-        """Lists of at most ``most`` events: what came within ``within`` seconds of the
-        first, or sooner once ``most`` did; none is acknowledged (``run_batches`` does)."""
+    async def batches(
+        self, most: int, within: float, fill: bool = True
+    ) -> AsyncIterator[list[faust.types.EventT]]:
+        """Lists of at most ``most`` events; none is acknowledged (``run_batches`` does).
+        ``fill``: what came within ``within`` seconds of the first, or sooner once ``most``
+        did (a sink: fewer, larger writes). Otherwise what is waiting: a batch is taken as
+        soon as no further message waits in the stream's queue, so an event that comes to
+        an idle agent is processed at once, and what comes while a batch is processed goes
+        into the next one whole (a backlog makes batches larger, never a fixed wait);
+        ``within`` then only bounds how long a stream that keeps filling is drained."""
         buffer: list[faust.types.EventT] = []
         arrived, full, consumed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         consuming: asyncio.Future | None = None  # while a batch is out: hold new events
@@ -990,8 +999,12 @@ class RuntimeStream(faust.Stream):
         try:
             while not self.should_stop:
                 await self.wait_for_stopped(arrived)
-                if not full.is_set():
+                if full.is_set():
+                    pass
+                elif fill:
                     await self.wait_for_stopped(full, timeout=within)
+                else:
+                    await self._take_waiting(full, within)
                 if not buffer:
                     continue
                 consuming = asyncio.get_running_loop().create_future()
@@ -1007,6 +1020,15 @@ class RuntimeStream(faust.Stream):
         finally:
             self.enable_acks = acks_were
             self._processors.remove(add_to_buffer)
+
+    async def _take_waiting(self, full: asyncio.Event, within: float) -> None:
+        """Let the stream move the messages waiting in its queue into the batch, until
+        none is left, the batch is full or ``within`` seconds passed."""
+        deadline = time.monotonic() + within
+        while not (full.is_set() or self.channel.empty() or self.should_stop):
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(0)
 
 
 class RuntimeConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):

@@ -24,8 +24,10 @@ def make_sink_agent(
 
     @app.agent(topic, name=f"sink-{table_name}")
     async def sink(stream):
+        # a sink waits for its batch to fill: PostgreSQL takes fewer, larger writes
         await run_batches(
-            stream, pipeline, write, settings.sink_batch_size, settings.sink_batch_seconds
-        )
+            stream, pipeline, write, settings.sink_batch_size, settings.sink_batch_seconds,
+            fill=True,
+        )  # fmt: skip
 
     return sink

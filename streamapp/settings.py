@@ -84,7 +84,11 @@ class Settings(BaseSettings):
         1000, ge=1, description="Raw messages an ingest agent takes at most per batch."
     )
     ingest_batch_seconds: float = Field(
-        0.01, gt=0, description="Longest wait for a batch to fill: the latency batching may add."
+        0.01,
+        gt=0,
+        description="Longest an agent keeps taking messages that are already waiting into "
+        "one batch; a batch is taken as soon as none waits, so it adds no wait to an event "
+        "that comes to an idle agent.",
     )
 
     fetch_max_wait_ms: int = Field(

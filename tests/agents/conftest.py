@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from unittest.mock import AsyncMock
 
 import pytest
@@ -12,17 +13,33 @@ from streamapp.app import create_app
 
 
 @pytest.fixture
-def app(settings):
+def app(settings, monkeypatch):
     # State stored after every batch: these tests read it right after each event (the
     # commit interval has its own tests in test_runtime.py).
     app = create_app(
         settings.model_copy(update={"store": "memory://", "commit_interval_seconds": 0})
     )
     app.finalize()
+    for table in app.pipeline.tables.all().values():
+        topic = table.changelog_topic
+        monkeypatch.setattr(topic, "send_soon", acknowledged_at_once(topic.send_soon))
     app.flow_control.resume()
     app.pipeline.registry_loaded.set()  # no control topic here: the built-in version
     app.pipeline.progress.seeks = False  # no consumer here: events come in the order put
     return app
+
+
+def acknowledged_at_once(send_soon: Callable) -> Callable:
+    """Changelog writes as if the broker acknowledged them at once: no producer runs
+    here, and with state stored after every batch an agent takes its next batch only once
+    the last one's table writes are acknowledged."""
+
+    def send(**kwargs):
+        written = send_soon(**kwargs)
+        written.set_result(None)
+        return written
+
+    return send
 
 
 @pytest.fixture

@@ -742,6 +742,33 @@ async def test_a_batch_holds_what_came_within_the_wait_and_no_more_than_the_most
     assert sizes == [3, 2]
 
 
+async def test_a_lone_event_is_taken_at_once_and_what_waited_meanwhile_in_one_batch(app):
+    """Without ``fill``, a batch is taken as soon as nothing more waits in the queue: the
+    wait (5 s here) only bounds the draining, so both batches come long before it."""
+    sizes: list[int] = []
+    release = asyncio.Event()
+
+    async def take(stream):
+        async for batch in stream.batches(100, 5.0, fill=False):
+            sizes.append(len(batch))
+            if len(sizes) == 1:
+                await release.wait()  # the agent busy with its first batch
+            for event in batch:
+                await stream.ack(event)
+
+    agent = app.agent(app.channel(), name="eager")(take)
+    async with agent.test_context() as running:
+        await running.put("alone", wait=False)
+        await until(lambda: bool(sizes))
+        assert sizes == [1]
+        for n in range(4):
+            await running.put(n, wait=False)
+        await asyncio.sleep(0.05)
+        release.set()
+        await until(lambda: sum(sizes) == 5)
+    assert sizes == [1, 4]
+
+
 async def test_an_idle_stream_does_not_wake_until_something_comes(app, monkeypatch):
     """faust's noack_take looked at its empty buffer every ``within`` seconds (12 % of a
     core on an idle worker); these batches wait for the first event instead."""
