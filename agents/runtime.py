@@ -999,12 +999,11 @@ class RuntimeStream(faust.Stream):
         try:
             while not self.should_stop:
                 await self.wait_for_stopped(arrived)
-                if full.is_set():
-                    pass
-                elif fill:
-                    await self.wait_for_stopped(full, timeout=within)
-                else:
-                    await self._take_waiting(full, within)
+                if not full.is_set():
+                    if fill:
+                        await self.wait_for_stopped(full, timeout=within)
+                    else:
+                        await self._take_waiting(full, within)
                 if not buffer:
                     continue
                 consuming = asyncio.get_running_loop().create_future()
