@@ -781,7 +781,7 @@ async def run_batches(
     try:
         # aclosing: a crash closes the take buffer now, not at garbage collection in
         # another context (its processor would keep holding the stream meanwhile).
-        async with aclosing(stream.batches(size, within, fill)) as batches:
+        async with aclosing(stream.batches(size, within, fill=fill)) as batches:
             async for batch in batches:
                 for timer in timers:
                     if timer.done():
@@ -955,7 +955,7 @@ class RuntimeStream(faust.Stream):
     waking a hundred times a second."""
 
     async def batches(
-        self, most: int, within: float, fill: bool = True
+        self, most: int, within: float, *, fill: bool
     ) -> AsyncIterator[list[faust.types.EventT]]:
         """Lists of at most ``most`` events; none is acknowledged (``run_batches`` does).
         ``fill``: what came within ``within`` seconds of the first, or sooner once ``most``

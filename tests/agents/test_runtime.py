@@ -733,7 +733,7 @@ async def until(condition: Callable[[], bool], seconds: float = 1.0) -> None:
 
 async def test_a_batch_holds_what_came_within_the_wait_and_no_more_than_the_most(app):
     sizes: list[int] = []
-    take = batch_sizes(lambda stream: stream.batches(3, 0.05), sizes)
+    take = batch_sizes(lambda stream: stream.batches(3, 0.05, fill=True), sizes)
     agent = app.agent(app.channel(), name="batched")(take)
     async with agent.test_context() as running:
         for n in range(5):
@@ -783,7 +783,7 @@ async def test_an_idle_stream_does_not_wake_until_something_comes(app, monkeypat
             return await waiting(*args, **kwargs)
 
         monkeypatch.setattr(stream, "wait_for_stopped", counting)
-        return stream.batches(100, 0.01)
+        return stream.batches(100, 0.01, fill=True)
 
     agent = app.agent(app.channel(), name="idle")(batch_sizes(counted_batches, sizes))
     async with agent.test_context() as running:
