@@ -33,7 +33,7 @@ from bench.monte_carlo import MonteCarlo, time_simulations
 from bench.pipeline_throughput import Throughput, measure_throughput
 from bench.recovery import Recovery, read_changelogs, watch_recovery, wipe_local_tables
 from bench.topic_read import TopicRead
-from bench.worker_proc import main_thread_cpu_seconds, peak_rss_mb
+from bench.worker_proc import main_thread_cpu_seconds, peak_rss_mb, process_cpu_seconds
 from bench.worker_web import wait_until_ready
 from streamapp.demo import prepare, worker_process
 from streamapp.replay.catalog import season_files, timeline
@@ -143,6 +143,13 @@ class RebuiltRun:
     live: LiveLatency
     peak_rss_after_recovery_mb: float
     peak_rss_mb: float  # after the live quotes too
+    live_cpu_seconds: tuple[float, float]  # the main thread's, all threads', while live
+
+    def live_us_per_quote(self) -> dict[str, float]:
+        """The worker's CPU time per live quote: less noisy than the latency, which is the
+        wait for that CPU on a machine the broker and the bench share."""
+        main, process = (seconds / self.live.quotes_sent * 1e6 for seconds in self.live_cpu_seconds)
+        return {"worker_main_thread_us_per_quote": main, "worker_process_us_per_quote": process}
 
 
 def season_through_worker(settings: Settings, events: Sequence[FeedEvent]) -> SeasonRun:
@@ -173,10 +180,16 @@ def rebuilt_worker_live(settings: Settings, args: argparse.Namespace, run: str) 
         peak_after_recovery = peak_rss_mb(worker.pid)
         feed = LiveFeed.from_real_match(settings.data_dir, LIVE_LEAGUE, args.season, run)
         log.info("live: %s v %s, game %s", feed.home_team, feed.away_team, feed.game_id)
+        cpu_before = main_thread_cpu_seconds(worker.pid), process_cpu_seconds(worker.pid)
         live = measure_live_latency(settings, feed, args.live_rate, args.live_seconds)
-        return RebuiltRun(
-            changelogs, recovery, feed, live, peak_after_recovery, peak_rss_mb(worker.pid)
+        live_cpu = (
+            main_thread_cpu_seconds(worker.pid) - cpu_before[0],
+            process_cpu_seconds(worker.pid) - cpu_before[1],
         )
+        return RebuiltRun(
+            changelogs, recovery, feed, live, peak_after_recovery, peak_rss_mb(worker.pid),
+            live_cpu,
+        )  # fmt: skip
 
 
 def figures(
@@ -212,7 +225,9 @@ def details(
             else None,
             "changelogs_plain_read": rebuilt.changelogs.to_dict(),
         },
-        "live": rebuilt.live.to_dict() | {"game_id": rebuilt.feed.game_id},
+        "live": rebuilt.live.to_dict()
+        | {"game_id": rebuilt.feed.game_id}
+        | rebuilt.live_us_per_quote(),
         "monte_carlo": monte_carlo.to_dict(),
         "peak_rss_mb": {
             "worker_a_after_season": season.peak_rss_mb,
@@ -283,9 +298,18 @@ def main() -> None:
         f"replay: the worker's main thread (every agent) spent "
         f"{season.main_thread_us_per_event:,.0f} µs of CPU per event"
     )
-    hops = live.to_dict()["hop_ms"]
+    live_figures = live.to_dict()
+    live_cpu = rebuilt.live_us_per_quote()
+    print(
+        f"live: the worker spent {live_cpu['worker_process_us_per_quote']:,.0f} µs of CPU per "
+        f"quote ({live_cpu['worker_main_thread_us_per_quote']:,.0f} in its main thread)"
+    )
     print("where a quote's time went, p50 / p99 ms: " + ", ".join(
-        f"{hop} {figures['p50']:.0f} / {figures['p99']:.0f}" for hop, figures in hops.items()
+        f"{hop} {figures['p50']:.0f} / {figures['p99']:.0f}"
+        for hop, figures in live_figures["hop_ms"].items()
+    ))  # fmt: skip
+    print("live latency per 5 s of sending, p50 / p99 ms: " + ", ".join(
+        f"{part['p50']:.0f} / {part['p99']:.0f}" for part in live_figures["timeline_ms"]
     ))  # fmt: skip
     if demo and not demo.succeeded:
         print(f"demo: failed (exit {demo.returncode}) after {demo.seconds:.0f} s: {demo.log_file}")

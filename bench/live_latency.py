@@ -52,6 +52,7 @@ OUTPUTS = ("predictions", "alerts")
 FIXTURE_HEAD_START = 1.0  # seconds between the fixture and the first quote
 TICK = timedelta(microseconds=1)
 HOPS = ("to the broker", "ingest", "prediction", "to the reader")
+TIMELINE_SLICE_SECONDS = 5.0
 
 
 @dataclass
@@ -64,6 +65,8 @@ class LiveLatency:
     unmatched_outputs: int = 0  # an event time the bench never sent
     wrong_trigger: int = 0  # a quote id that is not of the update with that event time
     first_output_ms: list[float] = field(default_factory=list)  # per update that caused one
+    # when each of those updates was sent, in seconds from the first update
+    first_output_sent_s: list[float] = field(default_factory=list)
     output_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     hop_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     # raw quotes the worker had not committed (commits are periodic: a few seconds' worth
@@ -75,6 +78,23 @@ class LiveLatency:
     def percentile(self, q: float, values: list[float] | None = None) -> float | None:
         values = self.first_output_ms if values is None else values
         return float(np.percentile(values, q)) if values else None
+
+    def timeline(self, slice_seconds: float = TIMELINE_SLICE_SECONDS) -> list[dict]:
+        """First-output latency per slice of the sending time: a backlog shows as a run of
+        slow slices, a steady phase as slices alike."""
+        slices: dict[int, list[float]] = defaultdict(list)
+        for sent, latency in zip(self.first_output_sent_s, self.first_output_ms, strict=True):
+            slices[int(sent // slice_seconds)].append(latency)
+        return [
+            {
+                "from_s": index * slice_seconds,
+                "count": len(values),
+                "p50": self.percentile(50, values),
+                "p99": self.percentile(99, values),
+                "max": max(values),
+            }
+            for index, values in sorted(slices.items())
+        ]
 
     def to_dict(self) -> dict:
         return {
@@ -99,6 +119,7 @@ class LiveLatency:
                 }
                 for kind, values in self.output_ms.items()
             },
+            "timeline_ms": self.timeline(),
             "hop_ms": {
                 hop: {"p50": self.percentile(50, values), "p99": self.percentile(99, values)}
                 for hop, values in self.hop_ms.items()
@@ -251,6 +272,8 @@ def _match(
             first.get(caused_at, (received_at, appended)), (received_at, appended)
         )
     result.first_output_ms = [(got - at.timestamp()) * 1000 for at, (got, _) in first.items()]
+    started = min(updates, default=fixture_time).timestamp()
+    result.first_output_sent_s = [at.timestamp() - started for at in first]
     for caused_at, (received_at, appended) in first.items():
         on_broker = seen.last(seen.on_broker, updates[caused_at])
         cleaned = seen.last(seen.cleaned, updates[caused_at])

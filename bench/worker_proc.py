@@ -1,4 +1,5 @@
-"""A worker as the kernel counts it: its peak memory, and its main thread's CPU time.
+"""A worker as the kernel counts it: its peak memory, and its CPU time (the main thread's,
+and all its threads').
 
 The main thread runs every agent; its CPU time per event is the work the pipeline does.
 It varies less between runs than events per second on a shared machine, but not nothing:
@@ -38,11 +39,20 @@ def peak_rss_mb(pid: int) -> float:
     return sum(_peak_kb(p) for p in (pid, *_descendants(pid))) / 1024
 
 
-def main_thread_cpu_seconds(pid: int) -> float:
-    """User and system CPU time of ``pid``'s main thread so far (utime and stime of
-    /proc/<pid>/task/<pid>/stat)."""
-    stat = (PROC / str(pid) / "task" / str(pid) / "stat").read_text()
+def _cpu_seconds(stat: Path) -> float:
+    """User and system CPU time in a /proc stat file (utime and stime)."""
     # the command name, in parentheses, may hold spaces: count fields after it
-    fields = stat.rsplit(")", 1)[1].split()
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     user, system = int(fields[11]), int(fields[12])
     return (user + system) / os.sysconf("SC_CLK_TCK")
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid``'s main thread so far (/proc/<pid>/task/<pid>/stat)."""
+    return _cpu_seconds(PROC / str(pid) / "task" / str(pid) / "stat")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` so far, all its threads (/proc/<pid>/stat): the main thread and
+    the consumer's, the producer's and RocksDB's."""
+    return _cpu_seconds(PROC / str(pid) / "stat")

@@ -3,7 +3,7 @@ into the hops between the broker's and this reader's marks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -53,3 +53,22 @@ def test_an_update_whose_quotes_were_not_all_seen_is_timed_but_not_split():
     )
     assert result.first_output_ms == pytest.approx([50.0], abs=1e-3)
     assert result.hop_ms == {}
+
+
+def test_the_timeline_gives_each_slice_of_the_sending_time_its_own_percentiles():
+    first, later = SENT, SENT + timedelta(seconds=6)  # in the first and the second 5 s
+    received = [
+        (AT + 0.300, prediction("g:model-only:v:q1"), AT + 0.290),
+        (later.timestamp() + 0.020, {**prediction("g:model-only:v:q2"),
+                                     "event_time": later.isoformat()}, later.timestamp()),
+    ]  # fmt: skip
+    result = LiveLatency()
+    _match(
+        received, {first: {"q1"}, later: {"q2"}}, datetime(2026, 1, 1, tzinfo=UTC), result,
+        Seen("raw", "clean"),
+    )  # fmt: skip
+
+    timeline = result.to_dict()["timeline_ms"]
+    assert [(s["from_s"], s["count"]) for s in timeline] == [(0.0, 1), (5.0, 1)]
+    assert timeline[0]["p99"] == pytest.approx(300.0, abs=1e-3)
+    assert timeline[1]["max"] == pytest.approx(20.0, abs=1e-3)
