@@ -150,7 +150,8 @@ class Database:
     async def write(
         self, table: SinkTable, rows: Sequence[tuple], sources: Sequence[Consumed]
     ) -> None:
-        """Upsert ``rows`` in one transaction; returns once they are durable."""
+        """Upsert ``rows`` in one transaction (copied into the connection's staging table,
+        then merged: ``SinkTable``); returns once they are durable."""
         if not rows:
             return
         await self.start()
@@ -161,7 +162,11 @@ class Database:
             async with self.pool.connection(timeout=POOL_WAIT) as conn:
                 try:
                     async with conn.transaction(), conn.cursor() as cursor:
-                        await cursor.executemany(table.sql, rows)
+                        await cursor.execute(table.stage_sql)
+                        async with cursor.copy(table.copy_sql) as copy:
+                            for row in table.one_per_key(rows):
+                                await copy.write_row(row)
+                        await cursor.execute(table.merge_sql)
                 except OUTAGE_ERRORS:
                     raise
                 except ROW_ERRORS:

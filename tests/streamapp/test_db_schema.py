@@ -48,3 +48,23 @@ def test_every_stored_feed_has_a_sink_table():
 def test_an_unreadable_message_is_refused():
     with pytest.raises(ValueError):
         SINK_TABLES["games"].row_of(b"{not json")
+
+
+def test_a_batch_keeps_the_row_of_each_key_that_upserting_one_by_one_would_leave():
+    games = SINK_TABLES["games"]
+    time_at = games.columns.index("last_event_time")
+
+    def game(game_id: str, status: str, at: int) -> tuple:
+        row = [None] * len(games.columns)
+        row[games.columns.index("game_id")], row[games.columns.index("status")] = game_id, status
+        row[time_at] = at
+        return tuple(row)
+
+    rows = [game("a", "scheduled", 5), game("b", "scheduled", 1), game("a", "late", 3),
+            game("a", "final", 5), game("b", "final", 2)]  # fmt: skip
+    # a: the later of the two newest (an equal time replaces, as the upsert's <= does)
+    assert games.one_per_key(rows) == [game("a", "final", 5), game("b", "final", 2)]
+
+    quotes = SINK_TABLES["odds_quotes"]  # immutable: the first row of a key stays
+    first, again = (("q1", *["x"] * (len(quotes.columns) - 1)), ("q1", *["y"] * 12))
+    assert quotes.one_per_key([first, again]) == [first]
