@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -145,16 +146,43 @@ class GameBooks:
 
     A bookmaker's market is read as one snapshot: a selection whose price is older than
     the bookmaker's newest price on the market is left out (the rest of an update that
-    is still arriving, quote by quote). Each market is read off the prices once: one event
-    asks for it several times (consensus, market-aware lines, value alerts, closing prices),
-    and nothing changes the prices in between. It is kept by its key set, whichever side
-    asked first: no caller depends on the order of the selections in a snapshot.
+    is still arriving, quote by quote). Each market is read off the prices once and kept
+    by its key set, whichever side asked first (no caller depends on the order of the
+    selections in a snapshot), with its consensus: one event asks for a market several
+    times (consensus, market-aware lines, value alerts, closing prices), and a quote
+    changes one market of the game. The league's state keeps a game's books across its
+    events (``LeagueRatings._books_of``): a changed price forgets the snapshots and
+    consensuses of its markets only (``changed``).
     """
 
     def __init__(self, prices: dict[str, dict[str, list]]) -> None:
         self.prices = prices
         self.snapshots: dict[frozenset[str], dict[str, tuple[int, dict[str, float]]]] = {}
+        self.consensuses: dict[tuple[tuple[str, ...], tuple[str, ...]], list[float] | None] = {}
+        # per event: what ``of`` gave for each ``since`` (an event's own price age limit)
         self.books: dict[tuple[frozenset[str], int], dict[str, dict[str, float]]] = {}
+
+    def next_event(self) -> GameBooks:
+        """Ready for the game's next event."""
+        self.books.clear()
+        return self
+
+    def changed(self, key: str) -> None:
+        """A price of ``key`` changed: its markets are read again when asked for."""
+        for key_set in [key_set for key_set in self.snapshots if key in key_set]:
+            del self.snapshots[key_set]
+        for asked in [asked for asked in self.consensuses if key in asked[0]]:
+            del self.consensuses[asked]
+        self.books.clear()
+
+    def consensus(self, market: MarketOf, sharp_books: Sequence[str]) -> list[float] | None:
+        """``forecast.consensus`` of the market's books, in the order of its selections."""
+        asked = market.keys, tuple(sharp_books)
+        if asked not in self.consensuses:
+            self.consensuses[asked] = forecast.consensus(
+                self.of(market), market.selections, sharp_books
+            )
+        return self.consensuses[asked]
 
     def of(self, market: MarketOf, since: int = 0) -> dict[str, dict[str, float]]:
         """The market's books, leaving out bookmakers whose newest price is older than
@@ -232,6 +260,8 @@ class LeagueRatings:
     _models: dict[str, tuple[tuple, tuple[list[float], dict]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # Not stored: each upcoming game's books as its quotes left them (GameBooks).
+    _books: dict[str, GameBooks] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         averages = START_AVERAGES[self.sport.value]
@@ -314,6 +344,7 @@ class LeagueRatings:
         self, game: GameEvent, params: ModelParams, min_change: float, alert_on_outliers: bool
     ) -> Outputs:
         self._models.clear()
+        self._books.clear()  # kept between a league's game events only: a bounded cache
         self._enter_season(game.season, params)
         out = Outputs()
         if game.game_id in self.finished or self._known_fixture(game):
@@ -350,6 +381,13 @@ class LeagueRatings:
                 self._forecast(game_id, game, params, min_change, alert_on_outliers, out)
         return out
 
+    def _books_of(self, game_id: str, entry: dict[str, Any]) -> GameBooks:
+        """The game's books, kept since its last quote if they still read its prices."""
+        books = self._books.get(game_id)
+        if books is None or books.prices is not entry["prices"]:
+            books = self._books[game_id] = GameBooks(entry["prices"])
+        return books.next_event()
+
     def _known_fixture(self, game: GameEvent) -> bool:
         entry = self.upcoming.get(game.game_id)
         return (
@@ -375,7 +413,8 @@ class LeagueRatings:
         if known[1] > at or known == [quote.price_decimal, at]:
             return out  # an older price, or this very quote, delivered again
         books[quote.bookmaker] = [quote.price_decimal, at]
-        game_books = GameBooks(entry["prices"])
+        game_books = self._books_of(quote.game_id, entry)
+        game_books.changed(key)
         market = market_of(self.sport, key)
         if len(game_books.of(market).get(quote.bookmaker, {})) < len(market.selections):
             return out  # the rest of this bookmaker's update is still arriving
@@ -609,7 +648,7 @@ class LeagueRatings:
         """Predict a game again, and look for value, after ``trigger``; ``books``: the
         game's books if the trigger already read some."""
         entry = self.upcoming[game_id]
-        books = books or GameBooks(entry["prices"])
+        books = books or self._books_of(game_id, entry)
         sport_params = params.sport(self.sport)
         league_params = self._params(params)
         signature = (params.version, entry["home"], entry["away"], entry["start"])
@@ -620,7 +659,7 @@ class LeagueRatings:
         lines = self._lines(game_id, entry, params, league_params, details)
         moneyline = market_of(self.sport, MONEYLINE_HOME)
         names = moneyline.selections
-        market = forecast.consensus(books.of(moneyline), names, params.sharp_books)
+        market = books.consensus(moneyline, params.sharp_books)
         aware = forecast.blend(model, market, sport_params.market_weight) if market else None
         aware_lines = self._aware_lines(
             books, lines, sport_params.market_weight, params.sharp_books
@@ -666,7 +705,7 @@ class LeagueRatings:
             market = market_of(self.sport, key)
             if market.selections[0] not in ("home", "over"):
                 continue
-            fair = forecast.consensus(books.of(market), market.selections, sharp_books)
+            fair = books.consensus(market, sharp_books)
             if fair is None:
                 continue
             both = forecast.blend([p, 1 - p], fair, weight)
@@ -802,7 +841,7 @@ class LeagueRatings:
         """The fair closing probability of an alert's selection (margin removed)."""
         market = market_of(self.sport, alert["key"])
         names = market.selections
-        fair = forecast.consensus(books.of(market), names, sharp_books)
+        fair = books.consensus(market, sharp_books)
         return fair[names.index(alert["selection"])] if fair else None
 
     def _performance(self, version: str, model: str) -> dict[str, Any]:

@@ -403,6 +403,65 @@ def test_a_bookmakers_market_is_its_newest_update_and_fresh_books_are_recent():
     assert books.of(total, since=150) == {"bet365": {"over": 1.8}}
 
 
+def test_a_changed_price_makes_only_its_own_market_read_again():
+    prices = {"total|2.5|over": {"pinnacle": [1.9, 100]},
+              "total|2.5|under": {"pinnacle": [1.95, 100]},
+              "spread|-0.5|home": {"pinnacle": [2.0, 100]},
+              "spread|0.5|away": {"pinnacle": [1.85, 100]}}  # fmt: skip
+    books = GameBooks(prices)
+    total, spread = (
+        market_of(Sport.SOCCER, "total|2.5|over"),
+        market_of(Sport.SOCCER, "spread|-0.5|home"),
+    )
+    total_before, spread_before = books.of(total), books.of(spread)
+    spread_read = books.snapshots[spread.key_set]
+    fair_before = books.consensus(total, ())
+
+    prices["total|2.5|over"]["pinnacle"] = [2.1, 200]
+    prices["total|2.5|under"]["pinnacle"] = [1.75, 200]
+    books.changed("total|2.5|over")
+    books.changed("total|2.5|under")
+    assert total.key_set not in books.snapshots
+    assert books.snapshots[spread.key_set] is spread_read  # kept: none of its prices moved
+    assert books.next_event().of(spread) == spread_before
+    assert books.of(total) == {"pinnacle": {"over": 2.1, "under": 1.75}}
+    assert books.of(total) != total_before
+    assert (
+        books.consensus(total, ())
+        == pytest.approx(multiplicative([2.1, 1.75]))
+        != pytest.approx(fair_before)
+    )
+
+
+def test_a_league_kept_across_quotes_gives_what_one_rebuilt_for_every_event_gives():
+    events = [event("A", "B", "scheduled", "2021-08-01T00:00:00Z")]
+    for when, books in (("2021-08-06T15:00:00Z", (2.0, 3.6, 4.2)),
+                        ("2021-08-06T16:00:00Z", (2.1, 3.5, 4.0)),
+                        ("2021-08-07T15:00:00Z", (2.3, 3.3, 3.8))):  # fmt: skip
+        for bookmaker, shift in (("pinnacle", 0.0), ("bet365", 0.1)):
+            events += [quote("A-B", bookmaker, s, p + shift, when)
+                       for s, p in zip(("home", "draw", "away"), books, strict=True)]  # fmt: skip
+        for selection, line, price in (("home", -0.25, 1.9), ("away", 0.25, 2.0),
+                                       ("over", 2.5, 1.8), ("under", 2.5, 2.05)):  # fmt: skip
+            market_name = "total" if selection in ("over", "under") else "spread"
+            events.append(quote("A-B", "pinnacle", selection, price, when,
+                                market=market_name, line=line))  # fmt: skip
+    events.append(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(2, 1)))
+
+    def outputs(rebuilt_every_event: bool) -> tuple[list[bytes], bytes]:
+        state, sent = LeagueRatings(Sport.SOCCER, "E0"), []
+        for one in events:
+            if rebuilt_every_event:  # as a worker that stores the league after every event
+                state = LeagueRatings.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
+            out = state.observe(one, PARAMS, 0)
+            sent += [o.to_json() for o in (*out.predictions, *out.alerts, *out.settlements)]
+        return sent, orjson.dumps(state.to_dict())
+
+    kept = outputs(rebuilt_every_event=False)
+    assert len(kept[0]) > 10  # predictions after most quotes, then the settlements
+    assert kept == outputs(rebuilt_every_event=True)
+
+
 def test_forecasts_do_not_depend_on_what_earlier_forecasts_left_in_the_caches():
     def season():
         state = LeagueRatings(Sport.SOCCER, "E0")
