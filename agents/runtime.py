@@ -42,7 +42,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -415,7 +415,10 @@ class Checkpoint:
 
     A batch's checkpoint may be ``absorb``-ed, once its outputs are on the broker, into one
     that gathers the batches of a commit interval (``base``: what its reads see first):
-    their state is then put, and their offsets acknowledged, together."""
+    their state is then put, and their offsets acknowledged, together. Handlers update the
+    values they read in place, so a batch that fails may have changed that gathered state:
+    ``forget`` drops it, and gives back the records of the batches it came from, to be
+    handled again from the stored state (BatchProcessor)."""
 
     def __init__(self, base: Checkpoint | None = None) -> None:
         self._base = base
@@ -425,6 +428,7 @@ class Checkpoint:
         self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
         self._writes: list[tuple[faust.types.EventT, Callable[[], None]]] = []
         self._kept: dict[tuple[int, Any], tuple[ValueCache, Any]] = {}
+        self._records: list[Record] = []  # of the batches absorbed
 
     async def send(
         self,
@@ -501,14 +505,21 @@ class Checkpoint:
             self._awaited.update(map(id, outputs))
         await asyncio.gather(*outputs)
 
-    async def absorb(self, batch: Checkpoint) -> None:
+    async def absorb(self, batch: Checkpoint, records: Sequence[Record] = ()) -> None:
         """Once ``batch``'s outputs are on the broker, take over what it puts, writes and
-        counts, after what this checkpoint already holds."""
+        counts, after what this checkpoint already holds; ``records``: what it handled."""
         await batch.delivered()
         self._state.update(batch._state)
         self._writes += batch._writes
         self._kept.update(batch._kept)
         self._counts += batch._counts
+        self._records += records
+
+    def forget(self) -> list[Record]:
+        """Drop what the absorbed batches put, write and count; their records."""
+        records = self._records
+        self._state, self._writes, self._kept, self._counts, self._records = {}, [], {}, [], []
+        return records
 
     async def commit(self) -> None:
         await self.delivered()
@@ -566,15 +577,22 @@ class BatchProcessor:
         self, batch: list[Record], handle: Handler, into: Checkpoint | None = None
     ) -> None:
         """``into``: the commit interval's checkpoint, which takes the batch's once its
-        outputs are on the broker; without one, the batch's state is put at once."""
+        outputs are on the broker; without one, the batch's state is put at once. After a
+        try that failed, the interval's earlier batches are handled again first, from the
+        stored state (``Checkpoint.forget``): the failed try may have changed their state."""
+        tried = False
 
         async def attempt() -> None:
+            nonlocal batch, tried
+            if tried and into is not None:
+                batch = [*into.forget(), *batch]
+            tried = True
             checkpoint = Checkpoint(base=into)
             await handle(batch, checkpoint)
             if into is None:
                 await checkpoint.commit()
             else:
-                await into.absorb(checkpoint)
+                await into.absorb(checkpoint, batch)
 
         try:
             await self.retrying(attempt, batch)
@@ -585,12 +603,22 @@ class BatchProcessor:
             failure = error
         if not self.owned(batch):
             return  # the new owner processes it; parked here, it would end twice
+        if into is not None and (earlier := into.forget()):
+            # handled before, they are handled alike again (a failure here is a bug: the
+            # agent crashes and says so on /ready rather than park what worked)
+            await self.retrying(lambda: self._again(earlier, handle, into), earlier)
         if len(batch) > 1:
             self.metrics.batch_failures.labels(self.agent, "split").inc()
             for record in batch:
                 await self.process([record], handle, into)
             return
         await self.park(batch[0], failure)
+
+    @staticmethod
+    async def _again(records: list[Record], handle: Handler, into: Checkpoint) -> None:
+        checkpoint = Checkpoint(base=into)
+        await handle(records, checkpoint)
+        await into.absorb(checkpoint, records)
 
     async def retrying(self, attempt: Callable[[], Awaitable[None]], batch: list[Record]) -> None:
         """``attempt()``, again with exponential backoff for as long as it fails with a
@@ -1201,8 +1229,11 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         earliest = await self.earliest_offsets(*uncommitted) if uncommitted else {}
         positions = {**committed, **earliest}
         self.progress.sought_to(positions)
-        for tp, offset in positions.items():
-            await self.seek(tp, offset)
+        # In the consumer's own thread, as ``seek_back``: faust's ``seek`` calls aiokafka
+        # from the event loop, racing the fetcher (a survivor of a killed worker crashed
+        # on aiokafka's KeyError in fetched_records right after its recovery).
+        await self._thread.seek_wait(positions)
+        self._read_offset.update({tp: offset or None for tp, offset in positions.items()})
         self._committed_offset.update(
             {tp: offset for tp, offset in committed.items() if offset is not None and offset >= 0}
         )

@@ -6,8 +6,10 @@ import asyncio
 from datetime import datetime
 
 import orjson
+from aiokafka.errors import KafkaConnectionError
 from faust.types import Message
 
+from agents import runtime
 from schemas import Alert, DeadLetter, Prediction, Settlement
 from tables.league_ratings import LeagueRatings
 from tests.agents.test_ingest import agent_of
@@ -19,6 +21,15 @@ FIXTURE = {
     "event_id": "fixture",
     "status": "scheduled",
     "event_time": "2021-08-15T15:30:00Z",
+}
+# another game, days later: once it is in, the games feed is past the quotes before it
+NEXT_FIXTURE = {
+    **FIXTURE,
+    "event_id": "f2",
+    "game_id": "g2",
+    "home_team": "Spurs",
+    "event_time": "2021-08-24T12:00:00Z",
+    "start_time": "2021-08-28T15:00:00Z",
 }
 
 
@@ -78,15 +89,7 @@ async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlem
         await feeds.put(
             "odds", {**QUOTE, "event_id": "later", "event_time": "2021-08-23T10:00:00Z"}
         )
-        later = {
-            **FIXTURE,
-            "event_id": "f2",
-            "game_id": "g2",
-            "home_team": "Spurs",
-            "event_time": "2021-08-24T12:00:00Z",
-            "start_time": "2021-08-28T15:00:00Z",
-        }
-        await feeds.put("games", later)
+        await feeds.put("games", NEXT_FIXTURE)
         await until(lambda: "Chelsea" in (table.get("soccer:E0") or {}).get("ratings", {}))
     predictions = [
         Prediction.model_validate_json(v) for _, v in sent[settings.topic("predictions")]
@@ -142,3 +145,38 @@ async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
         0,
     )
     assert orjson.loads(letter.payload)["event_id"] == "fixture"
+
+
+async def test_a_batch_tried_again_within_a_commit_interval_sends_its_outputs(
+    app, sent, settings, monkeypatch
+):
+    """The second batch of an interval builds on the first's state, not yet stored. Its
+    first try fails on the broker; the second try must send its predictions again."""
+    monkeypatch.setattr(runtime, "RETRY_FIRST_DELAY", 0.01)
+    pipeline = app.pipeline
+    pipeline.settings = pipeline.settings.model_copy(update={"commit_interval_seconds": 60})
+    predictions = app.pipeline.topics.predictions
+    send = predictions.send
+    second = b":2021-08-21T15:30:00Z"  # the second update's quotes (in a prediction's id)
+    refused = []
+
+    async def away_once(**kwargs):
+        if second in kwargs["value"] and not refused:
+            refused.append(kwargs["value"])
+            raise KafkaConnectionError("broker away")
+        return await send(**kwargs)
+
+    monkeypatch.setattr(predictions, "send", away_once)
+    predict = agent_of(app, "predict-games")
+    got = sent[settings.topic("predictions")]
+    async with predict.test_context() as agent:
+        feeds = Feeds(agent, settings)
+        await feeds.put("games", FIXTURE)
+        await feeds.put("games", NEXT_FIXTURE)
+        for quote in quotes("pinnacle", (2.0, 3.6, 4.2), "2021-08-20T15:30:00Z"):
+            await feeds.put("odds", quote)
+        await until(lambda: any(b":2021-08-20T15:30:00Z" in v for _, v in got))
+        for quote in quotes("pinnacle", (2.3, 3.3, 3.8), "2021-08-21T15:30:00Z"):
+            await feeds.put("odds", quote)
+        await until(lambda: refused)  # its first try: the broker was away
+        await until(lambda: any(second in v for _, v in got), timeout=3.0)

@@ -689,13 +689,15 @@ async def test_stream_partitions_resume_only_once_sought_to_their_committed_offs
     async def earliest_offsets(*partitions):
         return {tp: 0 for tp in partitions}
 
-    async def seek(tp, offset):
-        sought.append((tp, offset))
+    async def seek_wait(positions):  # in the consumer's thread, never from the event loop
+        sought.extend(positions.items())
 
     monkeypatch.setattr(consumer._thread, "_ensure_consumer", lambda: client)
     monkeypatch.setattr(consumer._thread, "call_thread", call_thread)
+    monkeypatch.setattr(consumer._thread, "seek_wait", seek_wait)
+    monkeypatch.setattr(consumer._thread, "seek", None)  # faust's seek from the event loop
     monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
-    monkeypatch.setattr(consumer, "seek", seek)
+    consumer._read_offset[GAMES] = 55  # delivered further before the rebalance
     monkeypatch.setattr(consumer, "assignment", lambda: assigned)
     monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp == changelog)
     consumer._awaiting_seek, consumer._held_for_seek = True, set()  # as after an assignment
@@ -707,6 +709,7 @@ async def test_stream_partitions_resume_only_once_sought_to_their_committed_offs
     await consumer.perform_seek()
     assert asked == [sorted([GAMES, ODDS])]  # one request
     assert sorted(sought) == sorted([(GAMES, 40), (ODDS, 0)])
+    assert (consumer._read_offset[GAMES], consumer._read_offset[ODDS]) == (40, None)
     assert app.pipeline.progress.sought == {GAMES: 40, ODDS: 0}
     assert consumer._paused_partitions == set()  # resumed once sought
     consumer.resume_partitions({GAMES})  # later resumes (flow control) go through
@@ -861,3 +864,38 @@ async def test_batches_read_before_a_rebalance_store_nothing_and_are_let_go(app,
         await until(lambda: len(acked) == 1, 5.0)
     # the batch after the rebalance built on the stored state, not on the dropped one
     assert let_go == [b"before"] and acked == [(b"after", 1)]
+
+
+async def test_a_failed_try_leaves_no_trace_in_the_state_its_interval_gathered(
+    app, sent, monkeypatch
+):
+    """Handlers update the values they read in place. A try that fails after doing so
+    (on the broker, then on a bad event) must not leave its changes in the state of the
+    interval's earlier batches: they are handled again from the stored state."""
+    monkeypatch.setattr(runtime, "RETRY_FIRST_DELAY", 0.01)
+    processor = BatchProcessor(app.pipeline, app, "book-odds")
+    table = app.pipeline.tables.team_form
+    where = runtime.partition_event(app, "clean.games", 0)
+    interval = runtime.Checkpoint()
+    broker_away = [True]
+
+    async def handle(batch, checkpoint):
+        seen = checkpoint.get(table, "team", where) or {"offsets": []}
+        for record in batch:
+            offset = record.message.offset
+            if offset in seen["offsets"]:
+                continue  # handled already (idempotent, as every handler)
+            seen["offsets"].append(offset)  # in place, in what it read
+            if offset == 3 and broker_away[0]:
+                broker_away[0] = False
+                raise KafkaConnectionError("broker away")
+            if offset == 5:
+                raise ValueError("a bad event")
+        checkpoint.put(table, "team", seen, where)
+
+    await processor.process([event_at(app, 1), event_at(app, 2)], handle, interval)
+    await processor.process([event_at(app, 3), event_at(app, 4)], handle, interval)
+    await processor.process([event_at(app, 5), event_at(app, 6)], handle, interval)
+    assert interval.get(table, "team", where) == {"offsets": [1, 2, 3, 4, 6]}
+    [(_, value)] = sent[app.pipeline.settings.topic("deadletter")]
+    assert DeadLetter.model_validate_json(value).offset == 5
