@@ -776,6 +776,10 @@ async def run_batches(
                 raise
             progress.stall(agent, f"{type(error).__name__}: {error}")  # tried again next tick
             log.warning("%s: %r on a tick; trying again", agent, error)
+            # The failed tick may have changed the interval's state in place: it is built
+            # again from the stored state, as after a failed batch.
+            if earlier := interval.checkpoint.forget():
+                await processor.process(earlier, handle, interval.checkpoint)
         else:
             progress.unstall(agent)
 

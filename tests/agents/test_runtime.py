@@ -899,3 +899,44 @@ async def test_a_failed_try_leaves_no_trace_in_the_state_its_interval_gathered(
     assert interval.get(table, "team", where) == {"offsets": [1, 2, 3, 4, 6]}
     [(_, value)] = sent[app.pipeline.settings.topic("deadletter")]
     assert DeadLetter.model_validate_json(value).offset == 5
+
+
+async def test_a_failed_tick_leaves_no_trace_in_the_state_its_interval_gathered(app, monkeypatch):
+    pipeline = app.pipeline
+    pipeline.settings = pipeline.settings.model_copy(
+        update={"tick_seconds": 0.01, "commit_interval_seconds": 0.5}
+    )
+    table = pipeline.tables.team_form
+    where = runtime.partition_event(app, "clean.games", 0)
+    broker_away = [True]
+
+    async def written(agent: str) -> None:  # no broker here: nothing to wait for
+        pass
+
+    monkeypatch.setattr(pipeline.tables, "written", written)
+
+    async def handle(batch, checkpoint) -> None:
+        seen = checkpoint.get(table, "team", where) or {"values": []}
+        seen["values"] += [r.value for r in batch if r.value not in seen["values"]]
+        checkpoint.put(table, "team", seen, where)
+
+    async def on_tick(checkpoint) -> None:
+        seen = checkpoint.get(table, "team", where)
+        if seen and broker_away[0]:
+            broker_away[0] = False
+            seen["values"].append(b"from the failed tick")  # in place, in what it read
+            raise KafkaConnectionError("broker away")
+
+    def stored():
+        with runtime.current_event(where):
+            return table.get("team")
+
+    agent = app.agent(app.channel(), name="ticking")(
+        lambda stream: runtime.run_batches(stream, pipeline, handle, on_tick=on_tick)
+    )
+    async with agent.test_context() as context:
+        await context.put(b"1", wait=False)
+        await until(lambda: not broker_away[0], 5.0)
+        await context.put(b"2", wait=False)
+        await until(lambda: stored() is not None and len(stored()["values"]) == 2, 5.0)
+    assert stored() == {"values": [b"1", b"2"]}
