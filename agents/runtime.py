@@ -418,7 +418,8 @@ class Checkpoint:
     their state is then put, and their offsets acknowledged, together. Handlers update the
     values they read in place, so a batch that fails may have changed that gathered state:
     ``forget`` drops it, and gives back the records of the batches it came from, to be
-    handled again from the stored state (BatchProcessor)."""
+    handled again from the stored state (BatchProcessor); a tick that changed state is
+    committed at once (``run_batches``), having no records to handle again."""
 
     def __init__(self, base: Checkpoint | None = None) -> None:
         self._base = base
@@ -515,6 +516,10 @@ class Checkpoint:
         self._counts += batch._counts
         self._records += records
 
+    def changes_state(self) -> bool:
+        """Whether committing this checkpoint would put, write or count anything."""
+        return bool(self._state or self._writes or self._counts)
+
     def forget(self) -> list[Record]:
         """Drop what the absorbed batches put, write and count; their records."""
         records = self._records
@@ -579,20 +584,23 @@ class BatchProcessor:
         """``into``: the commit interval's checkpoint, which takes the batch's once its
         outputs are on the broker; without one, the batch's state is put at once. After a
         try that failed, the interval's earlier batches are handled again first, from the
-        stored state (``Checkpoint.forget``): the failed try may have changed their state."""
+        stored state (``Checkpoint.forget``): the failed try may have changed their state.
+        Only this batch is split, and only its events are parked."""
         tried = False
+        earlier: list[Record] = []  # the interval's batches before this one, handled again
 
         async def attempt() -> None:
-            nonlocal batch, tried
+            nonlocal tried
             if tried and into is not None:
-                batch = [*into.forget(), *batch]
+                earlier.extend(into.forget())
             tried = True
+            records = [*earlier, *batch]
             checkpoint = Checkpoint(base=into)
-            await handle(batch, checkpoint)
+            await handle(records, checkpoint)
             if into is None:
                 await checkpoint.commit()
             else:
-                await into.absorb(checkpoint, batch)
+                await into.absorb(checkpoint, records)
 
         try:
             await self.retrying(attempt, batch)
@@ -603,10 +611,10 @@ class BatchProcessor:
             failure = error
         if not self.owned(batch):
             return  # the new owner processes it; parked here, it would end twice
-        if into is not None and (earlier := into.forget()):
-            # handled before, they are handled alike again (a failure here is a bug: the
-            # agent crashes and says so on /ready rather than park what worked)
-            await self.retrying(lambda: self._again(earlier, handle, into), earlier)
+        if into is not None:
+            earlier.extend(into.forget())
+        if earlier and not await self.handle_again(earlier, handle, into):
+            return  # revoked meanwhile: the new owner reads them, and this batch, again
         if len(batch) > 1:
             self.metrics.batch_failures.labels(self.agent, "split").inc()
             for record in batch:
@@ -614,11 +622,22 @@ class BatchProcessor:
             return
         await self.park(batch[0], failure)
 
-    @staticmethod
-    async def _again(records: list[Record], handle: Handler, into: Checkpoint) -> None:
-        checkpoint = Checkpoint(base=into)
-        await handle(records, checkpoint)
-        await into.absorb(checkpoint, records)
+    async def handle_again(self, records: list[Record], handle: Handler, into: Checkpoint) -> bool:
+        """Handle ``records`` of an interval again, from the stored state, after a failed
+        try dropped what they had put (``Checkpoint.forget``); False when their partition
+        was revoked meanwhile. They were handled before: a failure that is not transient is
+        a bug, and the agent crashes and says so on /ready rather than park what worked."""
+
+        async def again() -> None:
+            checkpoint = Checkpoint(base=into)
+            await handle(records, checkpoint)
+            await into.absorb(checkpoint, records)
+
+        try:
+            await self.retrying(again, records)
+        except Revoked:
+            return False
+        return True
 
     async def retrying(self, attempt: Callable[[], Awaitable[None]], batch: list[Record]) -> None:
         """``attempt()``, again with exponential backoff for as long as it fails with a
@@ -765,7 +784,9 @@ async def run_batches(
         await on_tick(checkpoint)
         await interval.checkpoint.absorb(checkpoint)
         interval.add([], epoch)
-        if interval.due():
+        # A tick has no records to handle again after a later failure (Checkpoint.forget):
+        # what it changed is stored at once (rare: most ticks release nothing).
+        if interval.due() or checkpoint.changes_state():
             await commit()
 
     async def tick() -> None:
@@ -779,7 +800,7 @@ async def run_batches(
             # The failed tick may have changed the interval's state in place: it is built
             # again from the stored state, as after a failed batch.
             if earlier := interval.checkpoint.forget():
-                await processor.process(earlier, handle, interval.checkpoint)
+                await processor.handle_again(earlier, handle, interval.checkpoint)
         else:
             progress.unstall(agent)
 

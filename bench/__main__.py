@@ -148,7 +148,8 @@ class RebuiltRun:
     def live_us_per_quote(self) -> dict[str, float]:
         """The worker's CPU time per live quote: less noisy than the latency, which is the
         wait for that CPU on a machine the broker and the bench share."""
-        main, process = (seconds / self.live.quotes_sent * 1e6 for seconds in self.live_cpu_seconds)
+        sent = self.live.quotes_sent
+        main, process = (s / sent * 1e6 if sent else None for s in self.live_cpu_seconds)
         return {"worker_main_thread_us_per_quote": main, "worker_process_us_per_quote": process}
 
 
@@ -300,10 +301,11 @@ def main() -> None:
     )
     live_figures = live.to_dict()
     live_cpu = rebuilt.live_us_per_quote()
-    print(
-        f"live: the worker spent {live_cpu['worker_process_us_per_quote']:,.0f} µs of CPU per "
-        f"quote ({live_cpu['worker_main_thread_us_per_quote']:,.0f} in its main thread)"
-    )
+    if live.quotes_sent:
+        print(
+            f"live: the worker spent {live_cpu['worker_process_us_per_quote']:,.0f} µs of CPU "
+            f"per quote ({live_cpu['worker_main_thread_us_per_quote']:,.0f} in its main thread)"
+        )
     print("where a quote's time went, p50 / p99 ms: " + ", ".join(
         f"{hop} {figures['p50']:.0f} / {figures['p99']:.0f}"
         for hop, figures in live_figures["hop_ms"].items()

@@ -940,3 +940,64 @@ async def test_a_failed_tick_leaves_no_trace_in_the_state_its_interval_gathered(
         await context.put(b"2", wait=False)
         await until(lambda: stored() is not None and len(stored()["values"]) == 2, 5.0)
     assert stored() == {"values": [b"1", b"2"]}
+
+
+async def test_a_partition_revoked_while_its_interval_is_handled_again_ends_quietly(
+    app, sent, monkeypatch
+):
+    """A batch fails on a bad event; while the interval's earlier batch is handled again
+    the broker goes away and the partition is revoked: its new owner reads both again, so
+    nothing is parked here and the agent goes on."""
+    monkeypatch.setattr(runtime, "RETRY_FIRST_DELAY", 0.01)
+    processor = BatchProcessor(app.pipeline, app, "book-odds")
+    interval = runtime.Checkpoint()
+    handled = []
+
+    async def handle(batch, checkpoint):
+        offsets = [r.message.offset for r in batch]
+        handled.append(offsets)
+        if 2 in offsets:
+            raise ValueError("a bad event")
+        if len(handled) > 2:  # handling offset 1 again: the broker is away
+            raise KafkaConnectionError("broker away")
+
+    await processor.process([event_at(app, 1)], handle, interval)
+    owned = iter([True])  # owned when the batch fails, revoked during the retry
+    monkeypatch.setattr(processor, "owned", lambda batch: next(owned, False))
+    await processor.process([event_at(app, 2)], handle, interval)
+    assert handled == [[1], [2], [1]]
+    assert sent[app.pipeline.settings.topic("deadletter")] == []
+
+
+async def test_a_tick_that_changes_state_is_stored_at_once(app, monkeypatch):
+    """A tick has no records to handle again if a later batch of its interval fails: what
+    it changed is stored without waiting for the interval to end."""
+    pipeline = app.pipeline
+    pipeline.settings = pipeline.settings.model_copy(
+        update={"tick_seconds": 0.01, "commit_interval_seconds": 60}
+    )
+    table = pipeline.tables.team_form
+    where = runtime.partition_event(app, "clean.games", 0)
+
+    async def written(agent: str) -> None:  # no broker here: nothing to wait for
+        pass
+
+    monkeypatch.setattr(pipeline.tables, "written", written)
+
+    async def on_tick(checkpoint) -> None:
+        if checkpoint.get(table, "released", where) is None:
+            checkpoint.put(table, "released", True, where)
+
+    async def handle(batch, checkpoint) -> None:
+        pass
+
+    def stored():
+        with runtime.current_event(where):
+            return table.get("released")
+
+    agent = app.agent(app.channel(), name="ticking")(
+        lambda stream: runtime.run_batches(stream, pipeline, handle, on_tick=on_tick)
+    )
+    async with agent.test_context():
+        await until(lambda: stored() is not None, 5.0)
+        assert stored() is True  # stored long before the 60 s interval ends
