@@ -595,12 +595,12 @@ class BatchProcessor:
                 earlier.extend(into.forget())
             tried = True
             records = [*earlier, *batch]
-            checkpoint = Checkpoint(base=into)
-            await handle(records, checkpoint)
             if into is None:
+                checkpoint = Checkpoint()
+                await handle(records, checkpoint)
                 await checkpoint.commit()
             else:
-                await into.absorb(checkpoint, records)
+                await self._handled_into(records, handle, into)
 
         try:
             await self.retrying(attempt, batch)
@@ -611,9 +611,7 @@ class BatchProcessor:
             failure = error
         if not self.owned(batch):
             return  # the new owner processes it; parked here, it would end twice
-        if into is not None:
-            earlier.extend(into.forget())
-        if earlier and not await self.handle_again(earlier, handle, into):
+        if into is not None and not await self.handle_again(into, handle, earlier):
             return  # revoked meanwhile: the new owner reads them, and this batch, again
         if len(batch) > 1:
             self.metrics.batch_failures.labels(self.agent, "split").inc()
@@ -622,22 +620,29 @@ class BatchProcessor:
             return
         await self.park(batch[0], failure)
 
-    async def handle_again(self, records: list[Record], handle: Handler, into: Checkpoint) -> bool:
-        """Handle ``records`` of an interval again, from the stored state, after a failed
-        try dropped what they had put (``Checkpoint.forget``); False when their partition
-        was revoked meanwhile. They were handled before: a failure that is not transient is
-        a bug, and the agent crashes and says so on /ready rather than park what worked."""
-
-        async def again() -> None:
-            checkpoint = Checkpoint(base=into)
-            await handle(records, checkpoint)
-            await into.absorb(checkpoint, records)
-
+    async def handle_again(
+        self, into: Checkpoint, handle: Handler, forgotten: Sequence[Record] = ()
+    ) -> bool:
+        """After a failed try: drop the state ``into`` gathered (``Checkpoint.forget``) and
+        handle its records again from the stored state, after ``forgotten`` (records an
+        earlier try dropped already); False when their partition was revoked meanwhile.
+        They were handled before: a failure that is not transient is a bug, and the agent
+        crashes and says so on /ready rather than park what worked."""
+        records = [*forgotten, *into.forget()]
+        if not records:
+            return True
         try:
-            await self.retrying(again, records)
+            await self.retrying(lambda: self._handled_into(records, handle, into), records)
         except Revoked:
             return False
         return True
+
+    @staticmethod
+    async def _handled_into(records: list[Record], handle: Handler, into: Checkpoint) -> None:
+        """``records`` handled on a checkpoint ``into`` takes once its outputs are out."""
+        checkpoint = Checkpoint(base=into)
+        await handle(records, checkpoint)
+        await into.absorb(checkpoint, records)
 
     async def retrying(self, attempt: Callable[[], Awaitable[None]], batch: list[Record]) -> None:
         """``attempt()``, again with exponential backoff for as long as it fails with a
@@ -799,8 +804,7 @@ async def run_batches(
             log.warning("%s: %r on a tick; trying again", agent, error)
             # The failed tick may have changed the interval's state in place: it is built
             # again from the stored state, as after a failed batch.
-            if earlier := interval.checkpoint.forget():
-                await processor.handle_again(earlier, handle, interval.checkpoint)
+            await processor.handle_again(interval.checkpoint, handle)
         else:
             progress.unstall(agent)
 
@@ -1172,8 +1176,14 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         messages from ``offset`` on were dropped again: a survivor of a killed worker waited
         for them for ever)."""
         log.warning("%s: seeking back to %d; before the seek: %s", tp, offset, self.fetch_state(tp))
-        await self._thread.seek_wait({tp: offset})
-        self._read_offset[tp] = offset or None
+        await self._seek_in_thread({tp: offset})
+
+    async def _seek_in_thread(self, positions: Mapping[TP, int]) -> None:
+        """Seek in the consumer's own thread, as faust's ``seek_wait`` does (faust's ``seek``
+        calls aiokafka from the event loop, racing its fetcher), and move faust's read
+        offsets with the positions, as faust's ``seek`` does."""
+        await self._thread.seek_wait(positions)
+        self._read_offset.update({tp: offset or None for tp, offset in positions.items()})
 
     def fetch_state(self, tp: TP) -> str:
         """What decides whether ``tp``'s messages are fetched and delivered (for the log of
@@ -1254,11 +1264,9 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         earliest = await self.earliest_offsets(*uncommitted) if uncommitted else {}
         positions = {**committed, **earliest}
         self.progress.sought_to(positions)
-        # In the consumer's own thread, as ``seek_back``: faust's ``seek`` calls aiokafka
-        # from the event loop, racing the fetcher (a survivor of a killed worker crashed
-        # on aiokafka's KeyError in fetched_records right after its recovery).
-        await self._thread.seek_wait(positions)
-        self._read_offset.update({tp: offset or None for tp, offset in positions.items()})
+        # Not faust's ``seek``: a survivor of a killed worker crashed on aiokafka's
+        # KeyError in fetched_records right after its recovery (the race).
+        await self._seek_in_thread(positions)
         self._committed_offset.update(
             {tp: offset for tp, offset in committed.items() if offset is not None and offset >= 0}
         )
