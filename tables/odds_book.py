@@ -16,7 +16,6 @@ from bisect import insort
 from collections import defaultdict
 from datetime import datetime
 from functools import lru_cache
-from itertools import islice
 from typing import Any
 
 from schemas.alert import Alert, AlertKind
@@ -138,7 +137,7 @@ def apply_quote(book: dict[str, Any] | None, quote: OddsQuote) -> tuple[dict[str
     book = {**book, "lines": lines}
     if direction:
         book = _maybe_steam(book, quote, direction, point[0])
-    return _judge(book, quote, previous, point), direction
+    return _judge(book, quote, key, previous, point), direction
 
 
 def _last_move(history: list[list]) -> tuple[int, int] | None:
@@ -232,30 +231,34 @@ def _anomaly_order(anomaly: dict[str, Any]) -> tuple[int, str]:
     return anomaly["at"], anomaly["id"]
 
 
-def _judge(book: dict[str, Any], quote: OddsQuote, previous: list | None, point: list):
-    """The book with the anomalies ``quote`` reveals: prices now far from the others', lone
-    moves whose window it closes, and books left behind by its move."""
-    key, at = line_key(quote), point[0]
+def _judge(book: dict[str, Any], quote: OddsQuote, key: str, previous: list | None,
+           point: list):  # fmt: skip
+    """The book with the anomalies ``quote`` (of line ``key``) reveals: prices now far from
+    the others', lone moves whose window it closes, and books left behind by its move."""
+    at = point[0]
     found = _price_outliers(book, quote, at)
-    pending = []
-    for move in book.get("pending_moves", []):
-        if at - move["at"] <= LONE_MOVE_WINDOW_MS:
-            pending.append(move)  # another book may still follow
-            continue
-        market, bookmaker, selection, player, stat = move["key"].split("|")
-        lone = lone_line_move(
-            book["game_id"], _market_label(market, player, stat, selection, move["line"]),
-            bookmaker, selection, move, _change_times_near(book, move["key"], move["at"]),
-        )  # fmt: skip
-        if lone:
-            found.append(lone)
+    pending = book.get("pending_moves", [])
+    # A move waits out its window: most quotes close none, and keep the list as it is.
+    if pending and min(move["at"] for move in pending) < at - LONE_MOVE_WINDOW_MS:
+        waiting, pending = pending, []
+        for move in waiting:
+            if at - move["at"] <= LONE_MOVE_WINDOW_MS:
+                pending.append(move)  # another book may still follow
+                continue
+            market, bookmaker, selection, player, stat = move["key"].split("|")
+            lone = lone_line_move(
+                book["game_id"], _market_label(market, player, stat, selection, move["line"]),
+                bookmaker, selection, move, _change_times_near(book, move["key"], move["at"]),
+            )  # fmt: skip
+            if lone:
+                found.append(lone)
     if previous and previous[1:] != point[1:]:
         others = _other_lines(book, key)
-        found += _left_behind(book, quote, others)
+        found += _left_behind(book, quote, key, others)
         size = big_move(previous, point)
         if size is not None and len(others) >= LONE_MOVE_MIN_OTHER_BOOKS:
-            pending.append({"key": key, "at": at, "size": size, "from": previous[1],
-                            "to": point[1], "line": point[2]})  # fmt: skip
+            pending = [*pending, {"key": key, "at": at, "size": size, "from": previous[1],
+                                  "to": point[1], "line": point[2]}]  # fmt: skip
     return _with_anomalies({**book, "pending_moves": pending}, found)
 
 
@@ -319,12 +322,19 @@ def _price_outliers(book: dict[str, Any], quote: OddsQuote, now: int) -> list[An
     return price_outliers(book["game_id"], label, snapshots, tuple(line_of), priced_at)
 
 
-def _change_times(history: list[list]):
-    """Times at which a line's price or handicap changed, newest first."""
+def _change_times(history: list[list], most: int = 0, since: int | None = None) -> list[int]:
+    """Times at which a line's price or handicap changed, newest first: the ``most`` newest
+    (0: all), none before ``since``. A plain loop: it runs for every book at each move."""
+    times: list[int] = []
     for i in range(len(history) - 1, 0, -1):
         newer, older = history[i], history[i - 1]
         if newer[1] != older[1] or newer[2] != older[2]:  # [time, price, line]
-            yield newer[0]
+            if since is not None and newer[0] < since:
+                break
+            times.append(newer[0])
+            if len(times) == most:
+                break
+    return times
 
 
 def _other_lines(book: dict[str, Any], key: str) -> dict[str, list[list]]:
@@ -338,29 +348,27 @@ def _change_times_near(book: dict[str, Any], key: str, at: int) -> list[int]:
     """When the other books changed the same selection, within the lone-move window of ``at``."""
     near = []
     for history in _other_lines(book, key).values():
-        for moment in _change_times(history):
-            if moment < at - LONE_MOVE_WINDOW_MS:
-                break
+        for moment in _change_times(history, since=at - LONE_MOVE_WINDOW_MS):
             if moment <= at + LONE_MOVE_WINDOW_MS:
                 near.append(moment)
     return near
 
 
 def _left_behind(
-    book: dict[str, Any], quote: OddsQuote, others: dict[str, list[list]]
+    book: dict[str, Any], quote: OddsQuote, key: str, others: dict[str, list[list]]
 ) -> list[Anomaly]:
     """Bookmakers whose price of the selection has not changed while the others, this
-    quote's book included, moved it ``STALE_AFTER_MOVES`` times (distinct moments, so an
-    aggregate echoing a real book's move does not count twice); ``others``: the other
-    books' histories of the selection."""
-    lines = {**others, quote.bookmaker: book["lines"][line_key(quote)]}
+    quote's book (line ``key``) included, moved it ``STALE_AFTER_MOVES`` times (distinct
+    moments, so an aggregate echoing a real book's move does not count twice); ``others``:
+    the other books' histories of the selection."""
+    lines = {**others, quote.bookmaker: book["lines"][key]}
     if sum(len(history) - 1 for history in lines.values()) < STALE_AFTER_MOVES:
         return []  # too few moves yet to leave anyone behind
     # A book's moves since its own last change are the distinct change moments after it,
     # counted up to one past STALE_AFTER_MOVES (the rule fires at exactly that many): the
     # newest of those are among each line's newest few.
     newest = {
-        bookmaker: list(islice(_change_times(history), STALE_AFTER_MOVES + 1))
+        bookmaker: _change_times(history, STALE_AFTER_MOVES + 1)
         for bookmaker, history in lines.items()
     }
     recent = sorted({moment for times in newest.values() for moment in times}, reverse=True)
@@ -370,7 +378,11 @@ def _left_behind(
         if bookmaker == quote.bookmaker:
             continue
         unchanged_since = newest[bookmaker][0] if newest[bookmaker] else history[0][0]
-        moves = sum(moment > unchanged_since for moment in recent)
+        moves = 0
+        for moment in recent:  # newest first
+            if moment <= unchanged_since:
+                break
+            moves += 1
         if not flags_stale(moves):
             continue  # no anomaly: its label is not built
         stale = stale_bookmaker(
