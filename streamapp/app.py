@@ -7,7 +7,6 @@ environment, so importing this module for ``create_app`` builds nothing.
 from __future__ import annotations
 
 import faust
-from faust.sensors.prometheus import PrometheusMonitor
 
 from agents import (
     assess_injuries,
@@ -33,7 +32,7 @@ from agents import (
 from agents.pipeline import Pipeline, define_topics
 from agents.runtime import RuntimeStream, RuntimeTransport
 from streamapp.db.writer import Database
-from streamapp.metrics import Metrics
+from streamapp.metrics import FaustMonitor, Metrics
 from streamapp.operations import RecoveryTimer
 from streamapp.settings import Settings, get_settings
 from streamapp.views import register_views
@@ -109,7 +108,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
     )
     pipeline.progress.exact_start = settings.processing_guarantee == "at_least_once"
     # faust's own metrics, on the project's registry: /metrics serves them with the rest
-    app.monitor = PrometheusMonitor(metrics=metrics.faust)
+    app.monitor = FaustMonitor(metrics=metrics.faust)
     app.sensors.add(RecoveryTimer(pipeline))
     modules = AGENT_MODULES + (SINK_MODULES if pipeline.database else ())
     for module in modules:

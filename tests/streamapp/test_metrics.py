@@ -3,11 +3,13 @@ monitor, on the registry that /metrics serves."""
 
 from __future__ import annotations
 
-from faust.sensors.prometheus import PrometheusMonitor
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamapp.app import create_app
+from streamapp.metrics import FaustMonitor
 from streamapp.settings import Settings
 
 
@@ -25,3 +27,53 @@ def test_the_app_monitor_records_faust_metrics_on_the_served_registry(tmp_path):
     assert served[("faust_topic_partition_end_offset", labels)] == 120
     assert served[("faust_topic_partition_offset_commited", labels)] == 100
     assert ("faust_total_rebalances", ()) in served
+
+
+class FakeAgent:  # faust looks streams and their agents up weakly
+    def __str__(self) -> str:
+        return "predict-games"
+
+
+class FakeStream:
+    shortlabel = "Stream: Topic: sports.clean.odds"
+    task_owner = FakeAgent()
+
+
+class FakeMessage:
+    time_in = None
+
+
+def test_the_app_monitor_records_what_fausts_own_records_looking_each_series_up_once():
+    """Same hooks, same samples, before and after a rebalance drops the per-partition
+    series (a lookup kept across it would record into a series no longer served)."""
+
+    def samples(monitor, registry) -> dict:
+        stream, odds, games = FakeStream(), TP("sports.clean.odds", 1), TP("sports.raw.games", 0)
+        for offset in range(3):
+            monitor.on_message_in(odds, offset, FakeMessage())
+            monitor.on_stream_event_in(odds, offset, stream, None)
+            monitor.on_send_initiated(None, "sports.predictions", None, 3, 40)
+        monitor.track_tp_end_offset(odds, 3)
+        monitor._clear_partition_related_metrics()  # what faust does at each rebalance
+        monitor.on_message_in(games, 7, FakeMessage())
+        monitor.on_stream_event_in(games, 7, stream, None)
+        monitor.on_send_initiated(None, "sports.predictions", None, 3, 40)
+        monitor.track_tp_end_offset(games, 9)
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(generate_latest(registry).decode())
+            for sample in family.samples
+            if not sample.name.endswith("_created")  # when each series was made
+        }
+
+    recorded = []
+    for monitor_class in (PrometheusMonitor, FaustMonitor):
+        registry = CollectorRegistry()
+        monitor = monitor_class(metrics=FaustMetrics.create(registry, "faust"))
+        recorded.append(samples(monitor, registry))
+    fausts, ours = recorded
+    assert ours == fausts
+    assert ours["faust_messages_received_per_topics_partition", (
+        ("partition", "0"), ("topic", "sports.raw.games"))] == 7  # fmt: skip
+    assert ("faust_topic_partition_end_offset", (
+        ("partition", "1"), ("topic", "sports.clean.odds"))) not in ours  # fmt: skip
