@@ -39,6 +39,7 @@ from streamapp.demo import prepare, worker_process
 from streamapp.replay.catalog import season_files, timeline
 from streamapp.replay.sources import FeedEvent
 from streamapp.settings import PROJECT_ROOT, Settings, get_settings
+from tables.compiled import usable_build
 
 log = logging.getLogger("bench")
 QUICK_EVENTS = 20_000
@@ -255,6 +256,7 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     setup_logging(args.out / f"bench-{stamp}.log")
     machine_at_start = machine()
+    compiled_tables = usable_build() is not None  # what the workers load, checked alike
     base = get_settings()
     whole_season = timeline(season_files(base.data_dir, args.season), args.season)
     events = whole_season[: args.events]
@@ -277,6 +279,8 @@ def main() -> None:
         "verdicts": report.verdicts(measured),
         "commit": git("rev-parse", "HEAD"),
         "worktree_changed": bool(git("status", "--porcelain")),
+        # a stale build runs the tables as plain Python (their hot code 20-35 % slower)
+        "compiled_tables": compiled_tables,
         "utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_at_start | {"load_average_at_end": os.getloadavg()},
         "season": args.season,
@@ -289,6 +293,9 @@ def main() -> None:
     live = rebuilt.live
     print()
     print(report.render(measured))
+    if not compiled_tables:
+        print("\nthe tables ran as plain Python: the compiled build is missing or stale "
+              "(`make compile` rebuilds it)")  # fmt: skip
     print(
         f"\nlive: {live.quotes_sent:,} quotes sent, {sum(live.outputs.values()):,} outputs "
         f"received {dict(live.outputs)}, {len(live.first_output_ms):,} quote updates with "
