@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 
 import orjson
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from faust.types import Message
 
 from agents import runtime
@@ -180,3 +180,50 @@ async def test_a_batch_tried_again_within_a_commit_interval_sends_its_outputs(
             await feeds.put("odds", quote)
         await until(lambda: refused)  # its first try: the broker was away
         await until(lambda: any(second in v for _, v in got), timeout=3.0)
+
+
+async def test_a_prediction_the_broker_refuses_after_the_batch_went_on_is_parked_at_the_commit(
+    app, sent, settings, monkeypatch
+):
+    """A batch's outputs are waited for at its interval's commit, not before the agent's
+    next batch. One the broker refuses there (too large) has the interval handled again,
+    each event waiting for its own outputs: that event is parked with the reason, the
+    others' predictions go out, and the league's state is stored."""
+    predictions = app.pipeline.topics.predictions
+    send = predictions.send
+    second = b":2021-08-21T15:30:00Z"
+
+    async def too_large(**kwargs):
+        delivery = await send(**kwargs)
+        if second not in kwargs["value"]:
+            return delivery
+        refused = asyncio.get_running_loop().create_future()
+        refused.set_exception(MessageSizeTooLargeError())
+        return refused
+
+    monkeypatch.setattr(predictions, "send", too_large)
+    table = app.pipeline.tables.league_ratings
+    predict = agent_of(app, "predict-games")
+    async with predict.test_context() as agent:
+        feeds = Feeds(agent, settings)
+        await feeds.put("games", FIXTURE)
+        await feeds.put("games", NEXT_FIXTURE)
+        for when, prices in (
+            ("2021-08-20T15:30:00Z", (2.0, 3.6, 4.2)),
+            ("2021-08-21T15:30:00Z", (2.3, 3.3, 3.8)),
+        ):
+            for quote in quotes("pinnacle", prices, when):
+                await feeds.put("odds", quote)
+        await until(lambda: sent[settings.topic("deadletter")])
+        await until(lambda: 2.3 in pinnacle_prices(table))
+    [(_, value)] = sent[settings.topic("deadletter")]
+    letter = DeadLetter.model_validate_json(value)
+    assert "MessageSizeTooLargeError" in letter.reason and b"2021-08-21" in letter.payload
+    got = sent[settings.topic("predictions")]
+    assert any(b":2021-08-20T15:30:00Z" in value for _, value in got)
+
+
+def pinnacle_prices(table) -> list[float]:
+    """Pinnacle's prices the league's stored state holds for the first fixture."""
+    game = ((table.get("soccer:E0") or {}).get("upcoming") or {}).get(FIXTURE["game_id"], {})
+    return [books["pinnacle"][0] for books in game.get("prices", {}).values()]

@@ -1001,3 +1001,123 @@ async def test_a_tick_that_changes_state_is_stored_at_once(app, monkeypatch):
     async with agent.test_context():
         await until(lambda: stored() is not None, 5.0)
         assert stored() is True  # stored long before the 60 s interval ends
+
+
+def fetched(tp: TP, *offsets: int) -> list[tuple[TP, SimpleNamespace]]:
+    return [(tp, SimpleNamespace(tp=tp, topic=tp.topic, offset=offset)) for offset in offsets]
+
+
+async def test_a_fetch_is_delivered_whole_without_waiting_for_the_event_loop_per_message(
+    app, monkeypatch
+):
+    """faust waited for a turn of the event loop per message (behind every agent's work);
+    a fetch's messages now go to the streams one after the other, those already delivered
+    left out, a gap recorded for acknowledgement as faust records it."""
+    consumer = app.consumer
+    delivered, turns, gaps = [], [], []
+
+    async def callback(message):
+        delivered.append((message.tp, message.offset, len(turns)))
+
+    async def add_gap(tp, start, end):
+        gaps.append((tp, start, end))
+
+    async def other_work():
+        while True:
+            turns.append(None)
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(consumer, "callback", callback)
+    monkeypatch.setattr(consumer, "_add_gap", add_gap)
+    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: True)
+    consumer._read_offset.update({ODDS: 10, GAMES: None})
+    busy = asyncio.ensure_future(other_work())
+    await asyncio.sleep(0)
+    try:
+        await consumer._deliver([*fetched(ODDS, 9, 11, 14), *fetched(GAMES, 0)])
+    finally:
+        busy.cancel()
+    assert [(tp, offset) for tp, offset, _ in delivered] == [(ODDS, 11), (ODDS, 14), (GAMES, 0)]
+    assert len({turn for *_, turn in delivered}) == 1  # no turn of the loop in between
+    assert gaps == [(ODDS, 12, 14)]
+    assert (consumer._read_offset[ODDS], consumer._read_offset[GAMES]) == (14, 0)
+
+
+async def test_a_suspended_flow_stops_a_fetchs_delivery_where_it_is(app, monkeypatch):
+    """A rebalance suspends the flow while a delivery waits (a full stream buffer): the rest
+    of the fetch is not delivered and its read offsets do not move; the seek after the
+    rebalance reads them again."""
+    consumer = app.consumer
+    delivered, blocked = [], asyncio.Event()
+
+    async def callback(message):
+        if message.offset == 2:
+            blocked.set()
+            await asyncio.Event().wait()  # a full buffer, never drained
+        delivered.append(message.offset)
+
+    monkeypatch.setattr(consumer, "callback", callback)
+    consumer._read_offset[ODDS] = None
+    consumer.resume_flow()
+    delivery = asyncio.ensure_future(
+        consumer.wait_first(
+            consumer._deliver(fetched(ODDS, 0, 1, 2, 3)), consumer.suspend_flow.wait()
+        )
+    )
+    await asyncio.wait_for(blocked.wait(), 1)
+    consumer.stop_flow()
+    await asyncio.wait_for(delivery, 1)
+    assert delivered == [0, 1] and consumer._read_offset[ODDS] == 1
+    consumer.resume_flow()
+
+
+async def test_a_batch_is_handled_before_the_outputs_of_the_last_are_acknowledged(app, monkeypatch):
+    """An agent waits for its outputs once per commit interval, not once per batch (a
+    busy agent's next batch waited for the broker each time); nothing of the interval is
+    stored or acknowledged before every output of it is on the broker."""
+    pipeline = app.pipeline
+    pipeline.settings = pipeline.settings.model_copy(update={"commit_interval_seconds": 0.1})
+    deliveries: list[asyncio.Future] = []
+    handled, acked = [], []
+
+    async def written(agent: str) -> None:  # no broker here: nothing to wait for
+        pass
+
+    class Output:
+        """An output topic whose broker acknowledges when the test says so."""
+
+        async def send(self, **kwargs) -> asyncio.Future:
+            deliveries.append(asyncio.get_running_loop().create_future())
+            return deliveries[-1]
+
+    async def handle(batch, checkpoint) -> None:
+        for record in batch:
+            await checkpoint.send(Output(), b"key", record.value)
+            handled.append(record.value)
+
+    async def run(stream) -> None:
+        ack = stream.ack
+
+        async def recording_ack(event) -> bool:
+            acked.append(event.value)
+            return await ack(event)
+
+        stream.ack = recording_ack
+        await runtime.run_batches(stream, pipeline, handle)
+
+    monkeypatch.setattr(pipeline.tables, "written", written)
+    agent = app.agent(app.channel(), name="sending")(run)
+    async with agent.test_context() as context:
+        await context.put(b"1", wait=False)
+        await until(lambda: handled == [b"1"])
+        await context.put(b"2", wait=False)
+        await until(lambda: handled == [b"1", b"2"])
+        assert handled == [b"1", b"2"]  # the first's output still out
+        await asyncio.sleep(0.3)  # the interval is due: its commit waits for both outputs
+        assert acked == []
+        deliveries[0].set_result(None)
+        await asyncio.sleep(0.1)
+        assert acked == []
+        deliveries[1].set_result(None)
+        await until(lambda: acked == [b"1", b"2"])
+    assert acked == [b"1", b"2"]
