@@ -774,8 +774,9 @@ async def run_batches(
     waiting when the agent is free, or (``fill``) what came within ``within`` seconds
     (``RuntimeStream.batches``; the ingest batch settings by default). A batch is
     acknowledged once ``handle`` is done with it (or parked what it could not process)
-    and every table write it made is on the broker; before that, nothing of it is. Its
-    outputs are sent at once; its state is put with the rest of its commit interval's.
+    and every output and table write it made is on the broker; before that, nothing of it
+    is. Its outputs are sent at once; the broker's acknowledgements of them are waited for,
+    and its state put, with the rest of its commit interval's.
 
     ``on_tick`` (an agent that holds events back, e.g. for a slower input) runs every
     ``STREAMAPP_TICK_SECONDS`` between batches, never during one, with the same rule for
@@ -939,7 +940,7 @@ class CommitInterval:
     events, acknowledged once it is: state is put, and offsets acknowledged, once per
     ``seconds`` (0: after every batch), not per batch. A busy key (a live game's odds book,
     rewritten with every batch) is then written once per interval. Outputs are not held:
-    each batch's are on the broker before the next batch starts. A worker that dies reads
+    each batch's are sent at once, and the commit waits for them all. A worker that dies reads
     the interval's batches again and sends their outputs again, with the same ids."""
 
     def __init__(self, progress: StreamProgress, seconds: float) -> None:
@@ -954,7 +955,7 @@ class CommitInterval:
 
     def add(self, events: list[faust.types.EventT], epoch: int) -> None:
         """A batch (or tick) done, its checkpoint absorbed into ``checkpoint`` and its
-        outputs on the broker; ``epoch``: the seek epoch when it started (an interval
+        outputs sent; ``epoch``: the seek epoch when it started (an interval
         holds batches of one epoch: the runtime drops one of an earlier epoch first)."""
         if self.since is None:
             self.since, self.epoch = time.monotonic(), epoch

@@ -797,24 +797,43 @@ async def test_an_idle_stream_does_not_wake_until_something_comes(app, monkeypat
     assert idle_waits == 1 and sizes == [1]
 
 
+def acknowledging_agent(app, monkeypatch, name: str, handle, seconds: float, noted) -> tuple:
+    """An agent running ``handle`` under a commit interval of ``seconds``, with table
+    writes on the changelog at once (no broker here); for each event it acknowledged,
+    ``noted(event)`` at that moment."""
+    pipeline = app.pipeline
+    pipeline.settings = pipeline.settings.model_copy(update={"commit_interval_seconds": seconds})
+    acked = []
+
+    async def written(agent: str) -> None:
+        pass
+
+    monkeypatch.setattr(pipeline.tables, "written", written)
+
+    async def run(stream) -> None:
+        ack = stream.ack
+
+        async def recording_ack(event) -> bool:
+            acked.append(noted(event))
+            return await ack(event)
+
+        stream.ack = recording_ack
+        await runtime.run_batches(stream, pipeline, handle)
+
+    return app.agent(app.channel(), name=name)(run), acked
+
+
 def counting_agent(app, monkeypatch, seconds: float):
     """An agent that adds 1 to a table key per event, under a commit interval of
     ``seconds``; what it processed, and for each event it acknowledged the key's stored
     value at that moment."""
-    pipeline = app.pipeline
-    pipeline.settings = pipeline.settings.model_copy(update={"commit_interval_seconds": seconds})
-    table = pipeline.tables.team_form
+    table = app.pipeline.tables.team_form
     where = runtime.partition_event(app, "clean.games", 0)
-    processed, acked = [], []
+    processed = []
 
     def stored() -> int | None:
         with runtime.current_event(where):
             return table.get("team")
-
-    async def written(agent: str) -> None:  # no broker here: nothing to wait for
-        pass
-
-    monkeypatch.setattr(pipeline.tables, "written", written)
 
     async def handle(batch, checkpoint) -> None:
         for record in batch:
@@ -822,17 +841,9 @@ def counting_agent(app, monkeypatch, seconds: float):
             checkpoint.put(table, "team", count, where)
             processed.append(record.value)
 
-    async def run(stream) -> None:
-        ack = stream.ack
-
-        async def recording_ack(event) -> bool:
-            acked.append((event.value, stored()))
-            return await ack(event)
-
-        stream.ack = recording_ack
-        await runtime.run_batches(stream, pipeline, handle)
-
-    agent = app.agent(app.channel(), name="counting")(run)
+    agent, acked = acknowledging_agent(
+        app, monkeypatch, "counting", handle, seconds, lambda event: (event.value, stored())
+    )
     return agent, processed, acked, stored
 
 
@@ -1075,13 +1086,8 @@ async def test_a_batch_is_handled_before_the_outputs_of_the_last_are_acknowledge
     """An agent waits for its outputs once per commit interval, not once per batch (a
     busy agent's next batch waited for the broker each time); nothing of the interval is
     stored or acknowledged before every output of it is on the broker."""
-    pipeline = app.pipeline
-    pipeline.settings = pipeline.settings.model_copy(update={"commit_interval_seconds": 0.1})
     deliveries: list[asyncio.Future] = []
-    handled, acked = [], []
-
-    async def written(agent: str) -> None:  # no broker here: nothing to wait for
-        pass
+    handled = []
 
     class Output:
         """An output topic whose broker acknowledges when the test says so."""
@@ -1095,18 +1101,9 @@ async def test_a_batch_is_handled_before_the_outputs_of_the_last_are_acknowledge
             await checkpoint.send(Output(), b"key", record.value)
             handled.append(record.value)
 
-    async def run(stream) -> None:
-        ack = stream.ack
-
-        async def recording_ack(event) -> bool:
-            acked.append(event.value)
-            return await ack(event)
-
-        stream.ack = recording_ack
-        await runtime.run_batches(stream, pipeline, handle)
-
-    monkeypatch.setattr(pipeline.tables, "written", written)
-    agent = app.agent(app.channel(), name="sending")(run)
+    agent, acked = acknowledging_agent(
+        app, monkeypatch, "sending", handle, 0.1, lambda event: event.value
+    )
     async with agent.test_context() as context:
         await context.put(b"1", wait=False)
         await until(lambda: handled == [b"1"])
