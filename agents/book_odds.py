@@ -39,6 +39,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         by_game: dict[str, list] = {}
         found: dict[str, tuple] = {}  # league -> (an event of it, the anomalies it revealed)
         for record in batch:
+            await checkpoint.turn()
             model = GameEvent if record.message.topic == games_topic else OddsQuote
             event = model.from_clean_json(record.value)
             key = table_key(event.partition_key, event.game_id)
@@ -47,6 +48,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             book = checkpoint.get(books, key, items[0][0], stored_books)
             quotes, moves = Counter(), Counter()
             for record, event in items:
+                await checkpoint.turn()
                 before = book
                 if isinstance(event, GameEvent):
                     book = apply_game(book, event)

@@ -84,6 +84,7 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         received = time.time()
         latency = metrics.event_latency.labels(feed_name)
         for record in batch:
+            await checkpoint.turn()
             message = record.message
             if malformed_batch(record):
                 await dead_letter(record, MALFORMED_BATCH, "malformed_batch", checkpoint)

@@ -146,6 +146,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         sent: list[tuple] = []  # (event, deliveries of its outputs)
         settled = False
         for item in released:
+            await checkpoint.turn()
             model = GameEvent if item.feed == "games" else OddsQuote
             outputs_sent: list[asyncio.Future] = []
             try:

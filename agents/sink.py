@@ -20,7 +20,7 @@ def make_sink_agent(
     database = pipeline.database
 
     async def write(batch, checkpoint: Checkpoint) -> None:  # rows only: nothing to put
-        await database.write_records(table_name, batch)
+        await database.write_records(table_name, batch, checkpoint.turn)
 
     @app.agent(topic, name=f"sink-{table_name}")
     async def sink(stream):

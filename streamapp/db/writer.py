@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import psycopg
@@ -37,6 +37,13 @@ OUTAGE_ERRORS = (
 # Errors that mean "PostgreSQL (or the driver) refuses this row": a value out of a column's
 # range, text it cannot hold... The row is kept as a dead letter instead.
 ROW_ERRORS = (psycopg.Error, UnicodeError)
+
+
+Turn = Callable[[], Awaitable[None]]  # lets other work use the event loop (see write_records)
+
+
+async def no_turn() -> None:
+    """No turn given: a writer alone on its event loop."""
 
 
 def first_line(error: Exception) -> str:
@@ -129,8 +136,11 @@ class Database:
         since, reason = self.outage
         return time.monotonic() - since, reason
 
-    async def write_records(self, table_name: str, records: Sequence[Consumed]) -> None:
-        """Upsert the rows of consumed events; returns once they are durable.
+    async def write_records(
+        self, table_name: str, records: Sequence[Consumed], turn: Turn = no_turn
+    ) -> None:
+        """Upsert the rows of consumed events; returns once they are durable. ``turn`` is
+        awaited between rows: the caller's way to let other work use the event loop.
 
         An event that is not a valid one of the table's model is kept as a dead letter
         rather than dropped.
@@ -138,17 +148,22 @@ class Database:
         table = SINK_TABLES[table_name]
         rows, sources, unreadable = [], [], []
         for record in records:
+            await turn()
             try:
                 rows.append(table.row_of(record.value or b""))
                 sources.append(record)
             except ValueError as error:
                 unreadable.append((record, f"sink {table.name}: {first_line(error)}"))
-        await self.write(table, rows, sources)
+        await self.write(table, rows, sources, turn)
         if unreadable:
             await self._retry("dead_letters", lambda: self._record_rejected(table, unreadable))
 
     async def write(
-        self, table: SinkTable, rows: Sequence[tuple], sources: Sequence[Consumed]
+        self,
+        table: SinkTable,
+        rows: Sequence[tuple],
+        sources: Sequence[Consumed],
+        turn: Turn = no_turn,
     ) -> None:
         """Upsert ``rows`` in one transaction (copied into the connection's staging table,
         then merged: ``SinkTable``); returns once they are durable."""
@@ -165,6 +180,7 @@ class Database:
                         await cursor.execute(table.stage_sql)
                         async with cursor.copy(table.copy_sql) as copy:
                             for row in table.one_per_key(rows):
+                                await turn()
                                 await copy.write_row(row)
                         await cursor.execute(table.merge_sql)
                 except OUTAGE_ERRORS:

@@ -638,6 +638,20 @@ async def test_a_checkpoint_counts_only_once_committed():
     assert counted == [3]
 
 
+async def test_a_batch_lets_other_work_run_once_it_has_held_the_event_loop_its_turn(
+    monkeypatch,
+):
+    ran = []
+    checkpoint = runtime.Checkpoint()
+    asyncio.get_running_loop().call_soon(ran.append, "another agent")
+    monkeypatch.setattr(runtime, "BATCH_TURN_SECONDS", 60.0)
+    await checkpoint.turn()
+    assert ran == []  # within its turn, the batch goes on
+    monkeypatch.setattr(runtime, "BATCH_TURN_SECONDS", 0.0)
+    await checkpoint.turn()
+    assert ran == ["another agent"]
+
+
 def test_a_value_cache_with_a_limit_lets_the_least_recently_used_go():
     cache = runtime.ValueCache(StreamProgress(), limit=2)
     cache.keep("a", 1)

@@ -49,6 +49,10 @@ def test_a_batch_upserts_what_one_row_at_a_time_would(live_settings):
         row_by_row.append(batch)
 
     database._write_one_by_one = one_by_one
+    turns = []  # the sink's turns of the event loop, given between the rows it copies
+
+    async def turn() -> None:
+        turns.append(len(turns))
 
     async def write() -> None:
         try:
@@ -57,13 +61,15 @@ def test_a_batch_upserts_what_one_row_at_a_time_would(live_settings):
             batch = [game("scheduled", 0), game("live", 95, 1), game("final", 95, 3)]
             await database.write(SINK_TABLES["games"], batch, [source(i) for i in (1, 2, 3)])
             batch = [quote("q1", 1.9), quote("q2", 2.0), quote("q1", 5.0)]
-            await database.write(SINK_TABLES["odds_quotes"], batch, [source(i) for i in (4, 5, 6)])
+            sources = [source(i) for i in (4, 5, 6)]
+            await database.write(SINK_TABLES["odds_quotes"], batch, sources, turn)
             await database.write(SINK_TABLES["odds_quotes"], [quote("q2", 9.0)], [source(7)])
         finally:
             await database.close()
 
     asyncio.run(write())
     assert row_by_row == []  # each batch went in whole: one copy, one merge
+    assert turns == [0, 1]  # one before each row copied (q1 once: the batch's first holds)
     assert rows(url, "SELECT status, home_score, last_event_id FROM games") == [
         ("final", 3, "g1:final")
     ]
