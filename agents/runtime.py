@@ -82,7 +82,7 @@ CUT_PAYLOAD_BYTES = 1024 * 1024
 # own figure): a replay's fetch holds hundreds.
 DELIVERY_TURN = 100
 # Longest a batch holds the event loop before the other agents get a turn (Checkpoint.turn).
-BATCH_TURN_SECONDS = 0.002
+BATCH_TURN_SECONDS = 0.005
 
 
 @contextmanager
