@@ -52,18 +52,18 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     }
     source = topics.merged(app, topics.clean["games"], topics.clean["odds"])
 
-    async def send_all(key: bytes, outputs, checkpoint: Checkpoint) -> list[asyncio.Future]:
-        """Send the outputs; their acknowledgements."""
-        deliveries = []
-        for topic, events in (
-            (topics.predictions, outputs.predictions),
-            (topics.alerts, outputs.alerts),
-            (topics.settlements, outputs.settlements),
-        ):
-            for event in events:
-                deliveries.append(
-                    await checkpoint.send(topic, key, event.to_json(), event.event_time.timestamp())
-                )
+    def emit_all(key: bytes, outputs, checkpoint: Checkpoint) -> list[asyncio.Future]:
+        """Emit the outputs (they leave in batch messages: Checkpoint.emit); their
+        acknowledgements."""
+        deliveries = [
+            checkpoint.emit(topic, key, event.to_json(), event.event_time.timestamp())
+            for topic, events in (
+                (topics.predictions, outputs.predictions),
+                (topics.alerts, outputs.alerts),
+                (topics.settlements, outputs.settlements),
+            )
+            for event in events
+        ]
         for prediction in outputs.predictions:
             checkpoint.count(metrics.predictions.labels(prediction.sport.value, prediction.model))
         for alert in outputs.alerts:
@@ -158,7 +158,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     settings.alert_on_outlier_prices,
                 )
                 if outputs:
-                    outputs_sent = await send_all(key.encode(), outputs, checkpoint)
+                    outputs_sent = emit_all(key.encode(), outputs, checkpoint)
                     settled = settled or bool(outputs.settlements)
             except Exception as error:  # one bad event must not stop the league: park it
                 if is_transient(error):

@@ -45,6 +45,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
 from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import faust
@@ -59,7 +60,7 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import Message, ack_lock
 
-from schemas.batches import TIMES_HEADER, batch_items, message_header
+from schemas.batches import TIMES_HEADER, batch_items, event_batches, message_header
 from schemas.deadletter import DeadLetter
 
 if TYPE_CHECKING:
@@ -418,6 +419,10 @@ class Checkpoint:
     a key put several times is written once; a batch that fails puts nothing, and counts
     nothing (``count``: a batch tried again is counted once).
 
+    Outputs go one per message (``send``), or ``emit``-ed: the events a deferred batch
+    emits to one topic and key leave together, as batch messages (schemas.batches), at its
+    next turn or when its interval takes it.
+
     A batch's checkpoint may be ``absorb``-ed, once its outputs are on the broker, into one
     that gathers the batches of a commit interval (``base``: what its reads see first):
     their state is then put, and their offsets acknowledged, together. A ``deferred`` batch
@@ -433,6 +438,8 @@ class Checkpoint:
         self._base, self.deferred = base, deferred
         self._counts: list[tuple[Any, float]] = []
         self._outputs: list[asyncio.Future] = []
+        # (topic, key) -> events emitted and not sent yet: (JSON, event time, acknowledgement)
+        self._emitted: dict[tuple[faust.TopicT, bytes | None], list[tuple]] = {}
         self._awaited: set[int] = set()  # ids of outputs an agent awaited itself
         self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
         self._writes: list[tuple[faust.types.EventT, Callable[[], None]]] = []
@@ -445,8 +452,10 @@ class Checkpoint:
         ``BATCH_TURN_SECONDS``; handlers call it between events. One agent's long batch (a
         live game's odds book, a sink's rows) held every other agent's next message behind
         it, the quotes on their way to a prediction too: up to 35 ms at 1,000 quotes/s.
-        The batch goes on at its next turn, as after any other await."""
+        What the batch emitted leaves first; the batch goes on at its next turn, as after
+        any other await."""
         if time.perf_counter() - self._turn_at >= BATCH_TURN_SECONDS:
+            await self._send_emitted()
             await asyncio.sleep(0)
             self._turn_at = time.perf_counter()
 
@@ -462,6 +471,45 @@ class Checkpoint:
         delivery = await topic.send(key=key, value=value, timestamp=timestamp, headers=headers)
         self._outputs.append(delivery)
         return delivery
+
+    def emit(
+        self, topic: faust.TopicT, key: bytes | None, value: bytes, event_time: float
+    ) -> asyncio.Future:
+        """An output event (its JSON and event time in seconds) that leaves with the other
+        events this batch emits to ``topic`` under ``key`` (``_send_emitted``): at the
+        batch's next turn, or once its delivery or the batch's is waited for. A message
+        per prediction or settlement made their sends, and the sinks' deliveries of them,
+        a fifth of a replaying worker's time. The future is the event's acknowledgement
+        (its message's)."""
+        accepted = asyncio.get_running_loop().create_future()
+        self._emitted.setdefault((topic, key), []).append((value, event_time, accepted))
+        self._outputs.append(accepted)
+        return accepted
+
+    async def _send_emitted(self) -> None:
+        """Send what was emitted: each topic and key's events in as few batch messages as
+        fit, or one per message once the batch waits for its own outputs (a batch tried
+        again after a failure: the broker's refusal then names the one event to park). A
+        message the producer refuses at once passes the refusal to its events, as the
+        broker's would; a transient one then raises once the rest are sent (the batch is
+        tried again)."""
+        emitted, self._emitted = self._emitted, {}
+        away: Exception | None = None
+        for (topic, key), events in emitted.items():
+            for value, timestamp, headers, accepted in _messages(events, batched=self.deferred):
+                try:
+                    delivery = await topic.send(
+                        key=key, value=value, timestamp=timestamp, headers=headers
+                    )
+                except Exception as error:
+                    for future in accepted:
+                        future.set_exception(error)
+                    if away is None and is_transient(error):
+                        away = error
+                    continue
+                delivery.add_done_callback(partial(_pass_on, accepted))
+        if away is not None:
+            raise away
 
     def get(
         self,
@@ -520,6 +568,7 @@ class Checkpoint:
         has the interval handled again, undeferred, and the agent parks the event then."""
         if outputs is not None and self.deferred:
             return
+        await self._send_emitted()
         if outputs is None:
             outputs, self._outputs = self._outputs, []
             if self._awaited:  # left out once here: per call it was quadratic in a batch
@@ -534,6 +583,7 @@ class Checkpoint:
         its outputs to wait for), take over what it puts, writes and counts, after what
         this checkpoint already holds; ``records``: what it handled."""
         if batch.deferred:
+            await batch._send_emitted()
             self._outputs += batch._outputs
         else:
             await batch.delivered()
@@ -553,7 +603,9 @@ class Checkpoint:
         records."""
         for output in self._outputs:
             output.add_done_callback(_seen)  # a refusal of a dropped output is not an error
-        self._outputs, self._awaited = [], set()
+        for *_, accepted in (event for events in self._emitted.values() for event in events):
+            accepted.cancel()  # never sent: nothing waits for it any more
+        self._outputs, self._awaited, self._emitted = [], set(), {}
         records = self._records
         self._state, self._writes, self._kept, self._counts, self._records = {}, [], {}, [], []
         return records
@@ -578,6 +630,33 @@ Handler = Callable[[list[Record], Checkpoint], Awaitable[None]]
 def _seen(output: asyncio.Future) -> None:
     if not output.cancelled():
         output.exception()
+
+
+def _messages(events: list[tuple], batched: bool) -> Iterator[tuple]:
+    """(value, timestamp, headers, the events' acknowledgements) of each message carrying
+    ``events`` (emitted: JSON, event time, acknowledgement)."""
+    if not batched:
+        for value, event_time, accepted in events:
+            yield value, event_time, None, [accepted]
+        return
+    start = 0
+    for batch in event_batches((value, event_time) for value, event_time, _ in events):
+        end = start + batch.value.count(b"\n") + 1  # one line per event
+        yield batch.value, batch.timestamp, batch.headers, [f for *_, f in events[start:end]]
+        start = end
+
+
+def _pass_on(accepted: list[asyncio.Future], delivery: asyncio.Future) -> None:
+    """Each emitted event's acknowledgement, as its message's delivery ended."""
+    for future in accepted:
+        if future.done():
+            continue  # dropped meanwhile (Checkpoint.forget)
+        if delivery.cancelled():
+            future.cancel()
+        elif delivery.exception() is not None:
+            future.set_exception(delivery.exception())
+        else:
+            future.set_result(delivery.result())
 
 
 def is_transient(error: BaseException) -> bool:

@@ -180,9 +180,10 @@ async def _collect(consumer: AIOKafkaConsumer, game_id: str, received: list, see
                 elif tp.topic == seen.clean_topic:
                     arrived, at = seen.cleaned, now
                 else:
-                    output = orjson.loads(record.value)
-                    if output.get("game_id") == game_id:
-                        received.append((now, output, record.timestamp / 1000))
+                    for line in record.value.split(b"\n"):  # predictions come in batches
+                        output = orjson.loads(line)
+                        if output.get("game_id") == game_id:
+                            received.append((now, output, record.timestamp / 1000))
                     continue
                 for line in record.value.split(b"\n"):  # a message may hold a batch
                     arrived[orjson.loads(line)["event_id"]] = at

@@ -99,13 +99,7 @@ async def event_counts(settings: Settings, names: list[str]) -> dict[str, int]:
     """Events held by each topic (a clean message holds a batch of them: schemas.batches),
     counted by reading the committed records: offsets would also count the markers that
     exactly-once transactions leave."""
-    return {
-        name: sum(
-            len(batch_items(record.value, record.headers, 0.0))
-            for record in await read_all(settings, name)
-        )
-        for name in names
-    }
+    return {name: len(await read_events(settings, name)) for name in names}
 
 
 async def _holds_records(settings: Settings, tp: TopicPartition, start: int, end: int) -> bool:
@@ -178,3 +172,13 @@ async def read_all(settings: Settings, name: str, timeout: float = 30.0) -> list
         return records
     finally:
         await consumer.stop()
+
+
+async def read_events(settings: Settings, name: str) -> list[bytes]:
+    """Every event the topic holds now, in topic order: each one's JSON (a message may hold
+    a batch of them: schemas.batches)."""
+    return [
+        event
+        for record in await read_all(settings, name)
+        for event, _ in batch_items(record.value, record.headers, 0.0)
+    ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.batches import batch_items
 from streamapp.errors import StreamappError
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class FeedUnavailable(StreamappError):
 class LiveEvent:
     kind: str  # the SSE event name: "prediction" or "alert"
     league: str  # the message key, "sport:league"
-    data: bytes  # the message value: one JSON document
+    data: bytes  # one event's JSON (a message may hold a batch of them: schemas.batches)
 
     def frame(self) -> bytes:
         # A data line may not hold a line break; JSON has none outside strings, but be safe.
@@ -142,7 +143,8 @@ class LiveFeed:
                     kind = self.kinds[partition.topic]
                     for record in records:
                         league = (record.key or b"").decode(errors="replace")
-                        self.publish(LiveEvent(kind, league, record.value or b""))
+                        for data, _ in batch_items(record.value, record.headers, 0.0):
+                            self.publish(LiveEvent(kind, league, data))
         except Exception:
             if not positioned.is_set():
                 raise  # the pages waiting for it answer 503 with the reason

@@ -27,7 +27,7 @@ from agents.runtime import (
     records_of,
 )
 from schemas import DeadLetter
-from schemas.batches import event_batches
+from schemas.batches import batch_items, event_batches
 from streamapp.operations import readiness
 from tests.schemas.examples import GAME
 
@@ -549,10 +549,22 @@ class HeldTopic:
 
     def __init__(self) -> None:
         self.deliveries: list[asyncio.Future] = []
+        self.sent: list[tuple[bytes, list[bytes]]] = []  # (key, the events of the message)
 
     async def send(self, key, value, timestamp=None, headers=None) -> asyncio.Future:
+        self.sent.append((key, [event for event, _ in batch_items(value, headers, 0.0)]))
         self.deliveries.append(asyncio.get_running_loop().create_future())
         return self.deliveries[-1]
+
+
+class RefusingTopic:
+    """A topic whose producer refuses every message at once with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def send(self, **_) -> asyncio.Future:
+        raise self.error
 
 
 async def one_output_and_one_put(app):
@@ -650,6 +662,73 @@ async def test_a_batch_lets_other_work_run_once_it_has_held_the_event_loop_its_t
     monkeypatch.setattr(runtime, "BATCH_TURN_SECONDS", 0.0)
     await checkpoint.turn()
     assert ran == ["another agent"]
+
+
+async def test_events_emitted_to_a_topic_leave_together_and_each_learns_its_delivery():
+    topic, checkpoint = HeldTopic(), runtime.Checkpoint(deferred=True)
+    first = checkpoint.emit(topic, b"soccer:E0", b'{"n":1}', 1.0)
+    second = checkpoint.emit(topic, b"soccer:E0", b'{"n":2}', 2.0)
+    other_league = checkpoint.emit(topic, b"nba:NBA", b'{"n":3}', 3.0)
+    assert topic.sent == []  # emitted events wait for the batch's turn
+    committing = asyncio.create_task(checkpoint.commit())
+    await until(lambda: len(topic.sent) == 2)
+    assert topic.sent == [(b"soccer:E0", [b'{"n":1}', b'{"n":2}']), (b"nba:NBA", [b'{"n":3}'])]
+    topic.deliveries[0].set_result("offset 7")
+    topic.deliveries[1].set_exception(MessageSizeTooLargeError())
+    with pytest.raises(MessageSizeTooLargeError):  # the commit waits for every event
+        await asyncio.wait_for(committing, 1)
+    assert first.result() == second.result() == "offset 7"  # their message's delivery
+    assert isinstance(other_league.exception(), MessageSizeTooLargeError)
+
+
+async def test_a_batch_tried_again_sends_each_event_alone_so_a_refusal_names_the_event():
+    topic, checkpoint = HeldTopic(), runtime.Checkpoint()  # waits for its own outputs
+    first = checkpoint.emit(topic, b"soccer:E0", b'{"n":1}', 1.0)
+    second = checkpoint.emit(topic, b"soccer:E0", b'{"n":2}', 2.0)
+    waiting = asyncio.create_task(checkpoint.delivered([first]))
+    await until(lambda: len(topic.sent) == 2)
+    assert topic.sent == [(b"soccer:E0", [b'{"n":1}']), (b"soccer:E0", [b'{"n":2}'])]
+    topic.deliveries[0].set_result(None)
+    topic.deliveries[1].set_exception(MessageSizeTooLargeError())
+    await asyncio.wait_for(waiting, 1)  # the first event's own message went through
+    with pytest.raises(MessageSizeTooLargeError):  # the agent parks the second
+        await checkpoint.delivered([second])
+
+
+async def test_a_turn_sends_what_the_batch_emitted_before_the_others_run(monkeypatch):
+    topic, checkpoint = HeldTopic(), runtime.Checkpoint(deferred=True)
+    checkpoint.emit(topic, b"soccer:E0", b"{}", 1.0)
+    monkeypatch.setattr(runtime, "BATCH_TURN_SECONDS", 60.0)
+    await checkpoint.turn()
+    assert topic.sent == []  # within its turn the batch goes on, its outputs with it
+    monkeypatch.setattr(runtime, "BATCH_TURN_SECONDS", 0.0)
+    await checkpoint.turn()
+    assert topic.sent == [(b"soccer:E0", [b"{}"])]
+
+
+async def test_an_emitted_event_refused_at_once_or_dropped_is_never_waited_for_for_ever():
+    checkpoint = runtime.Checkpoint()
+    refused = checkpoint.emit(RefusingTopic(MessageSizeTooLargeError()), b"k", b"{}", 1.0)
+    with pytest.raises(MessageSizeTooLargeError):  # the agent parks that event
+        await asyncio.wait_for(checkpoint.delivered([refused]), 1)
+    checkpoint.emit(RefusingTopic(KafkaConnectionError()), b"k", b"{}", 1.0)
+    with pytest.raises(KafkaConnectionError):  # the broker is away: the batch is tried again
+        await asyncio.wait_for(checkpoint.delivered(), 1)
+    dropped = checkpoint.emit(HeldTopic(), b"k", b"{}", 1.0)
+    checkpoint.forget()  # its batch failed: handled again, emitted again
+    assert dropped.cancelled()
+    await asyncio.wait_for(checkpoint.commit(), 1)  # nothing left to wait for
+
+
+async def test_a_deferred_batch_sends_what_it_emitted_when_its_interval_takes_it():
+    topic, interval = HeldTopic(), runtime.Checkpoint()
+    batch = runtime.Checkpoint(base=interval, deferred=True)
+    accepted = batch.emit(topic, b"soccer:E0", b"{}", 1.0)
+    await interval.absorb(batch)
+    assert topic.sent == [(b"soccer:E0", [b"{}"])]
+    topic.deliveries[0].set_result(None)
+    await asyncio.wait_for(interval.commit(), 1)  # the interval waits for the event
+    assert accepted.done()
 
 
 def test_a_value_cache_with_a_limit_lets_the_least_recently_used_go():

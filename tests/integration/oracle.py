@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import orjson
 
 from schemas import GameEvent, OddsQuote, PlayerBoxScore
-from streamapp.kafka_io import read_all
+from streamapp.kafka_io import read_events
 from streamapp.replay.catalog import timeline
 from streamapp.settings import Settings
 from tables.keys import table_key
@@ -126,7 +126,7 @@ def emitted_outputs(settings: Settings) -> dict[str, list[dict]]:
 
     async def read() -> dict[str, list[dict]]:
         return {
-            name: [orjson.loads(r.value) for r in await read_all(settings, settings.topic(name))]
+            name: [orjson.loads(e) for e in await read_events(settings, settings.topic(name))]
             for name in OUTPUTS
         }
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas import Alert, Prediction
-from streamapp.kafka_io import read_all
+from streamapp.kafka_io import read_events
 from streamapp.replay.producer import replay
 from streamapp.replay.sources import feed_event
 from tests.schemas.examples import GAME, QUOTE
@@ -63,12 +63,11 @@ def prices(now: datetime, bookmaker: str, home: float, draw: float, away: float)
 
 async def outputs_for_game(settings) -> tuple[list[Prediction], list[Alert]]:
     predictions = [
-        Prediction.model_validate_json(r.value)
-        for r in await read_all(settings, settings.topic("predictions"))
+        Prediction.model_validate_json(e)
+        for e in await read_events(settings, settings.topic("predictions"))
     ]
     alerts = [
-        Alert.model_validate_json(r.value)
-        for r in await read_all(settings, settings.topic("alerts"))
+        Alert.model_validate_json(e) for e in await read_events(settings, settings.topic("alerts"))
     ]
     return (
         [p for p in predictions if p.game_id == GAME_ID],

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas import Prediction
 from streamapp.errors import StreamappError
-from streamapp.kafka_io import read_all
+from streamapp.kafka_io import read_all, read_events
 from streamapp.model_control import send_control
 from streamapp.replay.catalog import timeline
 from streamapp.replay.producer import replay
@@ -55,7 +55,7 @@ def test_publish_activate_and_roll_back_live(live_settings, worker, data_dir, tm
         back = await asyncio.to_thread(wait_for_active, settings.web_port, "v1")
         with pytest.raises(StreamappError, match="unknown model version"):
             await send_control(settings, "activate", "v9")
-        predictions = await read_all(settings, settings.topic("predictions"))
+        predictions = await read_events(settings, settings.topic("predictions"))
         letters = await read_all(settings, settings.topic("deadletter"))
         return published, models, rolled, back, predictions, letters
 
@@ -63,7 +63,7 @@ def test_publish_activate_and_roll_back_live(live_settings, worker, data_dir, tm
     assert published["active"] == "v2" and models["active"] == "v2"
     assert models["params"]["sports"]["soccer"]["elo_weight"] == 0.6
     assert rolled["active"] == "v1" and back["history"] == ["v1"]
-    predictions = [Prediction.model_validate_json(r.value) for r in records]
+    predictions = [Prediction.model_validate_json(e) for e in records]
     versions = [p.model_version for p in predictions]
     first_v2 = versions.index("v2")
     # before the swap only v1; after it v2, and every upcoming game re-predicted under v2

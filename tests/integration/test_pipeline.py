@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import FEEDS, DeadLetter, Prediction, Sport, parse_feed_event
 from schemas.feeds import InvalidEvent
-from streamapp.kafka_io import event_counts, read_all
+from streamapp.kafka_io import event_counts, read_all, read_events
 from streamapp.replay.catalog import timeline
 from streamapp.replay.malformed import malformed_messages
 from streamapp.replay.producer import replay
@@ -64,7 +64,7 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
         counts = await event_counts(
             settings, [settings.topic("clean.games"), settings.topic("clean.odds")]
         )
-        predictions = await read_all(settings, settings.topic("predictions"))
+        predictions = await read_events(settings, settings.topic("predictions"))
         letters = await read_all(settings, settings.topic("deadletter"))
         stored = snapshot(settings.database_url)
         # The same events once more: every one is a duplicate, nothing new comes out.
@@ -115,7 +115,7 @@ def test_season_slice_end_to_end(live_settings, worker, data_dir):
         assert phrase in by_source[source].reason, by_source[source]
 
     # Every fixture got a prediction, keyed by its game, with valid probabilities.
-    predictions = [Prediction.model_validate_json(r.value) for r in predictions]
+    predictions = [Prediction.model_validate_json(e) for e in predictions]
     assert all(r.game_id for r in predictions)
     assert {p.game_id for p in predictions} == fixtures
     assert all((p.p_draw is None) == (p.sport is not Sport.SOCCER) for p in predictions)

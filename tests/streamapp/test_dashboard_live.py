@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import TopicPartition
 
 from agents.pipeline import define_topics
+from schemas.batches import event_batches
 from streamapp.views import dashboard, live
 from tables.keys import checked_league
 
@@ -47,16 +48,24 @@ class FakeConsumer:
 
     async def getmany(self, timeout_ms: int) -> dict:
         try:
-            topic, key, value = await asyncio.wait_for(self.records.get(), timeout_ms / 1000)
+            topic, key, value, headers = await asyncio.wait_for(
+                self.records.get(), timeout_ms / 1000
+            )
         except TimeoutError:
             return {}
-        return {TopicPartition(topic, 0): [SimpleNamespace(key=key, value=value)]}
+        return {TopicPartition(topic, 0): [SimpleNamespace(key=key, value=value, headers=headers)]}
 
     async def stop(self) -> None:
         self.stopped = True
 
-    def deliver(self, topic: str, league: str, value: dict) -> None:
-        self.records.put_nowait((topic, league.encode(), orjson.dumps(value)))
+    def deliver(self, topic: str, league: str, *values: dict) -> None:
+        """One message holding ``values``: a batch of events when more than one."""
+        if len(values) == 1:
+            value, headers = orjson.dumps(values[0]), None
+        else:
+            [batch] = event_batches((orjson.dumps(v), 0.0) for v in values)
+            value, headers = batch.value, batch.headers
+        self.records.put_nowait((topic, league.encode(), value, headers))
 
 
 class BrokerAway(FakeConsumer):
@@ -147,6 +156,9 @@ async def test_the_events_route_streams_one_leagues_predictions_and_alerts(clien
     consumer.deliver(alerts, NBA, {"game_id": "nba-1"})
     consumer.deliver(predictions, E0, {"game_id": "E0-1"})
     assert await next_event(response) == b'event: prediction\ndata: {"game_id":"E0-1"}\n\n'
+    consumer.deliver(predictions, E0, {"game_id": "E0-2"}, {"game_id": "E0-3"})  # a batch
+    assert await next_event(response) == b'event: prediction\ndata: {"game_id":"E0-2"}\n\n'
+    assert await next_event(response) == b'event: prediction\ndata: {"game_id":"E0-3"}\n\n'
     response.close()  # the page goes away: found at a later write, its listener removed
     for n in range(50):
         if consumer.stopped:
