@@ -455,7 +455,7 @@ class Checkpoint:
         What the batch emitted leaves first; the batch goes on at its next turn, as after
         any other await."""
         if time.perf_counter() - self._turn_at >= BATCH_TURN_SECONDS:
-            await self._send_emitted()
+            await self.send_emitted()
             await asyncio.sleep(0)
             self._turn_at = time.perf_counter()
 
@@ -476,8 +476,9 @@ class Checkpoint:
         self, topic: faust.TopicT, key: bytes | None, value: bytes, event_time: float
     ) -> asyncio.Future:
         """An output event (its JSON and event time in seconds) that leaves with the other
-        events this batch emits to ``topic`` under ``key`` (``_send_emitted``): at the
-        batch's next turn, or once its delivery or the batch's is waited for. A message
+        events this batch emits to ``topic`` under ``key`` (``send_emitted``): at the
+        batch's next turn, once its delivery or the batch's is waited for, or when the
+        handler sends them. A message
         per prediction or settlement made their sends, and the sinks' deliveries of them,
         a fifth of a replaying worker's time. The future is the event's acknowledgement
         (its message's)."""
@@ -486,13 +487,13 @@ class Checkpoint:
         self._outputs.append(accepted)
         return accepted
 
-    async def _send_emitted(self) -> None:
-        """Send what was emitted: each topic and key's events in as few batch messages as
-        fit, or one per message once the batch waits for its own outputs (a batch tried
-        again after a failure: the broker's refusal then names the one event to park). A
-        message the producer refuses at once passes the refusal to its events, as the
-        broker's would; a transient one then raises once the rest are sent (the batch is
-        tried again)."""
+    async def send_emitted(self) -> None:
+        """Send what was emitted, now (a live event's outputs need not wait for the batch's
+        turn): each topic and key's events in as few batch messages as fit, or one per
+        message once the batch waits for its own outputs (a batch tried again after a
+        failure: the broker's refusal then names the one event to park). A message the
+        producer refuses at once passes the refusal to its events, as the broker's would;
+        a transient refusal then raises once the rest are sent (the batch is tried again)."""
         emitted, self._emitted = self._emitted, {}
         away: Exception | None = None
         for (topic, key), events in emitted.items():
@@ -568,7 +569,7 @@ class Checkpoint:
         has the interval handled again, undeferred, and the agent parks the event then."""
         if outputs is not None and self.deferred:
             return
-        await self._send_emitted()
+        await self.send_emitted()
         if outputs is None:
             outputs, self._outputs = self._outputs, []
             if self._awaited:  # left out once here: per call it was quadratic in a batch
@@ -583,7 +584,7 @@ class Checkpoint:
         its outputs to wait for), take over what it puts, writes and counts, after what
         this checkpoint already holds; ``records``: what it handled."""
         if batch.deferred:
-            await batch._send_emitted()
+            await batch.send_emitted()
             self._outputs += batch._outputs
         else:
             await batch.delivered()

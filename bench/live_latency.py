@@ -31,6 +31,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -59,9 +60,11 @@ TIMELINE_SLICE_SECONDS = 5.0
 class LiveLatency:
     quotes_sent: int = 0
     updates_sent: int = 0
+    warmup_quotes_sent: int = 0  # before the timed ones
     send_seconds: float = 0.0
     outputs: Counter = field(default_factory=Counter)  # kind -> outputs of the match received
     fixture_outputs: int = 0
+    warmup_outputs: int = 0  # of the quotes sent before the timed ones
     unmatched_outputs: int = 0  # an event time the bench never sent
     wrong_trigger: int = 0  # a quote id that is not of the update with that event time
     first_output_ms: list[float] = field(default_factory=list)  # per update that caused one
@@ -103,7 +106,9 @@ class LiveLatency:
             "send_seconds": self.send_seconds,
             "quotes_per_second": self.quotes_sent / self.send_seconds if self.send_seconds else 0,
             "outputs_received": dict(self.outputs),
+            "warmup_quotes_sent": self.warmup_quotes_sent,
             "fixture_outputs": self.fixture_outputs,
+            "warmup_outputs": self.warmup_outputs,
             "unmatched_outputs": self.unmatched_outputs,
             "wrong_trigger": self.wrong_trigger,
             "updates_with_output": len(self.first_output_ms),
@@ -252,6 +257,7 @@ def _match(
     fixture_time: datetime,
     result: LiveLatency,
     seen: Seen,
+    warmup: Collection[datetime] = (),
 ) -> None:
     first: dict[datetime, tuple[float, float]] = {}  # update -> (received, output appended)
     for received_at, output, appended in received:
@@ -260,6 +266,9 @@ def _match(
         result.outputs[kind] += 1
         if caused_at == fixture_time:
             result.fixture_outputs += 1
+            continue
+        if caused_at in warmup:
+            result.warmup_outputs += 1
             continue
         quote_ids = updates.get(caused_at)
         if quote_ids is None:
@@ -286,7 +295,13 @@ def _match(
 
 
 async def _measure(
-    settings: Settings, feed: LiveFeed, rate: float, seconds: float, quiet: float, patience: float
+    settings: Settings,
+    feed: LiveFeed,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    quiet: float,
+    patience: float,
 ) -> LiveLatency:
     result = LiveLatency()
     raw_odds = [settings.topic(FEEDS["odds"].raw_topic)]
@@ -301,6 +316,12 @@ async def _measure(
         fixture = feed.fixture(datetime.now(UTC))
         await asyncio.gather(*await _send(producer, settings, [fixture]))
         await asyncio.sleep(FIXTURE_HEAD_START)
+        # Not timed: a broker the bench just started still compiles its hot code (its JIT
+        # threads took 31 % of a core in the first 10 s of quotes after a replay of ~50 s,
+        # 12 % after one of ~60 s), and the latency then depended on the replay's length.
+        warming = LiveLatency()
+        warm = await _send_quotes(producer, settings, feed, rate, warmup, warming)
+        result.warmup_quotes_sent = warming.quotes_sent
         updates = await _send_quotes(producer, settings, feed, rate, seconds, result)
         result.raw_odds_lag_after_send = await group_lag(settings, settings.app_id, raw_odds)
         log.info(
@@ -314,7 +335,7 @@ async def _measure(
         await asyncio.gather(collecting, return_exceptions=True)
         await consumer.stop()
         await producer.stop()
-    _match(received, updates, fixture.event_time, result, seen)
+    _match(received, updates, fixture.event_time, result, seen, warm.keys())
     return result
 
 
@@ -323,8 +344,9 @@ def measure_live_latency(
     feed: LiveFeed,
     rate: float = 1000.0,
     seconds: float = 25.0,
+    warmup: float = 10.0,
     quiet: float = 10.0,
     patience: float = 120.0,
 ) -> LiveLatency:
     """Run the live feed against the worker of ``settings`` (running, tables recovered)."""
-    return asyncio.run(_measure(settings, feed, rate, seconds, quiet, patience))
+    return asyncio.run(_measure(settings, feed, rate, seconds, warmup, quiet, patience))

@@ -72,3 +72,17 @@ def test_the_timeline_gives_each_slice_of_the_sending_time_its_own_percentiles()
     assert [(s["from_s"], s["count"]) for s in timeline] == [(0.0, 1), (5.0, 1)]
     assert timeline[0]["p99"] == pytest.approx(300.0, abs=1e-3)
     assert timeline[1]["max"] == pytest.approx(20.0, abs=1e-3)
+
+
+def test_the_outputs_of_the_warm_up_quotes_are_counted_apart_and_not_timed():
+    warm_up = SENT - timedelta(seconds=5)
+    received = [
+        (AT - 4.0, {**prediction("g:model-only:v:w1"), "event_time": warm_up.isoformat()}, 0.0),
+        (AT + 0.050, prediction("g:model-only:v:q1"), AT + 0.047),
+    ]
+    result = LiveLatency()
+    fixture = datetime(2026, 1, 1, tzinfo=UTC)
+    _match(received, {SENT: {"q1"}}, fixture, result, Seen("raw", "clean"), {warm_up})
+
+    assert result.first_output_ms == pytest.approx([50.0], abs=1e-3)
+    assert result.warmup_outputs == 1 and result.unmatched_outputs == 0
