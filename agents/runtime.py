@@ -478,10 +478,9 @@ class Checkpoint:
         """An output event (its JSON and event time in seconds) that leaves with the other
         events this batch emits to ``topic`` under ``key`` (``send_emitted``): at the
         batch's next turn, once its delivery or the batch's is waited for, or when the
-        handler sends them. A message
-        per prediction or settlement made their sends, and the sinks' deliveries of them,
-        a fifth of a replaying worker's time. The future is the event's acknowledgement
-        (its message's)."""
+        handler sends them. A message per prediction or settlement made their sends, and
+        the sinks' deliveries of them, a fifth of a replaying worker's time. The future is
+        the event's acknowledgement (its message's)."""
         accepted = asyncio.get_running_loop().create_future()
         self._emitted.setdefault((topic, key), []).append((value, event_time, accepted))
         self._outputs.append(accepted)
