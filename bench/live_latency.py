@@ -180,18 +180,18 @@ async def _collect(consumer: AIOKafkaConsumer, game_id: str, received: list, see
         now = time.time()
         for tp, records in batch.items():
             for record in records:
-                if tp.topic == seen.raw_topic:
-                    arrived, at = seen.on_broker, record.timestamp / 1000
-                elif tp.topic == seen.clean_topic:
-                    arrived, at = seen.cleaned, now
-                else:
-                    for line in record.value.split(b"\n"):  # predictions come in batches
-                        output = orjson.loads(line)
-                        if output.get("game_id") == game_id:
-                            received.append((now, output, record.timestamp / 1000))
+                events = [orjson.loads(line) for line in record.value.split(b"\n")]  # a batch
+                if tp.topic not in (seen.raw_topic, seen.clean_topic):
+                    received += [(now, output, record.timestamp / 1000) for output in events
+                                 if output.get("game_id") == game_id]  # fmt: skip
                     continue
-                for line in record.value.split(b"\n"):  # a message may hold a batch
-                    arrived[orjson.loads(line)["event_id"]] = at
+                arrived, at = (
+                    (seen.on_broker, record.timestamp / 1000)
+                    if tp.topic == seen.raw_topic
+                    else (seen.cleaned, now)
+                )
+                for event in events:
+                    arrived[event["event_id"]] = at
 
 
 async def _send(producer: AIOKafkaProducer, settings: Settings, events: list[FeedEvent]):
