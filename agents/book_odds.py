@@ -6,7 +6,6 @@ records counted and added to its league's anomaly log (tables.anomalies)."""
 from __future__ import annotations
 
 from collections import Counter
-from functools import partial
 
 import faust
 
@@ -75,24 +74,18 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     found.setdefault(event.partition_key, (record, []))[1].append(anomaly)
                     checkpoint.count(metrics.anomalies.labels(event.sport.value, anomaly["kind"]))
             checkpoint.put(books, key, book, items[0][0], stored_books)
-            # One windowed write per game and minute, made as an event of that minute.
+            # Counted per game and minute, as an event of that minute.
             first_of_minute = {}
             for record, _ in items:
                 first_of_minute.setdefault(round(record.timestamp * 1000) // MINUTE_MS, record)
             for minute, count in quotes.items():
-                checkpoint.write(
-                    first_of_minute[minute].timed_event(),
-                    partial(count_in_window, key, count, moves[minute]),
-                )
+                at = first_of_minute[minute].timed_event()
+                checkpoint.add(quote_rate, key, count, at)
+                if moves[minute]:
+                    checkpoint.add(line_moves, key, moves[minute], at)
         for league, (record, anomalies) in found.items():
             log = logged(checkpoint.get(anomaly_log, league, record), anomalies)
             checkpoint.put(anomaly_log, league, log, record)
-
-    def count_in_window(key: str, quoted: int, moved: int) -> None:
-        """Add to the game's counts of the current event's minute."""
-        quote_rate[key] += quoted
-        if moved:
-            line_moves[key] += moved
 
     @app.agent(source, name="book-odds")
     async def book_odds(stream):

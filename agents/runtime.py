@@ -60,6 +60,7 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import Message, ack_lock
 
+from agents.fetch_sessions import FetchSessions
 from schemas.batches import TIMES_HEADER, batch_items, event_batches, message_header
 from schemas.deadletter import DeadLetter
 
@@ -442,7 +443,8 @@ class Checkpoint:
         self._emitted: dict[tuple[faust.TopicT, bytes | None], list[tuple]] = {}
         self._awaited: set[int] = set()  # ids of outputs an agent awaited itself
         self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
-        self._writes: list[tuple[faust.types.EventT, Callable[[], None]]] = []
+        # (table, key, window) -> (windowed table, key, event, amount to add)
+        self._additions: dict[tuple, tuple[Any, Any, faust.types.EventT, float]] = {}
         self._kept: dict[tuple[int, Any], tuple[ValueCache, Any]] = {}
         self._records: list[Record] = []  # of the batches absorbed
         self._turn_at = time.perf_counter()  # when this batch last had the event loop back
@@ -555,10 +557,21 @@ class Checkpoint:
         is committed."""
         self._counts.append((counter, amount))
 
-    def write(self, event: faust.types.EventT, apply: Callable[[], None]) -> None:
-        """A table write that is not a plain put (a windowed count: ``apply`` adds to the
-        window of ``event``'s time), made as ``event`` once the outputs are on the broker."""
-        self._writes.append((faust_event(event), apply))
+    def add(self, table: Any, key: Any, amount: float, event: faust.types.EventT) -> None:
+        """Add ``amount`` to ``key``'s count in the window of ``event``'s time (``table``: a
+        windowed table), made as ``event`` once the outputs are on the broker. What is
+        added to one window is summed first and written once per commit: written per
+        batch, a live game's per-minute counts held the event loop for 20-30 ms at each
+        one-second commit (one windowed write per batch, ~0.2 ms each)."""
+        event = faust_event(event)
+        window = tuple(table.table.window.ranges(event.message.timestamp))
+        self._sum_into((table.table.name, key, window), (table, key, event, amount))
+
+    def _sum_into(self, slot: tuple, addition: tuple) -> None:
+        staged = self._additions.get(slot)
+        if staged is not None:  # made as the window's first event, with the sum
+            addition = (*staged[:3], staged[3] + addition[3])
+        self._additions[slot] = addition
 
     async def delivered(self, outputs: list[asyncio.Future] | None = None) -> None:
         """Wait until ``outputs`` (by default every output sent so far) are on the broker;
@@ -588,14 +601,15 @@ class Checkpoint:
         else:
             await batch.delivered()
         self._state.update(batch._state)
-        self._writes += batch._writes
+        for slot, addition in batch._additions.items():
+            self._sum_into(slot, addition)
         self._kept.update(batch._kept)
         self._counts += batch._counts
         self._records += records
 
     def changes_state(self) -> bool:
         """Whether committing this checkpoint would put, write or count anything."""
-        return bool(self._state or self._writes or self._counts)
+        return bool(self._state or self._additions or self._counts)
 
     def forget(self) -> list[Record]:
         """Drop what the absorbed batches put, write and count, and the outputs still on
@@ -607,7 +621,7 @@ class Checkpoint:
             accepted.cancel()  # never sent: nothing waits for it any more
         self._outputs, self._awaited, self._emitted = [], set(), {}
         records = self._records
-        self._state, self._writes, self._kept, self._counts, self._records = {}, [], {}, [], []
+        self._state, self._additions, self._kept, self._counts, self._records = {}, {}, {}, [], []
         return records
 
     async def commit(self) -> None:
@@ -615,9 +629,9 @@ class Checkpoint:
         for (_, key), (table, value, event) in self._state.items():
             with current_event(event):
                 table[key] = value
-        for event, apply in self._writes:
+        for table, key, event, amount in self._additions.values():
             with current_event(event):
-                apply()
+                table[key] += amount
         for (_, key), (cache, value) in self._kept.items():
             cache.keep(key, value)
         for counter, amount in self._counts:
@@ -1248,7 +1262,9 @@ class RuntimeConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
 
     async def on_start(self) -> None:
         await super().on_start()  # starts the consumer, which creates its fetcher
-        self._consumer._fetcher._prefetch_backoff = self.app.pipeline.settings.fetch_hold_seconds
+        fetcher = self._consumer._fetcher
+        fetcher._prefetch_backoff = self.app.pipeline.settings.fetch_hold_seconds
+        fetcher._client = FetchSessions(fetcher._client, fetcher)
 
     async def fetch(self, tps: set[TP], fetched: bool) -> None:
         """Have aiokafka fetch ``tps`` (those still assigned), or stop fetching them."""

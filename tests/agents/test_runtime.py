@@ -18,6 +18,7 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 
 from agents import runtime
+from agents.fetch_sessions import FetchSessions
 from agents.runtime import (
     Admission,
     BatchProcessor,
@@ -486,11 +487,16 @@ async def test_fetched_messages_hold_the_next_fetch_as_long_as_the_settings_say(
     await client.stop()
 
     async def start_consumer(self) -> None:  # what faust's does, without a broker
-        self._consumer = SimpleNamespace(_fetcher=SimpleNamespace(_prefetch_backoff=0.1))
+        self._consumer = SimpleNamespace(
+            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=client)
+        )
 
     monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
     await thread.on_start()
-    assert thread._consumer._fetcher._prefetch_backoff == settings.fetch_hold_seconds == 1.0
+    fetcher = thread._consumer._fetcher
+    assert fetcher._prefetch_backoff == settings.fetch_hold_seconds == 1.0
+    # its fetches go in fetch sessions (agents.fetch_sessions), the rest straight through
+    assert isinstance(fetcher._client, FetchSessions) and fetcher._client._client is client
 
 
 async def test_changelog_partitions_are_fetched_only_while_faust_reads_them(app, monkeypatch):
@@ -1211,3 +1217,33 @@ async def test_a_batch_is_handled_before_the_outputs_of_the_last_are_acknowledge
         deliveries[1].set_result(None)
         await until(lambda: acked == [b"1", b"2"])
     assert acked == [b"1", b"2"]
+
+
+async def test_windowed_counts_added_by_batches_are_summed_and_written_once_per_window(app):
+    """A live game's per-minute counts were written once per batch (a windowed write,
+    ~0.2 ms each): at each commit they held the event loop for tens of milliseconds."""
+    quote_rate = app.pipeline.tables.quote_rate
+    changelog = quote_rate.table.changelog_topic
+    minute = 60 * 28_000_000.0  # the start of a minute, in seconds
+
+    def at(seconds: float):
+        return runtime.partition_event(app, ODDS.topic, 0, minute + seconds)
+
+    first, second = runtime.Checkpoint(), runtime.Checkpoint()
+    first.add(quote_rate, "soccer:E0|g1", 3, at(1))
+    second.add(quote_rate, "soccer:E0|g1", 2, at(30))  # the same minute
+    second.add(quote_rate, "soccer:E0|g1", 4, at(61))  # the next one
+    second.add(quote_rate, "soccer:E0|g2", 1, at(2))
+    interval = runtime.Checkpoint()
+    await interval.absorb(first)
+    await interval.absorb(second)
+    sent = []
+    send_soon = changelog.send_soon
+    changelog.send_soon = lambda **kwargs: sent.append(kwargs) or send_soon(**kwargs)
+    await interval.commit()
+    assert len(sent) == 3  # one write per game and minute
+    counts = {}
+    for key, seconds in (("soccer:E0|g1", 1), ("soccer:E0|g1", 61), ("soccer:E0|g2", 2)):
+        with runtime.current_event(at(seconds)):
+            counts[key, seconds] = quote_rate[key].current()
+    assert counts == {("soccer:E0|g1", 1): 5, ("soccer:E0|g1", 61): 4, ("soccer:E0|g2", 2): 1}
