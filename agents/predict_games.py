@@ -137,8 +137,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 record.value.decode(), now, record.index,
             )  # fmt: skip
         idle = idle_inputs(app, pipeline, inputs, partition)
-        live_since = now - settings.live_window_seconds
-        live_from = round(live_since * 1000)
+        live_from = round((now - settings.live_window_seconds) * 1000)
         released = release(merge, FEEDS, settings.merge_max_wait_seconds, now, idle, live_from)
         if not released and not records:
             hold(key, partition, merge, idle)
@@ -161,8 +160,6 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 if outputs:
                     outputs_sent = emit_all(key.encode(), outputs, checkpoint)
                     settled = settled or bool(outputs.settlements)
-                    if event.event_time.timestamp() >= live_since:
-                        await checkpoint.send_emitted()  # a live event's: at once
             except Exception as error:  # one bad event must not stop the league: park it
                 if is_transient(error):
                     raise  # the broker is away: the batch is tried again

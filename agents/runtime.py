@@ -408,6 +408,15 @@ def malformed_batch(record: Record) -> bool:
     return record.index is None and message_header(record.message.headers, TIMES_HEADER) is not None
 
 
+class Addition(NamedTuple):
+    """An amount added to a key's count in a windowed table, made as ``event``."""
+
+    table: Any  # the windowed table
+    key: Any
+    event: faust.types.EventT
+    amount: float
+
+
 def faust_event(of: Record | faust.types.EventT) -> faust.types.EventT:
     return of.event if isinstance(of, Record) else of
 
@@ -422,7 +431,8 @@ class Checkpoint:
 
     Outputs go one per message (``send``), or ``emit``-ed: the events a deferred batch
     emits to one topic and key leave together, as batch messages (schemas.batches), at its
-    next turn or when its interval takes it.
+    next turn or when its interval takes it; a live event's (its event time within
+    ``live_window`` seconds of now) at the handler's next ``turn`` whatever the time.
 
     A batch's checkpoint may be ``absorb``-ed, once its outputs are on the broker, into one
     that gathers the batches of a commit interval (``base``: what its reads see first):
@@ -435,16 +445,23 @@ class Checkpoint:
     a tick that changed state is committed at once (``run_batches``), having no records to
     handle again."""
 
-    def __init__(self, base: Checkpoint | None = None, deferred: bool = False) -> None:
+    def __init__(
+        self,
+        base: Checkpoint | None = None,
+        deferred: bool = False,
+        live_window: float | None = None,
+    ) -> None:
         self._base, self.deferred = base, deferred
+        self.live_window = base.live_window if base is not None else live_window
+        self._live_emitted = False  # a live event's outputs wait for the next turn
         self._counts: list[tuple[Any, float]] = []
         self._outputs: list[asyncio.Future] = []
         # (topic, key) -> events emitted and not sent yet: (JSON, event time, acknowledgement)
         self._emitted: dict[tuple[faust.TopicT, bytes | None], list[tuple]] = {}
         self._awaited: set[int] = set()  # ids of outputs an agent awaited itself
         self._state: dict[tuple[str, Any], tuple[faust.Table, Any, faust.types.EventT]] = {}
-        # (table, key, window) -> (windowed table, key, event, amount to add)
-        self._additions: dict[tuple, tuple[Any, Any, faust.types.EventT, float]] = {}
+        # (table name, key, window) -> what is added to that window's count
+        self._additions: dict[tuple, Addition] = {}
         self._kept: dict[tuple[int, Any], tuple[ValueCache, Any]] = {}
         self._records: list[Record] = []  # of the batches absorbed
         self._turn_at = time.perf_counter()  # when this batch last had the event loop back
@@ -455,7 +472,10 @@ class Checkpoint:
         live game's odds book, a sink's rows) held every other agent's next message behind
         it, the quotes on their way to a prediction too: up to 35 ms at 1,000 quotes/s.
         What the batch emitted leaves first; the batch goes on at its next turn, as after
-        any other await."""
+        any other await. A live event's outputs leave at every turn: a live quote's
+        prediction does not wait for the rest of its batch."""
+        if self._live_emitted:
+            await self.send_emitted()
         if time.perf_counter() - self._turn_at >= BATCH_TURN_SECONDS:
             await self.send_emitted()
             await asyncio.sleep(0)
@@ -483,19 +503,21 @@ class Checkpoint:
         handler sends them. A message per prediction or settlement made their sends, and
         the sinks' deliveries of them, a fifth of a replaying worker's time. The future is
         the event's acknowledgement (its message's)."""
+        if self.live_window is not None and event_time >= time.time() - self.live_window:
+            self._live_emitted = True
         accepted = asyncio.get_running_loop().create_future()
         self._emitted.setdefault((topic, key), []).append((value, event_time, accepted))
         self._outputs.append(accepted)
         return accepted
 
     async def send_emitted(self) -> None:
-        """Send what was emitted, now (a live event's outputs need not wait for the batch's
-        turn): each topic and key's events in as few batch messages as fit, or one per
-        message once the batch waits for its own outputs (a batch tried again after a
-        failure: the broker's refusal then names the one event to park). A message the
+        """Send what was emitted, now: each topic and key's events in as few batch
+        messages as fit, or one per message once the batch waits for its own outputs (a
+        batch tried again after a failure: the broker's refusal then names the one event to
+        park). A message the
         producer refuses at once passes the refusal to its events, as the broker's would;
         a transient refusal then raises once the rest are sent (the batch is tried again)."""
-        emitted, self._emitted = self._emitted, {}
+        emitted, self._emitted, self._live_emitted = self._emitted, {}, False
         away: Exception | None = None
         for (topic, key), events in emitted.items():
             for value, timestamp, headers, accepted in _messages(events, batched=self.deferred):
@@ -565,12 +587,12 @@ class Checkpoint:
         per-minute counts made half of book-odds' commit time, up to 20 ms per commit."""
         event = faust_event(event)
         window = tuple(table.table.window.ranges(event.message.timestamp))
-        self._sum_into((table.table.name, key, window), (table, key, event, amount))
+        self._sum_into((table.table.name, key, window), Addition(table, key, event, amount))
 
-    def _sum_into(self, slot: tuple, addition: tuple) -> None:
+    def _sum_into(self, slot: tuple, addition: Addition) -> None:
         staged = self._additions.get(slot)
         if staged is not None:  # made as the window's first event, with the sum
-            addition = (*staged[:3], staged[3] + addition[3])
+            addition = staged._replace(amount=staged.amount + addition.amount)
         self._additions[slot] = addition
 
     async def delivered(self, outputs: list[asyncio.Future] | None = None) -> None:
@@ -732,7 +754,7 @@ class BatchProcessor:
                 earlier.extend(into.forget())
             records = [*earlier, *batch]
             if into is None:
-                checkpoint = Checkpoint()
+                checkpoint = Checkpoint(live_window=self.pipeline.settings.live_window_seconds)
                 await handle(records, checkpoint)
                 await checkpoint.commit()
             else:
@@ -984,11 +1006,14 @@ async def run_batches(
     # Only ``stream.ack`` below acknowledges: the take buffer restores this flag when it
     # closes, and an agent restarted on the same stream must not find it switched on.
     stream.enable_acks = False
-    interval = CommitInterval(progress, pipeline.settings.commit_interval_seconds)
+    settings = pipeline.settings
+    interval = CommitInterval(
+        progress, settings.commit_interval_seconds, settings.live_window_seconds
+    )
     # Created here, these run in the agent's context: their table writes are the agent's.
     timers = []
     if on_tick:
-        ticks = every(pipeline.settings.tick_seconds, tick, lambda: True)
+        ticks = every(settings.tick_seconds, tick, lambda: True)
         timers.append(asyncio.ensure_future(ticks))
     if interval.seconds:  # what the interval gathered is stored even if no batch follows
         timers.append(asyncio.ensure_future(every(interval.seconds, commit, interval.due)))
@@ -1049,12 +1074,12 @@ class CommitInterval:
     each batch's are sent at once, and the commit waits for them all. A worker that dies reads
     the interval's batches again and sends their outputs again, with the same ids."""
 
-    def __init__(self, progress: StreamProgress, seconds: float) -> None:
-        self.progress, self.seconds = progress, seconds
+    def __init__(self, progress: StreamProgress, seconds: float, live_window: float) -> None:
+        self.progress, self.seconds, self.live_window = progress, seconds, live_window
         self._reset()
 
     def _reset(self) -> None:
-        self.checkpoint = Checkpoint()
+        self.checkpoint = Checkpoint(live_window=self.live_window)
         self.events: list[faust.types.EventT] = []
         self.since: float | None = None  # when the first batch of the interval was done
         self.epoch: int | None = None  # the seek epoch its batches were read in

@@ -180,8 +180,9 @@ class Settings(BaseSettings):
         3600.0,
         gt=0,
         description="An event whose event time is within this long of now is live: it waits "
-        "for no idle input. An older one (a replay, a backlog after downtime) passes an idle "
-        "input only when every input of its league is idle, so its order is the offline one.",
+        "for no idle input, and its outputs leave without waiting for the rest of its batch. "
+        "An older one (a replay, a backlog after downtime) passes an idle input only when "
+        "every input of its league is idle, so its order is the offline one.",
     )
     commit_interval_seconds: float = Field(
         0.25,

@@ -712,6 +712,27 @@ async def test_a_turn_sends_what_the_batch_emitted_before_the_others_run(monkeyp
     assert topic.sent == [(b"soccer:E0", [b"{}"])]
 
 
+async def test_a_live_events_outputs_leave_at_the_next_turn_a_replayed_ones_with_the_batch(
+    monkeypatch,
+):
+    monkeypatch.setattr(runtime, "BATCH_TURN_SECONDS", 60.0)  # no turn is due by the clock
+    topic, interval = HeldTopic(), runtime.Checkpoint(live_window=3600.0)
+    batch = runtime.Checkpoint(base=interval, deferred=True)  # the interval's live window
+    batch.emit(topic, b"soccer:E0", b'{"n":1}', time.time() - 7200)  # replayed
+    await batch.turn()
+    assert topic.sent == []  # it leaves with the rest of the batch
+    batch.emit(topic, b"soccer:E0", b'{"n":2}', time.time() - 1)  # live
+    await batch.turn()
+    assert topic.sent == [(b"soccer:E0", [b'{"n":1}', b'{"n":2}'])]
+    batch.emit(topic, b"soccer:E0", b'{"n":3}', time.time() - 7200)
+    await batch.turn()
+    assert len(topic.sent) == 1  # sent once: the next replayed event waits again
+    without_window = runtime.Checkpoint(deferred=True)
+    without_window.emit(topic, b"soccer:E0", b'{"n":4}', time.time())
+    await without_window.turn()
+    assert len(topic.sent) == 1
+
+
 async def test_an_emitted_event_refused_at_once_or_dropped_is_never_waited_for_for_ever():
     checkpoint = runtime.Checkpoint()
     refused = checkpoint.emit(RefusingTopic(MessageSizeTooLargeError()), b"k", b"{}", 1.0)
