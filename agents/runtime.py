@@ -514,9 +514,9 @@ class Checkpoint:
         """Send what was emitted, now: each topic and key's events in as few batch
         messages as fit, or one per message once the batch waits for its own outputs (a
         batch tried again after a failure: the broker's refusal then names the one event to
-        park). A message the
-        producer refuses at once passes the refusal to its events, as the broker's would;
-        a transient refusal then raises once the rest are sent (the batch is tried again)."""
+        park). A message the producer refuses at once passes the refusal to its events, as
+        the broker's would; a transient refusal then raises once the rest are sent (the
+        batch is tried again)."""
         emitted, self._emitted, self._live_emitted = self._emitted, {}, False
         away: Exception | None = None
         for (topic, key), events in emitted.items():
