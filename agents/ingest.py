@@ -4,20 +4,28 @@ game; anything else -> the dead-letter topic with the reason and where it came f
 Messages are taken in small batches: a game's (or team's) events in a batch are judged
 against its ordering state with one table read and one table write (see tables.feed_order).
 A raw message may itself carry several events (schemas.batches); each is judged, and
-parked, on its own.
+parked, on its own. A raw watermark (schemas.batches) is checked and passed on to the
+clean topic after the events that came before it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 import faust
 
 from agents.pipeline import Pipeline
 from agents.runtime import Checkpoint, Record, malformed_batch, run_batches
-from schemas.base import Event
-from schemas.batches import TIMES_HEADER, event_batches
+from schemas.base import Event, Sport
+from schemas.batches import (
+    TIMES_HEADER,
+    WATERMARK_HEADER,
+    event_batches,
+    watermark_message,
+    watermark_of,
+)
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS, Feed, InvalidEvent, TimeWindow, parse_feed_event
 from tables.feed_order import Verdict, admit_game_events
@@ -53,6 +61,35 @@ def validate_message(
     return event
 
 
+def validate_watermark(
+    key: bytes | None, value: bytes | None, header: bytes, window: TimeWindow, now: float
+) -> int:
+    """A raw watermark's instant in milliseconds (its producer has sent every event of the
+    key's league up to it), or InvalidEvent."""
+    try:
+        through = watermark_of([(WATERMARK_HEADER, header)])
+    except ValueError as error:
+        raise InvalidEvent(str(error), "invalid_watermark") from None
+    if value:
+        raise InvalidEvent(
+            f"a message with the {WATERMARK_HEADER} header carries no events; send events "
+            "in messages of their own before it",
+            "invalid_watermark",
+        )
+    sport, _, league = (key or b"").decode("utf-8", "replace").partition(":")
+    if sport not in set(Sport) or not league or "|" in league or ":" in league:
+        shown = "no key" if key is None else f"key {key.decode('utf-8', 'replace')[:60]!r}"
+        raise InvalidEvent(
+            f'a watermark has {shown}; key it by the league it covers ("sport:league", '
+            'e.g. "soccer:E0"), as that league\'s events',
+            "wrong_key",
+        )
+    refusal = window.refusal(datetime.fromtimestamp(through / 1000, UTC), now)
+    if refusal:
+        raise InvalidEvent(f"watermark {refusal}", "invalid_value")
+    return through
+
+
 def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> faust.types.AgentT:
     feed = FEEDS[feed_name]
     source = pipeline.topics.raw[feed_name]
@@ -76,16 +113,26 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         checkpoint.count(metrics.dead_letters.labels(feed_name, error_type))
 
     async def parsed(
-        batch, checkpoint: Checkpoint
+        batch, checkpoint: Checkpoint, watermarks: dict[bytes, int]
     ) -> dict[str, list[tuple[faust.types.EventT, Event]]]:
-        """The batch's valid events grouped by game (or team), in arrival order; the rest
-        dead-lettered."""
+        """The batch's valid events grouped by game (or team), in arrival order, and its
+        valid watermarks, the latest per key, into ``watermarks``; the rest dead-lettered."""
         games: dict[str, list] = {}
         received = time.time()
         latency = metrics.event_latency.labels(feed_name)
         for record in batch:
             await checkpoint.turn()
             message = record.message
+            if record.watermark is not None:
+                try:
+                    through = validate_watermark(
+                        message.key, record.value, record.watermark, window, received
+                    )
+                except InvalidEvent as invalid:
+                    await dead_letter(record, invalid.reason, invalid.error_type, checkpoint)
+                else:
+                    watermarks[message.key] = max(watermarks.get(message.key, through), through)
+                continue
             if malformed_batch(record):
                 await dead_letter(record, MALFORMED_BATCH, "malformed_batch", checkpoint)
                 continue
@@ -105,10 +152,12 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
         return games
 
     async def handle(batch, checkpoint: Checkpoint) -> None:
-        checkpoint.count(metrics.events_in.labels(source_name), len(batch))
+        events_in = sum(record.watermark is None for record in batch)
+        checkpoint.count(metrics.events_in.labels(source_name), events_in)
         metrics.saw_event(feed_name)
         judged = []
-        for group, items in (await parsed(batch, checkpoint)).items():
+        watermarks: dict[bytes, int] = {}
+        for group, items in (await parsed(batch, checkpoint, watermarks)).items():
             first = items[0][0]
             verdicts, state = admit_game_events(
                 checkpoint.get(order, group, first), [e for _, e in items]
@@ -142,9 +191,13 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
             for batch in event_batches(events):
                 await checkpoint.send(clean, key, batch.value, batch.timestamp, batch.headers)
             checkpoint.count(metrics.events_out.labels(clean_name), len(events))
+        # After the events: the same partition keeps them ahead of their watermark.
+        for key, through in watermarks.items():
+            mark = watermark_message(through / 1000)
+            await checkpoint.send(clean, key, mark.value, mark.timestamp, mark.headers)
 
     @app.agent(source, name=stage)
     async def ingest(stream):
-        await run_batches(stream, pipeline, handle)
+        await run_batches(stream, pipeline, handle, watermarks=True)
 
     return ingest

@@ -33,7 +33,7 @@ from schemas.base import Sport
 from schemas.deadletter import DeadLetter
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
-from tables.event_merge import new_merge, oldest_arrival, push, release
+from tables.event_merge import complete_through, new_merge, oldest_arrival, push, release
 from tables.league_ratings import LeagueRatings
 from tables.settlement import summary
 
@@ -131,6 +131,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         for record in records:
             message = record.message
             feed = "games" if message.topic == games_topic else "odds"
+            if record.watermark is not None:  # written by ingest, checked there
+                complete_through(merge, feed, int(record.watermark))
+                continue
             push(
                 merge, feed, round(record.timestamp * 1000),
                 f"{message.topic}:{message.partition}", message.offset,
@@ -220,7 +223,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     @app.agent(source, name="predict-games")
     async def predict_games(stream):
         await pipeline.registry_loaded.wait()
-        await run_batches(stream, pipeline, predict_batch, on_tick=release_due)
+        await run_batches(stream, pipeline, predict_batch, on_tick=release_due, watermarks=True)
 
     return predict_games
 

@@ -61,7 +61,13 @@ from faust.types import TP
 from faust.types.tuples import Message, ack_lock
 
 from agents.fetch_sessions import FetchSessions
-from schemas.batches import TIMES_HEADER, batch_items, event_batches, message_header
+from schemas.batches import (
+    TIMES_HEADER,
+    WATERMARK_HEADER,
+    batch_items,
+    event_batches,
+    message_header,
+)
 from schemas.deadletter import DeadLetter
 
 if TYPE_CHECKING:
@@ -363,17 +369,24 @@ class Record:
     """One event of a consumed message, what handlers get: a clean message carries a batch
     of events (schemas.batches), any other message is one. Table reads and writes made for
     a record go to its message's partition; the message is acknowledged once every record
-    of it is handled."""
+    of it is handled. A watermark message (schemas.batches) is a record without an event,
+    given only to an agent that asks for them (``run_batches``)."""
 
-    __slots__ = ("event", "value", "index", "timestamp")
+    __slots__ = ("event", "value", "index", "timestamp", "watermark")
 
     def __init__(
-        self, event: faust.types.EventT, value: bytes, index: int | None, timestamp: float
+        self,
+        event: faust.types.EventT,
+        value: bytes,
+        index: int | None,
+        timestamp: float,
+        watermark: bytes | None = None,
     ) -> None:
         self.event = event  # faust's event of the message
         self.value = value  # this event's bytes
         self.index = index  # its place in a batch; None: the message is this one event
         self.timestamp = timestamp  # its event time (s): the message's, unless a batch
+        self.watermark = watermark  # a watermark's header, as sent (not checked yet)
 
     @property
     def message(self) -> Message:
@@ -389,10 +402,15 @@ class Record:
         return partition_event(self.event.app, message.topic, message.partition, self.timestamp)
 
 
-def records_of(event: faust.types.EventT) -> list[Record]:
+def records_of(event: faust.types.EventT, watermarks: bool = False) -> list[Record]:
     """The records of a consumed message; a batch whose event times do not match its
-    lines is one record (its whole value: ingest parks it, see ``malformed_batch``)."""
+    lines is one record (its whole value: ingest parks it, see ``malformed_batch``). A
+    watermark is one record if ``watermarks``, else none."""
     message = event.message
+    watermark = message_header(message.headers, WATERMARK_HEADER)
+    if watermark is not None:
+        mark = Record(event, message.value, None, message.timestamp, watermark)
+        return [mark] if watermarks else []
     whole = [Record(event, message.value, None, message.timestamp)]
     if message_header(message.headers, TIMES_HEADER) is None:
         return whole
@@ -897,6 +915,7 @@ async def run_batches(
     within: float | None = None,
     on_tick: Callable[[Checkpoint], Awaitable[None]] | None = None,
     fill: bool = False,
+    watermarks: bool = False,
 ) -> None:
     """The loop of an agent: ``handle`` gets batches of at most ``size`` events: what is
     waiting when the agent is free, or (``fill``) what came within ``within`` seconds
@@ -908,7 +927,10 @@ async def run_batches(
 
     ``on_tick`` (an agent that holds events back, e.g. for a slower input) runs every
     ``STREAMAPP_TICK_SECONDS`` between batches, never during one, with the same rule for
-    its table writes: it releases what became due without a new message."""
+    its table writes: it releases what became due without a new message.
+
+    ``watermarks``: the handler also gets the watermark messages (schemas.batches) as
+    records whose ``watermark`` is set; other agents never see them."""
     app, tables, progress = stream.app, pipeline.tables, pipeline.progress
     size = size or pipeline.settings.ingest_batch_size
     within = within or pipeline.settings.ingest_batch_seconds
@@ -1040,12 +1062,13 @@ async def run_batches(
                         progress.watch_gap(app.consumer, order, message.tp)
                 if not admitted:
                     continue
-                records = [record for event in admitted for record in records_of(event)]
+                records = [r for event in admitted for r in records_of(event, watermarks)]
                 async with one_at_a_time:
                     progress.enter()
                     try:
                         epoch = start()
-                        await processor.process(records, handle, interval.checkpoint)
+                        if records:  # (none: watermarks this agent does not read)
+                            await processor.process(records, handle, interval.checkpoint)
                         interval.add(admitted, epoch)
                         if interval.due():
                             await commit()

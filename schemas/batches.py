@@ -9,6 +9,13 @@ times, in milliseconds, are the ``event-times-ms`` header: it marks the message 
 batch, and lets an agent order a clean batch's events without decoding them (on a raw
 topic ingest trusts only the times it validates). A message without that header is one
 event.
+
+A message may instead be a **watermark**: no events, and the ``complete-through-ms``
+header. Its producer says it has sent every event of the message's key (a league) on its
+topic with an event time up to that instant, so an agent merging feeds need not wait for
+that feed for anything earlier (tables.event_merge). A replay ends each league's feeds
+with one; ingest checks a raw one and passes it on to the clean topic after the events
+before it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 TIMES_HEADER = "event-times-ms"
+WATERMARK_HEADER = "complete-through-ms"
 # A batch is cut in messages of at most this many bytes: well under the broker's 1 MiB
 # default for a message, so no batch is ever refused as too large.
 MAX_BATCH_BYTES = 512 * 1024
@@ -49,9 +57,34 @@ def _batch(lines: Sequence[bytes], times: Sequence[int]) -> EventBatch:
     return EventBatch(b"\n".join(lines), [(TIMES_HEADER, header)], max(times) / 1000)
 
 
+def watermark_message(through: float) -> EventBatch:
+    """A watermark: every event of its key on its topic up to ``through`` (seconds since
+    the epoch, to the millisecond as an event time is: ``event_batches``) has been sent
+    before it."""
+    at = round(through * 1000)
+    return EventBatch(b"", [(WATERMARK_HEADER, str(at).encode())], at / 1000)
+
+
+def watermark_of(headers: Any) -> int | None:
+    """A message's watermark in milliseconds, None if it is not one; ValueError when the
+    header holds no whole number of milliseconds."""
+    header = message_header(headers, WATERMARK_HEADER)
+    if header is None:
+        return None
+    text = header.decode("ascii", "replace").strip()
+    if not text.isdigit():
+        raise ValueError(
+            f"the {WATERMARK_HEADER} header must be a whole number of milliseconds since "
+            f"the epoch, got {text[:40]!r}"
+        )
+    return int(text)
+
+
 def batch_items(value: bytes | None, headers: Any, timestamp: float) -> list[tuple[bytes, float]]:
     """The events of a message (JSON, event time in seconds); a message without the
-    header is one event at the message's timestamp."""
+    header is one event at the message's timestamp, a watermark none."""
+    if message_header(headers, WATERMARK_HEADER) is not None:
+        return []
     times = message_header(headers, TIMES_HEADER)
     if times is None:
         return [(value or b"", timestamp)]

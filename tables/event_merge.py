@@ -10,12 +10,15 @@ event waits only for the *other* feeds, and only while it is past their latest e
 the agent has taken everything the broker holds for it and nothing has come for a moment
 (agents.runtime): live, a games feed is quiet for hours between fixtures and finals, and a
 quote must not wait for it. An event from before the live window (a replay, a backlog after
-downtime) is in no hurry, and one feed's batch may reach the broker a moment behind the
-other's (the README, "Predictions"): it passes an idle input only when every input is idle,
-so a fast replay's order is exactly the offline one. A feed that stops but is not idle (a
-stuck producer upstream still writing other leagues) would hold events back, so one that has
-waited ``max_wait`` seconds of wall-clock time is released regardless, with everything older
-than it.
+downtime) is in no hurry, and never passes an idle input: a producer may be held up
+between its writes to two topics for longer than any quiet time (the README,
+"Predictions"), so only the other feed's own progress lets it through, an event or a
+watermark (schemas.batches: the producer says that feed has sent everything up to an
+instant; a replay ends with one per league and feed). So a replay's order is exactly the
+offline one however the machine is loaded. A feed that stops but is not idle (a stuck
+producer upstream still writing other leagues) would hold events back, so one that has
+waited ``max_wait`` seconds of wall-clock time is released regardless, with everything
+older than it.
 
 Redeliveries after a restart are recognised by their offsets and ignored; an event the
 feed stage sent twice (at-least-once after a rebalance) is dropped here while the first copy
@@ -78,6 +81,13 @@ def push(
     return True
 
 
+def complete_through(merge: dict[str, Any], feed: str, at: int) -> None:
+    """``feed`` has sent every event up to ``at`` (ms; a watermark): the same as having
+    seen one of its events a millisecond later, which may still be followed by more at that
+    instant."""
+    merge["seen"][feed] = max(merge["seen"].get(feed, at + 1), at + 1)
+
+
 def oldest_arrival(merge: dict[str, Any]) -> float:
     """When the longest-waiting pending event arrived (wall-clock seconds)."""
     return min(item[_ARRIVED] for item in merge["pending"])
@@ -92,21 +102,21 @@ def release(
     live_from: int | None = None,
 ) -> list[Released]:
     """Every buffered event no other input can still precede (``idle`` inputs precede
-    nothing more), or that has waited longer than ``max_wait`` seconds (0: no limit),
+    no live event), or that has waited longer than ``max_wait`` seconds (0: no limit),
     oldest first. An event from before ``live_from`` (ms; a replayed or backlogged one)
-    passes an idle input only when every input is idle."""
+    waits for every other input whether idle or not."""
     seen, pending = merge["seen"], merge["pending"]
     if not pending:
         return []
-    waited_for = [(feed, seen.get(feed, -1)) for feed in feeds if feed not in idle]
-    before_live = waited_for if idle >= set(feeds) else [(f, seen.get(f, -1)) for f in feeds]
+    every_input = [(feed, seen.get(feed, -1)) for feed in feeds]
+    waited_for = [(feed, latest) for feed, latest in every_input if feed not in idle]
     overdue = [item[0] for item in pending if max_wait and item[_ARRIVED] <= now - max_wait]
     limit = max(overdue, default=-1)
     cut = 0
     while cut < len(pending):
         at = pending[cut][0]
         live = live_from is None or at >= live_from
-        if at > limit and _may_be_preceded(pending[cut], waited_for if live else before_live):
+        if at > limit and _may_be_preceded(pending[cut], waited_for if live else every_input):
             break
         cut += 1
     released, merge["pending"] = pending[:cut], pending[cut:]

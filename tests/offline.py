@@ -11,7 +11,7 @@ import orjson
 from schemas import FEEDS, GameEvent, OddsQuote, parse_feed_event
 from schemas.feeds import InvalidEvent
 from streamapp.settings import Settings
-from tables.event_merge import new_merge, push, release
+from tables.event_merge import complete_through, new_merge, push, release
 from tables.league_ratings import LeagueRatings, millis
 from tables.model_params import DEFAULT_PARAMS
 
@@ -88,9 +88,11 @@ def offline_model(events, settings: Settings | None = None) -> OfflineModel:
         if key not in model.leagues:
             model.leagues[key] = LeagueRatings(parsed.sport, parsed.league)
         apply(key, release(merge, MERGED))
-    # The replay's end: every input has been read to its end and is quiet, i.e. idle, and
-    # an idle input holds nothing back (tables/event_merge.py); the worker's tick releases
-    # what still waits, in the same order.
+    # The replay's end: its watermarks say every feed of every league has been sent up to
+    # the last event (streamapp.replay.producer), which releases what still waits.
+    last = max((millis(event.event_time) for event in events), default=0)
     for key, merge in model.merges.items():
-        apply(key, release(merge, MERGED, idle=frozenset(MERGED)))
+        for feed in MERGED:
+            complete_through(merge, feed, last)
+        apply(key, release(merge, MERGED))
     return model

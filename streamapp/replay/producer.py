@@ -1,4 +1,10 @@
-"""Produce a timeline of raw events to the raw topics, as fast as possible or paced."""
+"""Produce a timeline of raw events to the raw topics, as fast as possible or paced.
+
+The replay ends every league's feeds with a watermark (schemas.batches): it has sent all
+their events, so predictions need not wait for a feed that has nothing more to say. A
+paced replay also sends them while it pauses, at most once every ``WATERMARK_EVERY``
+seconds, so a feed quiet for a while holds nothing back meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from schemas.batches import event_batches
+from schemas.batches import event_batches, watermark_message
 from schemas.feeds import FEEDS
 from streamapp.kafka_io import ensure_topics, started_producer
 from streamapp.replay.sources import FeedEvent
@@ -25,6 +31,7 @@ IN_FLIGHT = 500
 # to each raw topic as one message (schemas.batches), as a feed's poll delivers them. A
 # window is small enough that no event waits behind later ones for long.
 WINDOW = 1_000
+WATERMARK_EVERY = 1.0  # seconds, in a paced replay
 
 
 @dataclass
@@ -57,10 +64,13 @@ async def replay(
     speed: float = 0.0,
     extra: Sequence[RawMessage] = (),
     progress: bool = True,
+    complete: bool = True,
 ) -> ReplayReport:
     """Send ``events`` in order; ``speed`` 0 means as fast as possible, N means N x real time.
 
-    ``extra`` messages are interleaved evenly through the replay.
+    ``extra`` messages are interleaved evenly through the replay. The watermarks at the end
+    say the feeds are complete up to the last event's instant; ``complete=False`` (a
+    timeline sent in parts: more may follow at that instant) only up to the one before.
     """
     await ensure_topics(settings, raw_topics(settings))
     producer = await started_producer(
@@ -86,6 +96,18 @@ async def replay(
                 await send(topic, key, message.value, message.headers)
         window.clear()
 
+    leagues: set[bytes] = set()
+    watermarked = time.monotonic()
+
+    async def send_watermarks(through: float) -> None:
+        """Every league's feeds, on every raw topic: sent up to ``through`` (seconds)."""
+        nonlocal watermarked
+        mark = watermark_message(through)
+        for topic in raw_topics(settings):
+            for key in sorted(leagues):
+                await send(topic, key, mark.value, mark.headers)
+        watermarked = time.monotonic()
+
     try:
         for index, event in enumerate(tqdm(events, unit="ev", disable=not progress, desc="replay")):
             if speed > 0:
@@ -93,8 +115,11 @@ async def replay(
                 wait = due - (time.monotonic() - started)
                 if wait > 0:
                     await send_window()  # what is due now goes before the pause
+                    if time.monotonic() - watermarked >= WATERMARK_EVERY:
+                        await send_watermarks(event.event_time.timestamp() - 0.001)
                     await asyncio.sleep(wait)
             topic = settings.topic(FEEDS[event.feed].raw_topic)
+            leagues.add(event.key.encode())
             window.setdefault((topic, event.key.encode()), []).append(
                 (event.to_bytes(), event.event_time.timestamp())
             )
@@ -108,6 +133,9 @@ async def replay(
             if index % WINDOW == WINDOW - 1:
                 await send_window()
         await send_window()
+        if events:
+            last = max(event.event_time for event in events).timestamp()
+            await send_watermarks(last if complete else last - 0.001)
         await asyncio.gather(*pending)
         await producer.flush()
     finally:

@@ -8,7 +8,7 @@ from unittest.mock import AsyncMock
 
 import pytest
 
-from schemas.batches import batch_items
+from schemas.batches import batch_items, watermark_of
 from streamapp.app import create_app
 
 
@@ -45,17 +45,20 @@ def acknowledged_at_once(send_soon: Callable) -> Callable:
 @pytest.fixture
 def sent(app, monkeypatch):
     """topic name -> list of (key, value) the agents sent there: one per event (the
-    events of a clean message holding a batch one by one, as its readers take them)."""
-    record: dict[str, list[tuple[bytes, bytes]]] = {}
+    events of a clean message holding a batch one by one, as its readers take them);
+    "<topic name> watermarks" -> list of (key, watermark in ms) sent there."""
+    record: dict[str, list[tuple[bytes, bytes | int]]] = {}
     topics = app.pipeline.topics
     outputs = [topics.deadletter, topics.predictions, topics.alerts, topics.settlements]
     for topic in [*topics.clean.values(), *outputs]:
         name = topic.get_topic_name()
-        record[name] = []
+        record[name], record[f"{name} watermarks"] = [], []
 
         async def send(*, key=None, value=None, headers=None, _name=name, **_):
             events = batch_items(value, headers, 0.0)
             record[_name] += [(key, event) for event, _ in events]
+            if (through := watermark_of(headers)) is not None:
+                record[f"{_name} watermarks"].append((key, through))
             delivered = asyncio.get_running_loop().create_future()
             delivered.set_result(None)  # like faust's future of the broker's acknowledgement
             return delivered

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 
 from schemas import DeadLetter
-from schemas.batches import TIMES_HEADER, event_batches
+from schemas.batches import TIMES_HEADER, WATERMARK_HEADER, event_batches, watermark_message
 from tests.schemas.examples import GAME, QUOTE
 
 
@@ -87,3 +89,65 @@ async def test_each_event_of_a_raw_batch_is_judged_and_parked_on_its_own(app, se
         (None, "malformed_batch", b"{}\n{}"),
     ]
     assert "one event time per line" in letters[1].reason
+
+
+async def test_a_raw_watermark_goes_on_to_the_clean_topic_after_the_events_before_it(
+    app, sent, settings
+):
+    """A producer's watermark (it sent everything of the league up to an instant) is passed
+    on once per batch and key, the latest, behind the clean events it follows; events in
+    it do not count as events in."""
+    ingest = agent_of(app, "ingest-odds")
+    first, second = watermark_message(1_629_645_000.0), watermark_message(1_629_646_000.0)
+    watermarks = sent[settings.topic("clean.odds") + " watermarks"]
+    async with ingest.test_context() as agent:
+        await agent.put(orjson.dumps(QUOTE), key=b"soccer:E0")
+        await agent.put(first.value, key=b"soccer:E0", headers=first.headers)
+        await agent.put(second.value, key=b"soccer:E0", headers=second.headers)
+        await agent.put(first.value, key=b"nba:NBA", headers=first.headers)
+        for _ in range(250):  # put does not wait for the agent
+            if len(watermarks) == 2:
+                break
+            await asyncio.sleep(0.02)
+    assert [k for k, _ in sent[settings.topic("clean.odds")]] == [b"soccer:E0"]
+    assert sorted(watermarks) == [
+        (b"nba:NBA", 1_629_645_000_000),
+        (b"soccer:E0", 1_629_646_000_000),
+    ]
+    assert sent[settings.topic("deadletter")] == []
+    events_in = app.pipeline.metrics.events_in.labels(settings.topic("raw.odds"))
+    assert events_in._value.get() == 1
+
+
+async def test_a_watermark_that_cannot_be_trusted_goes_to_the_dead_letter_topic(
+    app, sent, settings
+):
+    ingest = agent_of(app, "ingest-games")
+    mark = watermark_message(1_629_645_000.0)
+    far_ahead = watermark_message(4_000_000_000.0)
+    bad = [
+        (b"", b"soccer:E0", [(WATERMARK_HEADER, b"next tuesday")]),
+        (orjson.dumps(GAME), b"soccer:E0", mark.headers),
+        (b"", b"soccer", mark.headers),
+        (b"", None, mark.headers),
+        (b"", b"curling:E0", mark.headers),
+        (b"", b"soccer:E0", far_ahead.headers),
+    ]
+    async with ingest.test_context() as agent:
+        for value, key, headers in bad:
+            await agent.put(value, key=key, headers=headers)
+    letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
+    assert [letter.error_type for letter in letters] == [
+        "invalid_watermark",
+        "invalid_watermark",
+        "wrong_key",
+        "wrong_key",
+        "wrong_key",
+        "invalid_value",
+    ]
+    assert "whole number of milliseconds" in letters[0].reason
+    assert "carries no events" in letters[1].reason
+    assert '"soccer:E0"' in letters[2].reason and "no key" in letters[3].reason
+    assert "ahead of now" in letters[5].reason
+    assert sent[settings.topic("clean.games")] == []
+    assert sent[settings.topic("clean.games") + " watermarks"] == []

@@ -11,6 +11,7 @@ from faust.types import Message
 
 from agents import runtime
 from schemas import Alert, DeadLetter, Prediction, Settlement
+from schemas.batches import watermark_message
 from tables.league_ratings import LeagueRatings
 from tests.agents.test_ingest import agent_of
 from tests.schemas.examples import GAME, QUOTE
@@ -53,6 +54,17 @@ class Feeds:
             timestamp=seconds(payload["event_time"]), timestamp_type=0, headers=None,
             key=KEY, value=orjson.dumps(payload), checksum=b"",
             generation_id=self.generation,
+        )  # fmt: skip
+        self.offsets[feed] += 1
+        await self.channel.put(await self.channel.decode(message))
+
+    async def put_watermark(self, feed: str, through: str) -> None:
+        """The feed's producer has sent everything up to ``through`` (via ingest)."""
+        mark = watermark_message(seconds(through))
+        message = Message(
+            topic=self.topics[feed], partition=0, offset=self.offsets[feed],
+            timestamp=mark.timestamp, timestamp_type=0, headers=mark.headers,
+            key=KEY, value=mark.value, checksum=b"", generation_id=self.generation,
         )  # fmt: skip
         self.offsets[feed] += 1
         await self.channel.put(await self.channel.decode(message))
@@ -110,6 +122,32 @@ async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlem
     # waits for the odds feed to pass it (or to go idle: no consumer here, so never)
     [waiting] = [item[6] for item in state["merge"]["pending"]]  # the payload
     assert waiting.startswith('{"event_id":"f2"')
+
+
+async def test_a_watermark_releases_what_waits_for_its_feed(app, sent, settings):
+    """A replay's end: the fixture and final wait for the odds feed, which never sent a
+    price for the league; its watermark says it has nothing before them, and they go."""
+    table = app.pipeline.tables.league_ratings
+    predict = agent_of(app, "predict-games")
+    async with predict.test_context() as agent:
+        feeds = Feeds(agent, settings)
+        await feeds.put("games", FIXTURE)
+        await feeds.put("games", GAME)
+        await feeds.put_watermark("odds", "2021-08-20T00:00:00Z")  # the fixture's side
+
+        def waiting() -> list[str]:
+            merge = (table.get("soccer:E0") or {}).get("merge") or {}
+            return [item[6] for item in merge.get("pending", [])]
+
+        await until(lambda: len(waiting()) == 1)
+        assert '"status":"final"' in waiting()[0]  # odds of its instant may still come
+        await feeds.put_watermark("odds", GAME["event_time"])
+        await until(lambda: not table["soccer:E0"]["merge"]["pending"])
+    predictions = [
+        Prediction.model_validate_json(v) for _, v in sent[settings.topic("predictions")]
+    ]
+    assert {p.model for p in predictions} == {"model-only"}
+    assert "Chelsea" in table["soccer:E0"]["ratings"]
 
 
 async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(

@@ -28,7 +28,7 @@ from agents.runtime import (
     records_of,
 )
 from schemas import DeadLetter
-from schemas.batches import batch_items, event_batches
+from schemas.batches import batch_items, event_batches, watermark_message
 from streamapp.operations import readiness
 from tests.schemas.examples import GAME
 
@@ -212,6 +212,15 @@ async def test_a_failure_of_one_event_splits_the_batch_and_parks_only_that_event
     letter = DeadLetter.model_validate_json(value)
     assert (letter.offset, letter.stage, letter.error_type) == (8, "book-odds", "internal")
     assert "ValueError: no such selection" in letter.reason
+
+
+def test_a_watermark_is_a_record_only_for_an_agent_that_reads_them(app):
+    mark = watermark_message(3.0)
+    message = event_at(app, 8).message
+    message.value, message.headers, message.timestamp = mark.value, mark.headers, 3.0
+    assert records_of(SimpleNamespace(message=message)) == []
+    [record] = records_of(SimpleNamespace(message=message), watermarks=True)
+    assert (record.value, record.index, record.watermark) == (b"", None, b"3000")
 
 
 async def test_one_failing_event_of_a_batched_message_is_parked_alone_with_its_place(

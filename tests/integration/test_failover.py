@@ -326,7 +326,7 @@ def test_broker_restart_mid_replay_loses_and_doubles_nothing(live_settings, tmp_
         expected = offline_state(events)  # while the worker starts
 
         async def scenario():
-            await replay(settings, first_half, progress=False)
+            await replay(settings, first_half, progress=False, complete=False)
 
             def holding_all() -> bool:
                 return ready(port) and holders(settings, port) == {settings.canonical_url: every}

@@ -4,7 +4,15 @@ import orjson
 import pytest
 
 from schemas import OddsQuote
-from schemas.batches import MAX_BATCH_BYTES, TIMES_HEADER, batch_items, event_batches
+from schemas.batches import (
+    MAX_BATCH_BYTES,
+    TIMES_HEADER,
+    WATERMARK_HEADER,
+    batch_items,
+    event_batches,
+    watermark_message,
+    watermark_of,
+)
 from tests.schemas.examples import QUOTE
 
 
@@ -49,3 +57,18 @@ def test_a_message_without_event_times_is_one_event_at_its_timestamp():
 def test_a_batch_whose_times_do_not_match_its_events_is_refused():
     with pytest.raises(ValueError, match="2 events has 1 event times"):
         batch_items(b"{}\n{}", [(TIMES_HEADER, b"1000")], 0.0)
+
+
+def test_a_watermark_carries_no_events_and_its_instant_to_the_millisecond():
+    mark = watermark_message(1_629_645_000.1231)
+    assert mark.value == b"" and mark.timestamp == pytest.approx(1_629_645_000.123)
+    assert watermark_of(mark.headers) == 1_629_645_000_123
+    assert watermark_of(dict(mark.headers)) == 1_629_645_000_123
+    assert batch_items(mark.value, mark.headers, 5.0) == []  # no event in it
+    assert watermark_of([(TIMES_HEADER, b"1")]) is None  # an events batch is no watermark
+
+
+@pytest.mark.parametrize("header", [b"", b"-5", b"12.5", b"soon", "\u00b2".encode()])
+def test_a_watermark_header_that_is_not_whole_milliseconds_is_refused(header):
+    with pytest.raises(ValueError, match="whole number of milliseconds"):
+        watermark_of([(WATERMARK_HEADER, header)])
