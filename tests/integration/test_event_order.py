@@ -1,0 +1,78 @@
+"""A replay's order does not depend on when each feed reaches the broker.
+
+The games feed of four match weeks is written first, and the odds feed only seconds later:
+far longer than the quiet time that makes an input idle. Live, an idle games feed lets a
+fresh quote through at once; a replayed event must wait for the other feed's own progress
+(its events, or the replay's closing watermark), or every final would be applied before
+the prices that came before it. A CI run under load once lost that order with a gap of
+well under a second between two topics' batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from schemas.batches import event_batches
+from schemas.feeds import FEEDS
+from streamapp.kafka_io import ensure_topics, started_producer
+from streamapp.replay.catalog import timeline
+from streamapp.replay.producer import raw_topics, replay
+from streamapp.summary import wait_until_drained
+from tests.integration.oracle import assert_outputs_equal_offline, offline_state
+from tests.integration.test_live import wait_until_ready
+
+pytestmark = pytest.mark.integration
+EVENTS = 2_400  # E0's first weeks: fixtures, prices and finals of about 50 games
+BEHIND_SECONDS = 5
+
+
+async def send_without_watermarks(settings, events) -> None:
+    """The raw events, batched by league like a replay, and nothing that marks their end."""
+    await ensure_topics(settings, raw_topics(settings))
+    producer = await started_producer(settings, acks="all")
+    try:
+        by_key: dict[tuple[str, bytes], list] = {}
+        for event in events:
+            topic = settings.topic(FEEDS[event.feed].raw_topic)
+            by_key.setdefault((topic, event.key.encode()), []).append(
+                (event.to_bytes(), event.event_time.timestamp())
+            )
+        for (topic, key), batch in by_key.items():
+            for message in event_batches(batch):
+                await producer.send_and_wait(topic, message.value, key=key, headers=message.headers)
+    finally:
+        await producer.stop()
+
+
+def test_a_feed_sent_seconds_behind_the_other_keeps_the_offline_order(
+    live_settings, worker, data_dir
+):
+    settings = live_settings
+    events = timeline([data_dir / "football-data" / "E0_2021.csv"], season_end=2021)
+    last_price = max(i for i, e in enumerate(events[:EVENTS]) if e.feed == "odds")
+    events = events[: last_price + 1]  # ends with a price: the odds replay's watermark ends it
+    # Both feeds flow first (so each input has been read to its end before), then the games
+    # of the rest run ahead.
+    start, rest = events[: len(events) // 3], events[len(events) // 3 :]
+    games = [e for e in rest if e.feed == "games"]
+    odds = [e for e in rest if e.feed == "odds"]
+    expected = offline_state(events)
+    finals = sum(e.payload.get("status") == "final" for e in games)
+    wait_until_ready(settings, worker)  # reading as the feeds come, not after both are in
+
+    async def scenario():
+        await send_without_watermarks(settings, start)
+        await asyncio.sleep(BEHIND_SECONDS)
+        await send_without_watermarks(settings, games)
+        await asyncio.sleep(BEHIND_SECONDS)  # every input is read to its end and quiet
+        await replay(settings, odds, progress=False)
+        await wait_until_drained(settings, timeout=180)
+
+    asyncio.run(scenario())
+    print(f"{len(start)} events, then {len(games)} game events with {finals} finals, then "
+          f"{len(odds)} prices")  # fmt: skip
+    assert finals > 10, "the slice holds too few results to show the order"
+    diffs = assert_outputs_equal_offline(settings, expected)
+    assert diffs["settlements"].offline > 0
