@@ -65,7 +65,7 @@ def validate_watermark(
     key: bytes | None, value: bytes | None, header: bytes, window: TimeWindow, now: float
 ) -> int:
     """A raw watermark's instant in milliseconds (its producer has sent every event of the
-    key's league up to it), or InvalidEvent."""
+    key's league up to it), or InvalidEvent. ``window``: only its upper bound applies."""
     try:
         through = watermark_of([(WATERMARK_HEADER, header)])
     except ValueError as error:
@@ -84,9 +84,15 @@ def validate_watermark(
             'e.g. "soccer:E0"), as that league\'s events',
             "wrong_key",
         )
-    refusal = window.refusal(datetime.fromtimestamp(through / 1000, UTC), now)
-    if refusal:
-        raise InvalidEvent(f"watermark {refusal}", "invalid_value")
+    # Only the window's far end: a watermark from before its start says nothing of the
+    # events that pass it, while one ahead of now would release what still has to come.
+    if through / 1000 > now + window.max_ahead_seconds:
+        at = datetime.fromtimestamp(through / 1000, UTC).isoformat()
+        raise InvalidEvent(
+            f"watermark {at} is more than {window.max_ahead_seconds:g} s ahead of now: its "
+            "producer cannot have sent what happens later; send one up to the last event sent",
+            "invalid_value",
+        )
     return through
 
 

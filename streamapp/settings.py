@@ -173,16 +173,17 @@ class Settings(BaseSettings):
         0.2,
         ge=0,
         description="An input partition the agent has read to its end, with nothing new for "
-        "this long, is idle: it holds no other feed's events back (a live quote does not wait "
-        "for a quiet games feed). Covers a producer whose topics reach the broker a moment apart.",
+        "this long, is idle: it holds no other feed's live events back (a live quote does not "
+        "wait for a quiet games feed). Covers a producer whose topics reach the broker a moment "
+        "apart.",
     )
     live_window_seconds: float = Field(
         3600.0,
         gt=0,
         description="An event whose event time is within this long of now is live: it waits "
         "for no idle input, and its outputs leave without waiting for the rest of its batch. "
-        "An older one (a replay, a backlog after downtime) passes an idle input only when "
-        "every input of its league is idle, so its order is the offline one.",
+        "An older one (a replay, a backlog after downtime) never passes an idle input: it "
+        "waits for the other feed's events or watermark, so its order is the offline one.",
     )
     commit_interval_seconds: float = Field(
         0.25,

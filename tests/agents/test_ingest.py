@@ -105,13 +105,17 @@ async def test_a_raw_watermark_goes_on_to_the_clean_topic_after_the_events_befor
         await agent.put(first.value, key=b"soccer:E0", headers=first.headers)
         await agent.put(second.value, key=b"soccer:E0", headers=second.headers)
         await agent.put(first.value, key=b"nba:NBA", headers=first.headers)
+        # before the event-time window: vacuous (no event it covers passes), not refused
+        ancient = watermark_message(0.0)
+        await agent.put(ancient.value, key=b"nfl:NFL", headers=ancient.headers)
         for _ in range(250):  # put does not wait for the agent
-            if len(watermarks) == 2:
+            if len(watermarks) == 3:
                 break
             await asyncio.sleep(0.02)
     assert [k for k, _ in sent[settings.topic("clean.odds")]] == [b"soccer:E0"]
     assert sorted(watermarks) == [
         (b"nba:NBA", 1_629_645_000_000),
+        (b"nfl:NFL", 0),
         (b"soccer:E0", 1_629_646_000_000),
     ]
     assert sent[settings.topic("deadletter")] == []
@@ -148,6 +152,6 @@ async def test_a_watermark_that_cannot_be_trusted_goes_to_the_dead_letter_topic(
     assert "whole number of milliseconds" in letters[0].reason
     assert "carries no events" in letters[1].reason
     assert '"soccer:E0"' in letters[2].reason and "no key" in letters[3].reason
-    assert "ahead of now" in letters[5].reason
+    assert "ahead of now" in letters[5].reason and "up to the last event" in letters[5].reason
     assert sent[settings.topic("clean.games")] == []
     assert sent[settings.topic("clean.games") + " watermarks"] == []
