@@ -49,22 +49,18 @@ class Feeds:
         self.generation = agent.app.consumer_generation_id
 
     async def put(self, feed: str, payload: dict) -> None:
-        message = Message(
-            topic=self.topics[feed], partition=0, offset=self.offsets[feed],
-            timestamp=seconds(payload["event_time"]), timestamp_type=0, headers=None,
-            key=KEY, value=orjson.dumps(payload), checksum=b"",
-            generation_id=self.generation,
-        )  # fmt: skip
-        self.offsets[feed] += 1
-        await self.channel.put(await self.channel.decode(message))
+        await self._put(feed, orjson.dumps(payload), seconds(payload["event_time"]), None)
 
     async def put_watermark(self, feed: str, through: str) -> None:
         """The feed's producer has sent everything up to ``through`` (via ingest)."""
         mark = watermark_message(seconds(through))
+        await self._put(feed, mark.value, mark.timestamp, mark.headers)
+
+    async def _put(self, feed: str, value: bytes, timestamp: float, headers) -> None:
         message = Message(
             topic=self.topics[feed], partition=0, offset=self.offsets[feed],
-            timestamp=mark.timestamp, timestamp_type=0, headers=mark.headers,
-            key=KEY, value=mark.value, checksum=b"", generation_id=self.generation,
+            timestamp=timestamp, timestamp_type=0, headers=headers, key=KEY, value=value,
+            checksum=b"", generation_id=self.generation,
         )  # fmt: skip
         self.offsets[feed] += 1
         await self.channel.put(await self.channel.decode(message))
