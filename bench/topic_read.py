@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 
-from schemas.batches import TIMES_HEADER, message_header
+from schemas.batches import TIMES_HEADER, WATERMARK_HEADER, message_header
 from streamapp.settings import Settings
 
 
@@ -78,7 +78,9 @@ async def read_topics(settings: Settings, topics: list[str]) -> TopicRead:
 
 
 def events_in(message) -> int:
-    """Events a message carries: one per line of a batch, else one."""
+    """Events a message carries: one per line of a batch, none in a watermark, else one."""
+    if message_header(message.headers, WATERMARK_HEADER) is not None:
+        return 0
     if message_header(message.headers, TIMES_HEADER) is None:
         return 1
     return (message.value or b"").count(b"\n") + 1
