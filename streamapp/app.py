@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         producer_max_request_size=settings.max_message_bytes,
         producer_linger=settings.producer_linger_seconds,
         producer_max_batch_size=settings.producer_batch_bytes,
+        consumer_max_fetch_size=settings.fetch_partition_max_bytes,
         table_cleanup_interval=settings.window_cleanup_seconds,
     )
     metrics = Metrics()

@@ -493,6 +493,8 @@ async def test_fetched_messages_hold_the_next_fetch_as_long_as_the_settings_say(
     assert isinstance(thread, runtime.RuntimeConsumerThread)
     client = thread._create_worker_consumer(app.transport)
     assert client._fetch_max_wait_ms == settings.fetch_max_wait_ms == 500
+    # a replaying worker's fetched messages wait in memory: 256 KiB of each partition at most
+    assert client._max_partition_fetch_bytes == settings.fetch_partition_max_bytes == 256 * 1024
     await client.stop()
 
     async def start_consumer(self) -> None:  # what faust's does, without a broker
