@@ -21,12 +21,19 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from prometheus_client import CollectorRegistry, start_http_server
 
+from schemas.base import league_key
 from schemas.feeds import FEEDS
 from streamapp.connectors import espn, nba_injury_report, odds_api
 from streamapp.connectors.exceptions import ResponseFormatError
 from streamapp.connectors.http_client import FeedEndpoint, FeedResponse, RateLimiter, RetryPolicy
 from streamapp.connectors.leadership import Leadership
-from streamapp.connectors.leagues import ESPN_LEAGUES, ODDS_API_LEAGUES
+from streamapp.connectors.leagues import (
+    ESPN_LEAGUES,
+    ODDS_API_LEAGUES,
+    League,
+    espn_league,
+    odds_api_league,
+)
 from streamapp.connectors.parsing import US_EASTERN, Parsed
 from streamapp.connectors.polling import (
     FAILED_OUTCOMES,
@@ -35,7 +42,7 @@ from streamapp.connectors.polling import (
     PollPolicy,
     QuotaBudget,
 )
-from streamapp.connectors.publisher import Publisher
+from streamapp.connectors.publisher import Covered, Publisher
 from streamapp.errors import StreamappError
 from streamapp.kafka_io import ensure_topics, started_producer
 from streamapp.settings import Settings
@@ -75,13 +82,23 @@ class Connectors:
         )
 
     def poller(
-        self, endpoint: FeedEndpoint, parse: Parser, provider: str, interval_seconds: float
+        self,
+        endpoint: FeedEndpoint,
+        parse: Parser,
+        provider: str,
+        interval_seconds: float,
+        covers: tuple[Covered, ...] = (),
     ) -> FeedPoller:
-        """A poller whose responses are parsed by ``parse`` and published as ``endpoint.name``."""
+        """A poller whose responses are parsed by ``parse`` and published as ``endpoint.name``;
+        each current answer, new or the same, answers for the feeds it ``covers`` whole (a
+        watermark follows it)."""
         source = endpoint.name
 
         async def publish(response: FeedResponse) -> None:
             await self.publisher.publish(source, parse(response))
+
+        async def current(received: float) -> None:
+            await self.publisher.send_watermarks(covers, received)
 
         async def park(url: str, status: int, body: bytes, reason: str) -> None:
             await self.publisher.park_response(source, url, status, body, reason)
@@ -95,8 +112,15 @@ class Connectors:
             metrics=self.metrics,
             format_errors=(ResponseFormatError,),
             on_bad_response=park,
+            on_current=current if covers else None,
             quota=self.quota if provider == "odds-api" else None,
         )
+
+
+def covering(feed: str, league: League | None) -> tuple[Covered, ...]:
+    """What a poll of a league's whole ``feed`` answers for: nothing for a league that is
+    not followed (or, like ESPN's ``soccer/all``, several)."""
+    return (Covered(feed, league_key(league.sport, league.code)),) if league else ()
 
 
 def received_at(response: FeedResponse) -> datetime:
@@ -109,6 +133,7 @@ def odds_api_tasks(c: Connectors) -> list[Coroutine]:
     tasks = []
     for sport in settings.odds_api_sports or ODDS_API_LEAGUES:
         base = f"{settings.odds_api_url}/v4/sports/{sport}"
+        league = odds_api_league(sport)
         odds = FeedEndpoint(
             f"odds-api:{sport}:odds",
             f"{base}/odds",
@@ -132,6 +157,7 @@ def odds_api_tasks(c: Connectors) -> list[Coroutine]:
                 lambda response: odds_api.parse_odds(response.body, odds_format),
                 "odds-api",
                 settings.odds_api_interval_seconds,
+                covering("odds", league),
             ).run()
         )
         tasks.append(
@@ -140,6 +166,7 @@ def odds_api_tasks(c: Connectors) -> list[Coroutine]:
                 lambda response: odds_api.parse_scores(response.body, received_at(response)),
                 "odds-api",
                 settings.odds_api_scores_interval_seconds,
+                covering("games", league),
             ).run()
         )
     return tasks
@@ -169,6 +196,7 @@ async def follow_espn_league(c: Connectors, path: str) -> None:
         scoreboard,
         "espn",
         settings.espn_scoreboard_interval_seconds,
+        covering("games", espn_league(path)),
     )
     summaries: dict[str, FeedPoller] = {}
 

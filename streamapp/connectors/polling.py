@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 ResponseHandler = Callable[[FeedResponse], Awaitable[None]]
 # (url without the key, HTTP status, the whole body, why it was refused)
 BadResponseHook = Callable[[str, int, bytes, str], Awaitable[None]]
+CurrentHook = Callable[[float], Awaitable[None]]
 
 
 class PollOutcome(enum.StrEnum):
@@ -54,6 +55,7 @@ class PollOutcome(enum.StrEnum):
 
 
 FAILED_OUTCOMES = frozenset({PollOutcome.BAD_RESPONSE, PollOutcome.FAILED})
+CURRENT_OUTCOMES = frozenset({PollOutcome.CHANGED, PollOutcome.UNCHANGED, PollOutcome.NOT_MODIFIED})
 
 
 class CircuitState(enum.IntEnum):
@@ -321,6 +323,10 @@ class FeedPoller:
     counts as ``bad_response``, the body goes to ``on_bad_response`` and the same body is
     not handed over again. Any other exception of ``on_response`` (a broker away) fails the
     poll without remembering the body, so the next poll hands it over again.
+
+    ``on_current`` is told the reception time of every answer that is the endpoint's
+    current state, handled: a new body, the same body again, or not modified (a refused
+    body is none); it fails the poll if it raises.
     """
 
     def __init__(
@@ -334,6 +340,7 @@ class FeedPoller:
         metrics: ConnectorMetrics,
         format_errors: tuple[type[Exception], ...],
         on_bad_response: BadResponseHook | None = None,
+        on_current: CurrentHook | None = None,
         quota: QuotaBudget | None = None,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
@@ -341,6 +348,7 @@ class FeedPoller:
         self.endpoint = endpoint
         self._on_response = on_response
         self._on_bad_response = on_bad_response
+        self._on_current = on_current
         self._format_errors = format_errors
         self._policy = policy
         self._quota = quota
@@ -431,10 +439,22 @@ class FeedPoller:
             return PollOutcome.FAILED
         self._read_quota(response)
         if response.not_modified:
-            return self._repeated(PollOutcome.NOT_MODIFIED)
-        digest = hashlib.sha256(response.body).digest()
-        if digest == self._body_digest:
-            return self._repeated(PollOutcome.UNCHANGED)
+            outcome = self._repeated(PollOutcome.NOT_MODIFIED)
+        elif (digest := hashlib.sha256(response.body).digest()) == self._body_digest:
+            outcome = self._repeated(PollOutcome.UNCHANGED)
+        else:
+            outcome = await self._handle(response, digest)
+        if outcome in CURRENT_OUTCOMES and self._on_current is not None:
+            try:
+                await self._on_current(response.received_at)
+            except Exception:
+                logger.exception("%s: telling that the feed is current failed", self.feed)
+                self._last_error = "the current-answer handler failed"
+                return PollOutcome.FAILED
+        return outcome
+
+    async def _handle(self, response: FeedResponse, digest: bytes) -> PollOutcome:
+        """A new body to ``on_response``: its outcome."""
         try:
             await self._on_response(response)
         except self._format_errors as error:

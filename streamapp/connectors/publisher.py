@@ -8,19 +8,27 @@ on restart (with the same event ids: ingest drops the copies), and one that rest
 or takes over after the store sends nothing that was sent before. A fault (an unknown team,
 a value out of range) is reported once, and again only when its reason changes; a whole
 response that cannot be read is parked as it came.
+
+A poll that answers for a league's feed whole (a scoreboard, a sport's odds), changed or
+not, ends with a watermark (schemas.batches) through its reception: everything of that
+feed up to then has been sent, so a prediction never waits for a quiet feed, not even one
+read back after a worker's downtime, when its events are no longer live
+(tables.event_merge).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
 from schemas.base import Event
-from schemas.batches import event_batches
+from schemas.batches import event_batches, watermark_message
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS
 from streamapp.connectors.changes import Snapshot, detect_changes, identity
@@ -34,6 +42,13 @@ FEED_OF_MODEL = {feed.model: feed for feed in FEEDS.values()}
 # them, the provider is polled again once the parser is fixed).
 LETTER_SOURCE_PREFIX = "connect:"
 SNAPSHOT_TOPIC = "connect.sent"
+
+
+class Covered(NamedTuple):
+    """A feed of one league that a poll answers for whole."""
+
+    feed: str  # "games", "odds" (schemas.feeds.FEEDS)
+    league: str  # its key, "sport:league"
 
 
 class Snapshots:
@@ -120,6 +135,21 @@ class Publisher:
             for (topic, key), batch_events in grouped.items()
             for batch in event_batches(batch_events)
         ]
+
+    async def send_watermarks(self, covers: Sequence[Covered], received: float) -> None:
+        """A watermark through ``received`` (seconds) for each feed ``covers`` names: call
+        it once the poll's events are on the broker, so that none comes behind it."""
+        mark = watermark_message(received)
+        deliveries = [
+            await self.producer.send(
+                self.settings.topic(FEEDS[covered.feed].raw_topic),
+                mark.value,
+                key=covered.league.encode(),
+                headers=mark.headers,
+            )
+            for covered in covers
+        ]
+        await asyncio.gather(*deliveries)
 
     async def _send_letter(self, letter: DeadLetter) -> asyncio.Future:
         return await self.producer.send(self.deadletter_topic, letter.to_json())

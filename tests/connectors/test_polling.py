@@ -113,12 +113,14 @@ class FastSleep:
 
 @dataclass
 class Feed:
-    """A poller with what it handed over and what it sent to the dead letters."""
+    """A poller with what it handed over, what it sent to the dead letters, and the
+    reception times it said were current."""
 
     poller: FeedPoller
     registry: CollectorRegistry
     received: list[bytes]
     refused: list[tuple[str, int, bytes, str]]
+    current: list[float]
 
     def sample(self, name: str, **labels: str) -> float | None:
         return self.registry.get_sample_value(name, labels)
@@ -169,9 +171,16 @@ def make_feed(provider: ScriptedProvider, session: aiohttp.ClientSession):
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         handler: Callable[[FeedResponse], Awaitable[object]] = parse_odds,
+        on_current: Callable[[float], Awaitable[None]] | None = None,
     ) -> Feed:
         received: list[bytes] = []
         refused: list[tuple[str, int, bytes, str]] = []
+        current: list[float] = []
+
+        async def told_current(received_at: float) -> None:
+            if on_current is not None:
+                await on_current(received_at)
+            current.append(received_at)
 
         async def on_response(response: FeedResponse) -> None:
             await handler(response)
@@ -195,11 +204,12 @@ def make_feed(provider: ScriptedProvider, session: aiohttp.ClientSession):
             metrics=metrics,
             format_errors=(ResponseFormatError,),
             on_bad_response=on_bad_response,
+            on_current=told_current,
             quota=quota,
             clock=clock,
             sleep=sleep,
         )
-        return Feed(poller, registry, received, refused)
+        return Feed(poller, registry, received, refused, current)
 
     return make
 
@@ -242,6 +252,7 @@ async def test_only_a_body_that_changed_since_the_last_poll_is_handed_over_again
 
     assert outcomes == [PollOutcome.CHANGED, PollOutcome.UNCHANGED, PollOutcome.CHANGED]
     assert feed.received == [odds_body, changed]
+    assert len(feed.current) == 3 and feed.current == sorted(feed.current)  # each one current
 
 
 async def test_an_etag_and_last_modified_are_sent_back_and_a_304_hands_nothing_over(
@@ -254,7 +265,7 @@ async def test_an_etag_and_last_modified_are_sent_back_and_a_304_hands_nothing_o
     outcomes = [await feed.poller.poll_once() for _ in range(2)]
 
     assert outcomes == [PollOutcome.CHANGED, PollOutcome.NOT_MODIFIED]
-    assert feed.received == [odds_body]
+    assert feed.received == [odds_body] and len(feed.current) == 2
     assert provider.requests[1].headers["If-None-Match"] == '"v1"'
     assert provider.requests[1].headers["If-Modified-Since"] == last_modified
     assert feed.poller.health().consecutive_failures == 0
@@ -383,7 +394,7 @@ async def test_a_refused_body_served_again_fails_again_without_a_second_dead_let
     outcomes = [await feed.poller.poll_once() for _ in range(2)]
 
     assert outcomes == [PollOutcome.BAD_RESPONSE, PollOutcome.BAD_RESPONSE]
-    assert len(feed.refused) == 1
+    assert len(feed.refused) == 1 and feed.current == []  # nothing known of the feed
     assert feed.poller.health().consecutive_failures == 2
 
 
@@ -402,7 +413,27 @@ async def test_a_handler_failure_that_is_no_format_error_hands_the_same_body_ove
     outcomes = [await feed.poller.poll_once() for _ in range(2)]
 
     assert outcomes == [PollOutcome.FAILED, PollOutcome.CHANGED]
-    assert feed.received == [odds_body] and feed.refused == []
+    assert feed.received == [odds_body] and feed.refused == [] and len(feed.current) == 1
+
+
+async def test_a_failure_to_say_the_feed_is_current_fails_the_poll_and_the_next_says_it(
+    provider, make_feed, odds_body
+):
+    """The watermark after a poll did not reach the broker: the poll failed (the body is
+    kept, its events were sent), and the next one, unchanged, sends the watermark."""
+    provider.script(answer(odds_body))
+    failures = [ConnectionError("broker away")]
+
+    async def on_current(received_at: float) -> None:
+        if failures:
+            raise failures.pop()
+
+    feed = make_feed(on_current=on_current)
+
+    outcomes = [await feed.poller.poll_once() for _ in range(2)]
+
+    assert outcomes == [PollOutcome.FAILED, PollOutcome.UNCHANGED]
+    assert feed.received == [odds_body] and len(feed.current) == 1
 
 
 async def test_a_low_quota_stretches_the_interval_to_last_until_the_reset(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -19,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from schemas.batches import batch_items
+from schemas.batches import batch_items, watermark_of
 from schemas.deadletter import DeadLetter
 from streamapp.connectors.captures import CapturedProviders
 from streamapp.connectors.changes import detect_changes
@@ -77,6 +78,16 @@ async def event_ids(settings, feed: str) -> list[str]:
         json.loads(event)["event_id"]
         for record in records
         for event, _ in batch_items(record.value, record.headers, 0.0)
+    ]
+
+
+async def watermarks(settings, feed: str) -> list[tuple[bytes, int, int]]:
+    """The connector's watermarks on a raw topic: (key, through in ms, offset)."""
+    records = await read_all(settings, settings.topic(f"raw.{feed}"))
+    return [
+        (record.key, through, record.offset)
+        for record in records
+        if (through := watermark_of(record.headers)) is not None
     ]
 
 
@@ -162,6 +173,25 @@ async def test_only_changes_reach_the_raw_topics_and_a_bad_response_is_parked_wh
         # ESPN: the scoreboard's games, once each
         states = await settled(lambda: event_ids(settings, "games"))
         assert len(states) == len(set(states)) >= len(games)
+
+        # Every poll of a league's whole feed, changed or not, ends with a watermark through
+        # its reception, behind the poll's events: the Odds API's odds, and its scores and
+        # ESPN's scoreboard (two producers of the games feed, each with its own marks)
+        for feed in ("odds", "games"):
+            marks = await watermarks(settings, feed)
+            assert len(marks) >= 3 and {key for key, _, _ in marks} == {b"nba:NBA"}
+            assert max(through for _, through, _ in marks) <= time.time() * 1000
+        odds_marks = [through for _, through, _ in await watermarks(settings, "odds")]
+        assert odds_marks == sorted(odds_marks)
+        records = await read_all(settings, settings.topic("raw.odds"))
+        first_poll = {q.event_id.encode() for q in first_quotes}
+        holding_first_poll = [
+            record.offset
+            for record in records
+            if any(event_id in record.value for event_id in first_poll)
+        ]
+        first_mark = min(offset for _, _, offset in await watermarks(settings, "odds"))
+        assert max(holding_first_poll) < first_mark
 
     # a restart with the same state sends nothing it sent before
     async with Running(settings, ["odds-api", "espn"]):
