@@ -1,11 +1,11 @@
 """A replay's order does not depend on when each feed reaches the broker.
 
-The games feed of four match weeks is written first, and the odds feed only seconds later:
-far longer than the quiet time that makes an input idle. Live, an idle games feed lets a
-fresh quote through at once; a replayed event must wait for the other feed's own progress
-(its events, or the replay's closing watermark), or every final would be applied before
-the prices that came before it. A CI run under load once lost that order with a gap of
-well under a second between two topics' batches.
+After both feeds have flowed, the games of E0's next weeks (28 finals) are written first,
+and their prices only seconds later: far longer than the quiet time that makes an input
+idle. Live, an idle games feed lets a fresh quote through at once; a replayed event must
+wait for the other feed's own progress (its events, or the replay's closing watermark),
+or finals would be applied before the prices that came before them. Loaded CI runs lost
+that order (the PostgreSQL-outage and season-slice tests, 2026-12-05).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tests.integration.oracle import assert_outputs_equal_offline, offline_state
 from tests.integration.test_live import wait_until_ready
 
 pytestmark = pytest.mark.integration
-EVENTS = 2_400  # E0's first weeks: fixtures, prices and finals of about 50 games
+EVENTS = 2_400  # E0's first weeks: 2020/21's first ~50 games, their prices and finals
 BEHIND_SECONDS = 5
 
 
