@@ -10,6 +10,7 @@ clean topic after the events that came before it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import faust
 
 from agents.pipeline import Pipeline
 from agents.runtime import Checkpoint, Record, malformed_batch, run_batches
-from schemas.base import Event, Sport
+from schemas.base import Event, is_league_key
 from schemas.batches import (
     TIMES_HEADER,
     WATERMARK_HEADER,
@@ -27,7 +28,7 @@ from schemas.batches import (
     watermark_of,
 )
 from schemas.deadletter import DeadLetter
-from schemas.feeds import FEEDS, Feed, InvalidEvent, TimeWindow, parse_feed_event
+from schemas.feeds import FEEDS, Feed, InvalidEvent, TimeWindow, parse_feed_event, printable
 from tables.feed_order import Verdict, admit_game_events
 from tables.keys import table_key
 
@@ -76,9 +77,8 @@ def validate_watermark(
             "in messages of their own before it",
             "invalid_watermark",
         )
-    sport, _, league = (key or b"").decode("utf-8", "replace").partition(":")
-    if sport not in set(Sport) or not league or "|" in league or ":" in league:
-        shown = "no key" if key is None else f"key {key.decode('utf-8', 'replace')[:60]!r}"
+    if key is None or not is_league_key(key):
+        shown = "no key" if key is None else f"key {printable(repr(key), 80)}"
         raise InvalidEvent(
             f'a watermark has {shown}; key it by the league it covers ("sport:league", '
             'e.g. "soccer:E0"), as that league\'s events',
@@ -160,7 +160,8 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
     async def handle(batch, checkpoint: Checkpoint) -> None:
         events_in = sum(record.watermark is None for record in batch)
         checkpoint.count(metrics.events_in.labels(source_name), events_in)
-        metrics.saw_event(feed_name)
+        if events_in:  # (a heartbeat alone says the feed is polled, not that it speaks)
+            metrics.saw_event(feed_name)
         judged = []
         watermarks: dict[bytes, int] = {}
         for group, items in (await parsed(batch, checkpoint, watermarks)).items():
@@ -193,13 +194,19 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                     "out_of_order",
                     checkpoint,
                 )
+        sends: dict[bytes, list[asyncio.Future]] = {}
         for key, events in accepted.items():
             for batch in event_batches(events):
-                await checkpoint.send(clean, key, batch.value, batch.timestamp, batch.headers)
+                delivery = await checkpoint.send(
+                    clean, key, batch.value, batch.timestamp, batch.headers
+                )
+                sends.setdefault(key, []).append(delivery)
             checkpoint.count(metrics.events_out.labels(clean_name), len(events))
-        # After the events: the same partition keeps them ahead of their watermark.
+        # After the events are on the broker: a send that failed for good and is sent again
+        # when the batch is tried again must not land behind the watermark.
+        await asyncio.gather(*(delivery for key in watermarks for delivery in sends.get(key, [])))
         for key, through in watermarks.items():
-            mark = watermark_message(through / 1000)
+            mark = watermark_message(through)
             await checkpoint.send(clean, key, mark.value, mark.timestamp, mark.headers)
 
     @app.agent(source, name=stage)

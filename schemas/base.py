@@ -22,7 +22,15 @@ from types import NoneType, UnionType
 from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 
 class Sport(StrEnum):
@@ -88,12 +96,26 @@ def league_key(sport: Sport | str, league: str) -> str:
     return f"{Sport(sport).value}:{league}"
 
 
+def is_league_key(key: bytes) -> bool:
+    """Whether ``key`` is a league's Kafka key ("sport:league") as an event of it has."""
+    try:
+        sport, separator, league = key.decode("utf-8").partition(":")
+        LEAGUE_KEY.validate_python((sport, league))
+    except (UnicodeDecodeError, ValidationError):
+        return False
+    return bool(separator)
+
+
 def no_key_separators(league: str) -> str:
     # The league is the Kafka key ("sport:league") and the prefix of every table key
     # ("sport:league|team"): a separator inside it would mix up two leagues' keys.
     if ":" in league or "|" in league:
         raise ValueError("must not contain ':' or '|'")
     return league
+
+
+LeagueName = Annotated[Name, AfterValidator(no_key_separators), Field(min_length=1, max_length=32)]
+LEAGUE_KEY = TypeAdapter(tuple[Sport, LeagueName])
 
 
 def _utc_time(text: str) -> datetime:
@@ -191,7 +213,7 @@ class Event(BaseModel):
     event_id: Name = Field(min_length=1, max_length=EVENT_ID_MAX_LENGTH)
     event_time: datetime
     sport: Sport
-    league: Annotated[Name, AfterValidator(no_key_separators)] = Field(min_length=1, max_length=32)
+    league: LeagueName
 
     @field_validator("event_time", mode="after")
     @classmethod

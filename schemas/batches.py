@@ -46,7 +46,7 @@ def event_batches(events: Iterable[tuple[bytes, float]]) -> Iterator[EventBatch]
             yield _batch(lines, times)
             lines, times, size = [], [], 0
         lines.append(value)
-        times.append(round(event_time * 1000))
+        times.append(millis(event_time))
         size += len(value) + 1
     if lines:
         yield _batch(lines, times)
@@ -57,12 +57,15 @@ def _batch(lines: Sequence[bytes], times: Sequence[int]) -> EventBatch:
     return EventBatch(b"\n".join(lines), [(TIMES_HEADER, header)], max(times) / 1000)
 
 
-def watermark_message(through: float) -> EventBatch:
-    """A watermark: every event of its key on its topic up to ``through`` (seconds since
-    the epoch, to the millisecond as an event time is: ``event_batches``) has been sent
-    before it."""
-    at = round(through * 1000)
-    return EventBatch(b"", [(WATERMARK_HEADER, str(at).encode())], at / 1000)
+def watermark_message(through_ms: int) -> EventBatch:
+    """A watermark: every event of its key on its topic up to ``through_ms`` (milliseconds
+    since the epoch, as ``event_batches`` gives an event time) has been sent before it."""
+    return EventBatch(b"", [(WATERMARK_HEADER, str(through_ms).encode())], through_ms / 1000)
+
+
+def millis(seconds: float) -> int:
+    """An event time in milliseconds, as a batch's header and a watermark give it."""
+    return round(seconds * 1000)
 
 
 def watermark_of(headers: Any) -> int | None:

@@ -15,10 +15,10 @@ between its writes to two topics for longer than any quiet time (the README,
 "Predictions"), so only the other feed's own progress lets it through, an event or a
 watermark (schemas.batches: the producer says that feed has sent everything up to an
 instant; a replay ends with one per league and feed). So a replay's order is exactly the
-offline one however the machine is loaded. A feed that stops but is not idle (a stuck
-producer upstream still writing other leagues) would hold events back, so one that has
-waited ``max_wait`` seconds of wall-clock time is released regardless, with everything
-older than it.
+offline one however the machine is loaded, short of ``max_wait``: a feed that stops but is
+not idle (a stuck producer upstream still writing other leagues) would hold events back,
+so one that has waited ``max_wait`` seconds of wall-clock time is released regardless,
+with everything older than it.
 
 Redeliveries after a restart are recognised by their offsets and ignored; an event the
 feed stage sent twice (at-least-once after a rebalance) is dropped here while the first copy

@@ -28,7 +28,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from schemas.base import Event
-from schemas.batches import event_batches, watermark_message
+from schemas.batches import event_batches, millis, watermark_message
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS
 from streamapp.connectors.changes import Snapshot, detect_changes, identity
@@ -139,7 +139,7 @@ class Publisher:
     async def send_watermarks(self, covers: Sequence[Covered], received: float) -> None:
         """A watermark through ``received`` (seconds) for each feed ``covers`` names: call
         it once the poll's events are on the broker, so that none comes behind it."""
-        mark = watermark_message(received)
+        mark = watermark_message(millis(received))
         deliveries = [
             await self.producer.send(
                 self.settings.topic(FEEDS[covered.feed].raw_topic),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from schemas.batches import event_batches, watermark_message
+from schemas.batches import event_batches, millis, watermark_message
 from schemas.feeds import FEEDS
 from streamapp.kafka_io import ensure_topics, started_producer
 from streamapp.replay.sources import FeedEvent
@@ -99,8 +99,8 @@ async def replay(
     leagues: set[bytes] = set()
     watermarked = time.monotonic()
 
-    async def send_watermarks(through: float) -> None:
-        """Every league's feeds, on every raw topic: sent up to ``through`` (seconds)."""
+    async def send_watermarks(through: int) -> None:
+        """Every league's feeds, on every raw topic: sent up to ``through`` (ms)."""
         nonlocal watermarked
         mark = watermark_message(through)
         for topic in raw_topics(settings):
@@ -116,7 +116,7 @@ async def replay(
                 if wait > 0:
                     await send_window()  # what is due now goes before the pause
                     if time.monotonic() - watermarked >= WATERMARK_EVERY:
-                        await send_watermarks(event.event_time.timestamp() - 0.001)
+                        await send_watermarks(millis(event.event_time.timestamp()) - 1)
                     await asyncio.sleep(wait)
             topic = settings.topic(FEEDS[event.feed].raw_topic)
             leagues.add(event.key.encode())
@@ -134,8 +134,8 @@ async def replay(
                 await send_window()
         await send_window()
         if events:
-            last = max(event.event_time for event in events).timestamp()
-            await send_watermarks(last if complete else last - 0.001)
+            last = millis(max(event.event_time for event in events).timestamp())
+            await send_watermarks(last if complete else last - 1)
         await asyncio.gather(*pending)
         await producer.flush()
     finally:

@@ -46,8 +46,9 @@ def acknowledged_at_once(send_soon: Callable) -> Callable:
 def sent(app, monkeypatch):
     """topic name -> list of (key, value) the agents sent there: one per event (the
     events of a clean message holding a batch one by one, as its readers take them);
-    "<topic name> watermarks" -> list of (key, watermark in ms) sent there."""
-    record: dict[str, list[tuple[bytes, bytes | int]]] = {}
+    "<topic name> watermarks" -> list of (key, watermark in ms) sent there; "order" -> (topic
+    name, key, "events" or "watermark") of every message, in the order sent."""
+    record: dict[str, list[tuple]] = {"order": []}
     topics = app.pipeline.topics
     outputs = [topics.deadletter, topics.predictions, topics.alerts, topics.settlements]
     for topic in [*topics.clean.values(), *outputs]:
@@ -59,6 +60,7 @@ def sent(app, monkeypatch):
             record[_name] += [(key, event) for event, _ in events]
             if (through := watermark_of(headers)) is not None:
                 record[f"{_name} watermarks"].append((key, through))
+            record["order"].append((_name, key, "events" if events else "watermark"))
             delivered = asyncio.get_running_loop().create_future()
             delivered.set_result(None)  # like faust's future of the broker's acknowledgement
             return delivered

@@ -98,7 +98,7 @@ async def test_a_raw_watermark_goes_on_to_the_clean_topic_after_the_events_befor
     on once per batch and key, the latest, behind the clean events it follows; events in
     it do not count as events in."""
     ingest = agent_of(app, "ingest-odds")
-    first, second = watermark_message(1_629_645_000.0), watermark_message(1_629_646_000.0)
+    first, second = watermark_message(1_629_645_000_000), watermark_message(1_629_646_000_000)
     watermarks = sent[settings.topic("clean.odds") + " watermarks"]
     async with ingest.test_context() as agent:
         await agent.put(orjson.dumps(QUOTE), key=b"soccer:E0")
@@ -106,7 +106,7 @@ async def test_a_raw_watermark_goes_on_to_the_clean_topic_after_the_events_befor
         await agent.put(second.value, key=b"soccer:E0", headers=second.headers)
         await agent.put(first.value, key=b"nba:NBA", headers=first.headers)
         # before the event-time window: vacuous (no event it covers passes), not refused
-        ancient = watermark_message(0.0)
+        ancient = watermark_message(0)
         await agent.put(ancient.value, key=b"nfl:NFL", headers=ancient.headers)
         for _ in range(250):  # put does not wait for the agent
             if len(watermarks) == 3:
@@ -119,6 +119,12 @@ async def test_a_raw_watermark_goes_on_to_the_clean_topic_after_the_events_befor
         (b"soccer:E0", 1_629_646_000_000),
     ]
     assert sent[settings.topic("deadletter")] == []
+    clean_odds = settings.topic("clean.odds")
+    assert [kind for topic, key, kind in sent["order"] if key == b"soccer:E0"] == [
+        "events",
+        "watermark",
+    ]
+    assert all(topic == clean_odds for topic, _, _ in sent["order"])
     events_in = app.pipeline.metrics.events_in.labels(settings.topic("raw.odds"))
     assert events_in._value.get() == 1
 
@@ -127,8 +133,8 @@ async def test_a_watermark_that_cannot_be_trusted_goes_to_the_dead_letter_topic(
     app, sent, settings
 ):
     ingest = agent_of(app, "ingest-games")
-    mark = watermark_message(1_629_645_000.0)
-    far_ahead = watermark_message(4_000_000_000.0)
+    mark = watermark_message(1_629_645_000_000)
+    far_ahead = watermark_message(4_000_000_000_000)
     bad = [
         (b"", b"soccer:E0", [(WATERMARK_HEADER, b"next tuesday")]),
         (orjson.dumps(GAME), b"soccer:E0", mark.headers),

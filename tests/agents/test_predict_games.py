@@ -11,7 +11,7 @@ from faust.types import Message
 
 from agents import runtime
 from schemas import Alert, DeadLetter, Prediction, Settlement
-from schemas.batches import watermark_message
+from schemas.batches import millis, watermark_message
 from tables.league_ratings import LeagueRatings
 from tests.agents.test_ingest import agent_of
 from tests.schemas.examples import GAME, QUOTE
@@ -53,7 +53,7 @@ class Feeds:
 
     async def put_watermark(self, feed: str, through: str) -> None:
         """The feed's producer has sent everything up to ``through`` (via ingest)."""
-        mark = watermark_message(seconds(through))
+        mark = watermark_message(millis(seconds(through)))
         await self._put(feed, mark.value, mark.timestamp, mark.headers)
 
     async def _put(self, feed: str, value: bytes, timestamp: float, headers) -> None:

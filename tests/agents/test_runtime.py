@@ -215,7 +215,7 @@ async def test_a_failure_of_one_event_splits_the_batch_and_parks_only_that_event
 
 
 def test_a_watermark_is_a_record_only_for_an_agent_that_reads_them(app):
-    mark = watermark_message(3.0)
+    mark = watermark_message(3000)
     message = event_at(app, 8).message
     message.value, message.headers, message.timestamp = mark.value, mark.headers, 3.0
     assert records_of(SimpleNamespace(message=message)) == []

@@ -13,6 +13,10 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas.batches import event_batches
+from schemas.feeds import FEEDS
+from streamapp.kafka_io import ensure_topics, started_producer
+from streamapp.replay.producer import raw_topics
 from streamapp.settings import Settings
 from streamapp.stack.manager import Stack
 from streamapp.worker import spawn_worker
@@ -147,3 +151,21 @@ def recovery_figures(port: int, patience: float = 60.0) -> tuple[float, float]:
     print(f"last recovery: {seconds:.2f}s, {records:.0f} changelog records "
           f"({records / seconds:.0f} records/s)")  # fmt: skip
     return seconds, records
+
+
+async def send_without_watermarks(settings, events) -> None:
+    """The raw events, batched by league like a replay, and nothing that marks their end."""
+    await ensure_topics(settings, raw_topics(settings))
+    producer = await started_producer(settings, acks="all")
+    try:
+        by_key: dict[tuple[str, bytes], list] = {}
+        for event in events:
+            topic = settings.topic(FEEDS[event.feed].raw_topic)
+            by_key.setdefault((topic, event.key.encode()), []).append(
+                (event.to_bytes(), event.event_time.timestamp())
+            )
+        for (topic, key), batch in by_key.items():
+            for message in event_batches(batch):
+                await producer.send_and_wait(topic, message.value, key=key, headers=message.headers)
+    finally:
+        await producer.stop()

@@ -14,36 +14,16 @@ import asyncio
 
 import pytest
 
-from schemas.batches import event_batches
-from schemas.feeds import FEEDS
-from streamapp.kafka_io import ensure_topics, started_producer
 from streamapp.replay.catalog import timeline
-from streamapp.replay.producer import raw_topics, replay
+from streamapp.replay.producer import replay
 from streamapp.summary import wait_until_drained
+from tests.integration.conftest import send_without_watermarks
 from tests.integration.oracle import assert_outputs_equal_offline, offline_state
 from tests.integration.test_live import wait_until_ready
 
 pytestmark = pytest.mark.integration
 EVENTS = 2_400  # E0's first weeks: 2020/21's first ~50 games, their prices and finals
 BEHIND_SECONDS = 5
-
-
-async def send_without_watermarks(settings, events) -> None:
-    """The raw events, batched by league like a replay, and nothing that marks their end."""
-    await ensure_topics(settings, raw_topics(settings))
-    producer = await started_producer(settings, acks="all")
-    try:
-        by_key: dict[tuple[str, bytes], list] = {}
-        for event in events:
-            topic = settings.topic(FEEDS[event.feed].raw_topic)
-            by_key.setdefault((topic, event.key.encode()), []).append(
-                (event.to_bytes(), event.event_time.timestamp())
-            )
-        for (topic, key), batch in by_key.items():
-            for message in event_batches(batch):
-                await producer.send_and_wait(topic, message.value, key=key, headers=message.headers)
-    finally:
-        await producer.stop()
 
 
 def test_a_feed_sent_seconds_behind_the_other_keeps_the_offline_order(

@@ -17,6 +17,7 @@ from schemas import Alert, Prediction
 from streamapp.kafka_io import read_events
 from streamapp.replay.producer import replay
 from streamapp.replay.sources import feed_event
+from tests.integration.conftest import send_without_watermarks
 from tests.schemas.examples import GAME, QUOTE
 
 pytestmark = pytest.mark.integration
@@ -104,7 +105,8 @@ def test_a_fresh_quote_makes_its_prediction_and_alert_with_no_other_input(live_s
             *prices(now, "bet365", 2.6, 3.3, 3.8),  # a home price far above the others'
         ]
         sent = time.monotonic()
-        await replay(settings, quotes, progress=False)
+        # No watermark behind them (a replay's would release them): only the idle rule can
+        await send_without_watermarks(settings, quotes)
         deadline = sent + 60
         while time.monotonic() < deadline:
             predictions, alerts = await outputs_for_game(settings)

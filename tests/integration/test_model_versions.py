@@ -40,7 +40,7 @@ def test_publish_activate_and_roll_back_live(live_settings, worker, data_dir, tm
     v2.write_text(json.dumps({"version": "v2", "sports": {"soccer": {"elo_weight": 0.6}}}))
 
     async def scenario():
-        await replay(settings, events[:half], progress=False)
+        await replay(settings, events[:half], progress=False, complete=False)
         await wait_until_drained(settings, timeout=180)
         published = await send_control(settings, "publish", str(v2))
         models = await asyncio.to_thread(wait_for_active, settings.web_port, "v2")

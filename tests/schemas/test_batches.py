@@ -10,6 +10,7 @@ from schemas.batches import (
     WATERMARK_HEADER,
     batch_items,
     event_batches,
+    millis,
     watermark_message,
     watermark_of,
 )
@@ -60,7 +61,7 @@ def test_a_batch_whose_times_do_not_match_its_events_is_refused():
 
 
 def test_a_watermark_carries_no_events_and_its_instant_to_the_millisecond():
-    mark = watermark_message(1_629_645_000.1231)
+    mark = watermark_message(millis(1_629_645_000.1231))
     assert mark.value == b"" and mark.timestamp == pytest.approx(1_629_645_000.123)
     assert watermark_of(mark.headers) == 1_629_645_000_123
     assert watermark_of(dict(mark.headers)) == 1_629_645_000_123
