@@ -24,8 +24,8 @@ from schemas.batches import (
     TIMES_HEADER,
     WATERMARK_HEADER,
     event_batches,
+    parse_watermark,
     watermark_message,
-    watermark_of,
 )
 from schemas.deadletter import DeadLetter
 from schemas.feeds import FEEDS, Feed, InvalidEvent, TimeWindow, parse_feed_event, printable
@@ -68,7 +68,7 @@ def validate_watermark(
     """A raw watermark's instant in milliseconds (its producer has sent every event of the
     key's league up to it), or InvalidEvent. ``window``: only its upper bound applies."""
     try:
-        through = watermark_of([(WATERMARK_HEADER, header)])
+        through = parse_watermark(header)
     except ValueError as error:
         raise InvalidEvent(str(error), "invalid_watermark") from None
     if value:
@@ -200,7 +200,8 @@ def make_ingest_agent(app: faust.App, pipeline: Pipeline, feed_name: str) -> fau
                 delivery = await checkpoint.send(
                     clean, key, batch.value, batch.timestamp, batch.headers
                 )
-                sends.setdefault(key, []).append(delivery)
+                if key in watermarks:  # (awaited before them; nothing else waits here)
+                    sends.setdefault(key, []).append(delivery)
             checkpoint.count(metrics.events_out.labels(clean_name), len(events))
         # After the events are on the broker: a send that failed for good and is sent again
         # when the batch is tried again must not land behind the watermark.

@@ -30,6 +30,7 @@ from agents.runtime import (
     run_batches,
 )
 from schemas.base import Sport
+from schemas.batches import millis
 from schemas.deadletter import DeadLetter
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
@@ -135,7 +136,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                 complete_through(merge, feed, int(record.watermark))
                 continue
             push(
-                merge, feed, round(record.timestamp * 1000),
+                merge, feed, millis(record.timestamp),
                 f"{message.topic}:{message.partition}", message.offset,
                 record.value.decode(), now, record.index,
             )  # fmt: skip

@@ -409,8 +409,9 @@ def records_of(event: faust.types.EventT, watermarks: bool = False) -> list[Reco
     message = event.message
     watermark = message_header(message.headers, WATERMARK_HEADER)
     if watermark is not None:
-        mark = Record(event, message.value, None, message.timestamp, watermark)
-        return [mark] if watermarks else []
+        if not watermarks:
+            return []
+        return [Record(event, message.value, None, message.timestamp, watermark)]
     whole = [Record(event, message.value, None, message.timestamp)]
     if message_header(message.headers, TIMES_HEADER) is None:
         return whole
@@ -492,10 +493,10 @@ class Checkpoint:
         What the batch emitted leaves first; the batch goes on at its next turn, as after
         any other await. A live event's outputs leave at every turn: a live quote's
         prediction does not wait for the rest of its batch."""
-        if self._live_emitted:
+        due = time.perf_counter() - self._turn_at >= BATCH_TURN_SECONDS
+        if self._live_emitted or due:
             await self.send_emitted()
-        if time.perf_counter() - self._turn_at >= BATCH_TURN_SECONDS:
-            await self.send_emitted()
+        if due:
             await asyncio.sleep(0)
             self._turn_at = time.perf_counter()
 
@@ -521,7 +522,11 @@ class Checkpoint:
         handler sends them. A message per prediction or settlement made their sends, and
         the sinks' deliveries of them, a fifth of a replaying worker's time. The future is
         the event's acknowledgement (its message's)."""
-        if self.live_window is not None and event_time >= time.time() - self.live_window:
+        if (
+            self.live_window is not None
+            and not self._live_emitted
+            and event_time >= time.time() - self.live_window
+        ):
             self._live_emitted = True
         accepted = asyncio.get_running_loop().create_future()
         self._emitted.setdefault((topic, key), []).append((value, event_time, accepted))

@@ -72,8 +72,11 @@ def watermark_of(headers: Any) -> int | None:
     """A message's watermark in milliseconds, None if it is not one; ValueError when the
     header holds no whole number of milliseconds."""
     header = message_header(headers, WATERMARK_HEADER)
-    if header is None:
-        return None
+    return None if header is None else parse_watermark(header)
+
+
+def parse_watermark(header: bytes) -> int:
+    """A watermark header's milliseconds; ValueError when it holds no whole number."""
     text = header.decode("ascii", "replace").strip()
     if not text.isdigit():
         raise ValueError(
