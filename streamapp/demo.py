@@ -21,7 +21,7 @@ from tqdm import tqdm
 from streamapp.connectors import FEED_NAMES
 from streamapp.connectors.captures import CapturedProviders
 from streamapp.connectors.connect import connect
-from streamapp.kafka_io import group_lag, kafka_admin
+from streamapp.kafka_io import kafka_admin
 from streamapp.replay.catalog import season_files, timeline
 from streamapp.replay.malformed import malformed_messages
 from streamapp.replay.producer import RawMessage, ReplayReport, raw_topics, replay
@@ -98,17 +98,17 @@ class WorkerProgress:
         self.messages = report.messages
         self.bar = tqdm(total=report.total, unit="ev", desc="worker", dynamic_ncols=True)
 
-    async def __call__(self, lag: int | None, outputs: dict[str, int]) -> None:
+    async def __call__(self, lags: dict[str, int] | None, outputs: dict[str, int]) -> None:
         settings = self.settings
-        raw_lag = await group_lag(settings, settings.app_id, raw_topics(settings))
-        if raw_lag is not None and self.messages:
+        if lags is not None and self.messages:
+            raw_lag = sum(lags.get(topic, 0) for topic in raw_topics(settings))
             # the lag counts messages, each holding a replay window's events of a league
             done = round(self.bar.total * (1 - raw_lag / self.messages))
             self.bar.update(max(0, done - self.bar.n))
         prefix = f"{settings.topic_prefix}."
         self.bar.set_postfix(
             {topic.removeprefix(prefix): f"{count:,}" for topic, count in outputs.items()}
-            | {"lag": "?" if lag is None else f"{lag:,}"}
+            | {"lag": "?" if lags is None else f"{sum(lags.values()):,}"}
         )
 
     def close(self) -> None:

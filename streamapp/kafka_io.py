@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -16,8 +16,6 @@ from streamapp.errors import StackError
 from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
-TOPIC_WAIT_POLLS = 100
-MARKER_SLACK = 2  # a gap this small may be transaction markers only
 
 
 def unreachable(settings: Settings, error: Exception) -> StackError:
@@ -59,14 +57,20 @@ async def ensure_topics(
                 )
 
 
-async def _offsets(
-    consumer: AIOKafkaConsumer, names: list[str]
-) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
-    partitions = [
+async def _partitions(consumer: AIOKafkaConsumer, names: list[str]) -> list[TopicPartition]:
+    """The partitions of ``names`` the broker has now (the consumer should have no
+    assignment: its metadata then covers every topic)."""
+    await consumer._client.force_metadata_update()
+    return [
         TopicPartition(name, p)
         for name in names
         for p in sorted(consumer.partitions_for_topic(name) or ())
     ]
+
+
+async def _offsets(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     if not partitions:
         return {}, {}
     return (
@@ -95,54 +99,112 @@ async def started_producer(settings: Settings, **options) -> AIOKafkaProducer:
     return producer
 
 
-async def event_counts(settings: Settings, names: list[str]) -> dict[str, int]:
-    """Events held by each topic (a clean message holds a batch of them: schemas.batches),
-    counted by reading the committed records: offsets would also count the markers that
-    exactly-once transactions leave."""
-    return {name: len(await read_events(settings, name)) for name in names}
-
-
-async def _holds_records(settings: Settings, tp: TopicPartition, start: int, end: int) -> bool:
-    """Whether committed records lie in [start, end): with exactly-once processing the last
-    offset of a partition can be a transaction marker, which no consumer ever sees."""
-    consumer = await _started_consumer(
-        settings, enable_auto_commit=False, isolation_level="read_committed"
-    )
-    try:
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        batch = await consumer.getmany(tp, timeout_ms=1000)
-        return any(record.offset < end for record in batch.get(tp, []))
-    finally:
-        await consumer.stop()
-
-
 async def group_lag(settings: Settings, group: str, names: list[str]) -> int | None:
     """Messages of ``names`` the consumer group has not committed yet.
 
     None while that cannot be told yet: no commits, or the group coordinator still loading
     (a fresh broker creates its offsets topic on first use).
     """
-    consumer = await _started_consumer(settings)
-    try:
-        async with kafka_admin(settings) as admin:
-            try:
-                committed = await admin.list_consumer_group_offsets(group)
-            except KafkaError as error:
-                if not error.retriable:
-                    raise
-                log.info("group offsets of %s not available yet: %s", group, error)
-                return None
-        await consumer._client.force_metadata_update()
-        _, end = await _offsets(consumer, names)
+    async with TopicWatch(settings) as watch:
+        lags = await watch.lags(group, names)
+    return None if lags is None else sum(lags.values())
+
+
+async def event_counts(settings: Settings, names: list[str]) -> dict[str, int]:
+    """Events held by each topic (a clean message holds a batch of them: schemas.batches),
+    counted by reading the committed records: offsets would also count the markers that
+    exactly-once transactions leave."""
+    async with TopicWatch(settings, names) as watch:
+        return await watch.counts()
+
+
+class TopicWatch:
+    """A consumer group's lag and the events on some topics, polled while a run goes on.
+
+    One admin client and one consumer stay open across polls, and each counted message is
+    read once, as it comes. Reading the output topics again from the beginning at every
+    poll took the watching process ~30 % of a core by the end of a season's replay: taken
+    from the two cores the watched worker and its broker share."""
+
+    def __init__(self, settings: Settings, counted: Sequence[str] = ()) -> None:
+        self.settings, self.counted = settings, list(counted)
+        self.events = dict.fromkeys(self.counted, 0)
+        self._next: dict[TopicPartition, int] = {}  # the next offset to count, per partition
+        self._known: dict[str, list[TopicPartition]] = {}  # a topic keeps its partitions
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> TopicWatch:
+        async with contextlib.AsyncExitStack() as stack:
+            self._admin = await stack.enter_async_context(kafka_admin(self.settings))
+            # The lag is counted to the end of each log, the events of committed records.
+            self._ends = await _started_consumer(self.settings)
+            stack.push_async_callback(self._ends.stop)
+            self._consumer = await _started_consumer(
+                self.settings, enable_auto_commit=False, isolation_level="read_committed"
+            )
+            stack.push_async_callback(self._consumer.stop)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    async def lags(self, group: str, names: list[str]) -> dict[str, int] | None:
+        """Per topic, the messages ``group`` has not committed yet (None as for group_lag)."""
+        try:
+            committed = await self._admin.list_consumer_group_offsets(group)
+        except KafkaError as error:
+            if not error.retriable:
+                raise
+            log.info("group offsets of %s not available yet: %s", group, error)
+            return None
+        _, end = await _offsets(self._ends, await self._partitions(names))
         if not committed and any(end.values()):
             return None
-        return sum(
-            max(0, last - (committed[tp].offset if tp in committed else 0))
-            for tp, last in end.items()
-        )
-    finally:
-        await consumer.stop()
+        lags = dict.fromkeys(names, 0)
+        for tp, last in end.items():
+            lags[tp.topic] += max(0, last - (committed[tp].offset if tp in committed else 0))
+        return lags
+
+    async def counts(self, timeout: float = 30.0) -> dict[str, int]:
+        """The events each counted topic holds now (a message may hold a batch of them)."""
+        consumer = self._consumer  # assigned: its metadata covers only what it counts
+        begin, end = await _offsets(consumer, await self._partitions(self.counted))
+        if begin.keys() - self._next.keys():
+            self._next = {tp: self._next.get(tp, first) for tp, first in begin.items()}
+            consumer.assign(list(self._next))  # a new assignment forgets the positions
+            for tp, offset in self._next.items():
+                consumer.seek(tp, offset)
+        async for records in _read_to(consumer, end, timeout):
+            for record in records:
+                self.events[record.topic] += len(batch_items(record.value, record.headers, 0.0))
+        for tp in self._next:
+            self._next[tp] = await consumer.position(tp)
+        return dict(self.events)
+
+    async def _partitions(self, names: list[str]) -> list[TopicPartition]:
+        """Looked up until the broker has a topic: the metadata of every topic is far
+        larger than the offsets a poll asks for."""
+        if unknown := [name for name in names if name not in self._known]:
+            for tp in await _partitions(self._ends, unknown):
+                self._known.setdefault(tp.topic, []).append(tp)
+        return [tp for name in names for tp in self._known.get(name, ())]
+
+
+async def _read_to(
+    consumer: AIOKafkaConsumer, end: dict[TopicPartition, int], timeout: float
+) -> AsyncIterator[list[ConsumerRecord]]:
+    """The records of the assigned partitions from their positions up to ``end``."""
+    wanted = {tp: last for tp, last in end.items() if last > await consumer.position(tp)}
+    deadline = asyncio.get_running_loop().time() + timeout
+    while wanted and asyncio.get_running_loop().time() < deadline:
+        batch = await consumer.getmany(*wanted, timeout_ms=500, max_records=10_000)
+        for records in batch.values():
+            yield records
+        # The position passes transaction markers, which are never returned as records.
+        for tp in list(wanted):
+            if await consumer.position(tp) >= wanted[tp]:
+                del wanted[tp]
 
 
 async def read_all(settings: Settings, name: str, timeout: float = 30.0) -> list[ConsumerRecord]:
@@ -151,25 +213,11 @@ async def read_all(settings: Settings, name: str, timeout: float = 30.0) -> list
         settings, enable_auto_commit=False, isolation_level="read_committed"
     )
     try:
-        await consumer._client.force_metadata_update()
-        begin, end = await _offsets(consumer, [name])
-        wanted = {tp: last for tp, last in end.items() if last > begin[tp]}
-        if not wanted:
-            return []
-        consumer.assign(list(wanted))
-        for tp in wanted:
-            consumer.seek(tp, begin[tp])
-        records: list[ConsumerRecord] = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        while wanted and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
-            for messages in batch.values():
-                records.extend(messages)
-            # The position passes transaction markers, which are never returned as records.
-            for tp in list(wanted):
-                if await consumer.position(tp) >= wanted[tp]:
-                    del wanted[tp]
-        return records
+        begin, end = await _offsets(consumer, await _partitions(consumer, [name]))
+        consumer.assign(list(begin))
+        for tp, first in begin.items():
+            consumer.seek(tp, first)
+        return [record async for records in _read_to(consumer, end, timeout) for record in records]
     finally:
         await consumer.stop()
 

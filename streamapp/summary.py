@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas.feeds import FEEDS
-from streamapp.kafka_io import event_counts, group_lag, read_all
+from streamapp.kafka_io import TopicWatch, event_counts, read_all
 from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,31 +63,33 @@ async def wait_until_drained(
     timeout: float = 600.0,
     settle_polls: int = 3,
     poll: float = 2.0,
-    on_poll: Callable[[int | None, dict[str, int]], Awaitable[None]] | None = None,
+    on_poll: Callable[[dict[str, int] | None, dict[str, int]], Awaitable[None]] | None = None,
 ) -> float:
     """Wait until the worker group has committed every input and outputs stop growing;
-    ``on_poll`` is told the lag and the output counts at each poll.
+    ``on_poll`` is told the lag per input topic and the output counts at each poll.
 
-    Returns the seconds waited.
+    Returns the seconds until the poll that first saw that final state (the ``settle_polls``
+    polls after it only confirm it).
     """
     started = time.monotonic()
     inputs = consumed_topics(settings)
-    outputs = output_topics(settings)
-    last, steady = None, 0
-    while time.monotonic() - started < timeout:
-        lag = await group_lag(settings, settings.app_id, inputs)
-        counts = await event_counts(settings, outputs)
-        if lag == 0 and counts == last:
-            steady += 1
-            if steady >= settle_polls:
-                return time.monotonic() - started
-        else:
-            steady = 0
-        last = counts
-        log.info("waiting for the worker: lag %s, outputs %s", lag, counts)
-        if on_poll is not None:
-            await on_poll(lag, counts)
-        await asyncio.sleep(poll)
+    async with TopicWatch(settings, output_topics(settings)) as watch:
+        last, seen_at, steady = None, 0.0, 0
+        while time.monotonic() - started < timeout:
+            lags = await watch.lags(settings.app_id, inputs)
+            counts = await watch.counts()
+            lag = None if lags is None else sum(lags.values())
+            if lag == 0 and (lag, counts) == last:
+                steady += 1
+                if steady >= settle_polls:
+                    return seen_at - started
+            else:
+                steady, seen_at = 0, time.monotonic()
+            last = lag, counts
+            log.info("waiting for the worker: lag %s, outputs %s", lag, counts)
+            if on_poll is not None:
+                await on_poll(lags, counts)
+            await asyncio.sleep(poll)
     raise TimeoutError(f"the worker did not catch up within {timeout:.0f}s")
 
 

@@ -8,18 +8,16 @@ from streamapp import demo
 from streamapp.replay.producer import ReplayReport
 
 
-async def test_the_bar_counts_the_replayed_events_the_worker_committed(settings, monkeypatch):
-    async def raw_lag(settings, group, topics):
-        assert group == settings.app_id and all(".raw." in topic for topic in topics)
-        return 40  # messages
-
-    monkeypatch.setattr(demo, "group_lag", raw_lag)
+async def test_the_bar_counts_the_replayed_events_the_worker_committed(settings):
     report = ReplayReport(messages=50)  # 100 events, two to a message
     report.sent["raw.odds"] = 100
     progress = demo.WorkerProgress(settings, report)
-    await progress(lag=55, outputs={settings.topic("predictions"): 1234})
-    await progress(lag=50, outputs={settings.topic("predictions"): 1300})
-    assert progress.bar.n == 20  # 10 of 50 messages committed
+    raw, clean = settings.topic("raw.odds"), settings.topic("clean.odds")
+    await progress(lags=None, outputs={})
+    assert progress.bar.n == 0 and "lag=?" in str(progress.bar)
+    await progress(lags={raw: 45, clean: 10}, outputs={settings.topic("predictions"): 1234})
+    await progress(lags={raw: 40, clean: 10}, outputs={settings.topic("predictions"): 1300})
+    assert progress.bar.n == 20  # 10 of 50 raw messages committed
     assert "predictions=1,300" in str(progress.bar) and "lag=50" in str(progress.bar)
     progress.close()
 
