@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +85,12 @@ class DeadLetter(BaseModel):
         None, description="The key's exact bytes (absent in letters written before stages)."
     )
     payload_b64: str
+    headers_b64: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="The headers of a whole parked message, as a replay sends them again: "
+        "name and base64 value (a watermark's instant, a batch's event times); none for one "
+        "event of a batch, and not the replay header.",
+    )
     received_at: datetime
     replay_of: str | None = Field(
         None, description="The letter this message was replayed from, if it was (letter_id)."
@@ -125,6 +132,7 @@ class DeadLetter(BaseModel):
         stage: str | None = None,
         replay_of: str | None = None,
         item: int | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
     ) -> DeadLetter:
         """``stage``: the agent or job parking the message; derived from the topic when None
         (see legacy_stage), which suits only the stages that existed before stages did."""
@@ -139,6 +147,10 @@ class DeadLetter(BaseModel):
             key=printable_bytes(key) if key is not None else None,
             key_b64=base64.b64encode(key).decode() if key is not None else None,
             payload_b64=base64.b64encode(payload or b"").decode(),
+            headers_b64=[
+                (printable(name), base64.b64encode(value or b"").decode())
+                for name, value in headers
+            ],
             received_at=received_at,
             replay_of=replay_of,
         )
@@ -157,7 +169,9 @@ class DeadLetter(BaseModel):
         """The dead letter of a consumed Kafka message (faust's or aiokafka's), received now,
         or of its event ``item`` (``payload``) when it holds a batch; a message re-sent by
         ``streamapp deadletters replay`` names the letter it came from."""
-        replay_of = message_header(getattr(message, "headers", None), REPLAY_HEADER)
+        headers = getattr(message, "headers", None) or ()
+        replay_of = message_header(headers, REPLAY_HEADER)
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
         return cls.for_message(
             reason=reason,
             error_type=error_type,
@@ -170,6 +184,9 @@ class DeadLetter(BaseModel):
             stage=stage,
             item=item,
             replay_of=printable_bytes(replay_of) if replay_of is not None else None,
+            headers=[]
+            if item is not None
+            else [(str(name), value) for name, value in pairs if name != REPLAY_HEADER],
         )
 
     @property
@@ -182,14 +199,17 @@ class DeadLetter(BaseModel):
     def cut_to(self, limit: int) -> DeadLetter:
         """This letter with its payload cut to the first ``limit`` bytes, the reason saying
         so with the original's size and SHA-256: for a payload too large to travel whole
-        (base64 makes a letter a third larger than the message it parks)."""
+        (base64 makes a letter a third larger than the message it parks); its headers are
+        left out, as they count towards the same limit."""
         payload = self.payload
         digest = hashlib.sha256(payload).hexdigest()
+        dropped = f"; its {len(self.headers_b64)} headers left out" if self.headers_b64 else ""
         return self.model_copy(
             update={
                 "reason": f"{self.reason} (payload of {len(payload)} bytes cut to its first "
-                f"{limit}; sha256 {digest})",
+                f"{limit}; sha256 {digest}{dropped})",
                 "payload_b64": base64.b64encode(payload[:limit]).decode(),
+                "headers_b64": [],
             }
         )
 
@@ -204,6 +224,11 @@ class DeadLetter(BaseModel):
         if self.key_b64 is not None:
             return base64.b64decode(self.key_b64)
         return self.key.encode() if self.key is not None else None
+
+    @property
+    def headers(self) -> list[tuple[str, bytes]]:
+        """The parked message's headers, as sent."""
+        return [(name, base64.b64decode(value)) for name, value in self.headers_b64]
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()

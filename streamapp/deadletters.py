@@ -361,6 +361,8 @@ def show_letter(letter: DeadLetter, max_bytes: int = 0) -> str:
     ]
     if letter.replay_of:
         lines.append(f"replay of   {letter.replay_of}")
+    for name, value in letter.headers:
+        lines.append(f"header      {printable(name)}: {shorten(printable_bytes(value), 100)}")
     lines.append(f"payload     {kind}")
     if text:
         lines.append(text)
@@ -432,7 +434,7 @@ class ReplayReport:
 
 
 async def resend(settings: Settings, plan: ReplayPlan, progress: bool = True) -> ReplayReport:
-    """Re-send the plan's letters with their original key and bytes; returns once the
+    """Re-send the plan's letters with their original key, bytes and headers; returns once the
     broker has acknowledged each (or refused it)."""
     producer = await started_producer(
         settings,
@@ -452,10 +454,10 @@ async def resend(settings: Settings, plan: ReplayPlan, progress: bool = True) ->
         bar = tqdm(total=len(plan.sends), unit="msg", desc="replay", disable=not progress)
         deliveries = []
         for letter, topic in plan.sends:
-            header = [(REPLAY_HEADER, letter.letter_id.encode())]
+            headers = [*letter.headers, (REPLAY_HEADER, letter.letter_id.encode())]
             try:
                 delivery = await producer.send(
-                    topic, letter.payload, key=letter.key_bytes, headers=header
+                    topic, letter.payload, key=letter.key_bytes, headers=headers
                 )
             except KafkaError as error:
                 report.failed.append((letter, repr(error)))

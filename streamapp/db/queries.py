@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import orjson
 from psycopg.rows import dict_row
 
 from schemas.deadletter import DeadLetter
@@ -93,7 +94,7 @@ LEAGUES = "SELECT DISTINCT sport, league FROM games ORDER BY sport, league"
 # The indexed part of a selection; streamapp.deadletters applies the rest.
 DEAD_LETTERS = """
 SELECT stage, source_topic, partition, "offset", item, reason, error_type, key, key_bytes,
-       payload, received_at, replay_of
+       payload, received_at, replay_of, headers
 FROM dead_letters
 WHERE (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
@@ -118,6 +119,7 @@ def dead_letter_of_row(row: tuple) -> DeadLetter:
         payload,
         received,
         replay_of,
+        headers,
     ) = row
     return DeadLetter(
         stage=stage,
@@ -130,6 +132,10 @@ def dead_letter_of_row(row: tuple) -> DeadLetter:
         key=key,
         key_b64=base64.b64encode(key_bytes).decode() if key_bytes is not None else None,
         payload_b64=base64.b64encode(payload).decode(),
+        # PostgreSQL gives the jsonb decoded; a row the sink made holds its text
+        headers_b64=[
+            tuple(pair) for pair in (orjson.loads(headers) if isinstance(headers, str) else headers)
+        ],
         received_at=received,
         replay_of=replay_of,
     )

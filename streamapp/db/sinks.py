@@ -245,6 +245,7 @@ def _dead_letter_row(d: DeadLetter) -> tuple:
         d.payload,
         d.received_at,
         d.replay_of,
+        _json(d.headers_b64),
     )
 
 
@@ -323,7 +324,7 @@ SINK_TABLES: dict[str, SinkTable] = {
             DeadLetter,
             _columns(
                 'stage, source_topic, partition, "offset", item, reason, error_type, key, '
-                "key_bytes, payload, received_at, replay_of"
+                "key_bytes, payload, received_at, replay_of, headers"
             ),
             ("stage", "source_topic", "partition", '"offset"', "item"),
             _dead_letter_row,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import FEEDS, DeadLetter
-from schemas.batches import batch_items
+from schemas.batches import WATERMARK_HEADER, batch_items, millis, watermark_message, watermark_of
 from streamapp.cli import parser
 from streamapp.kafka_io import read_all
 from streamapp.replay.catalog import timeline
@@ -28,6 +29,28 @@ pytestmark = pytest.mark.integration
 VALID = 60  # real events, all before STRICT: parked, then replayed
 STILL_BAD = 4  # real events with a NUL byte in their key: parked again on every replay
 STRICT = datetime(2022, 1, 1, tzinfo=UTC)  # after the replayed season (2020/21)
+AHEAD = 60  # seconds: a watermark this far ahead of now is parked by the strict worker
+
+
+async def send_watermark_ahead(settings) -> int:
+    """A watermark of the odds feed of E0 a minute ahead of now; its instant (ms)."""
+    through = millis(time.time() + AHEAD)
+    message = watermark_message(through)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic(FEEDS["odds"].raw_topic), message.value, key=b"soccer:E0",
+            headers=message.headers,
+        )  # fmt: skip
+    finally:
+        await producer.stop()
+    return through
+
+
+def clean_watermarks(settings) -> list[int]:
+    records = asyncio.run(read_all(settings, settings.topic(FEEDS["odds"].clean_topic)))
+    return [w for r in records if (w := watermark_of(r.headers)) is not None]
 
 
 async def send_with_bad_keys(settings, events) -> None:
@@ -88,7 +111,9 @@ def test_parked_events_are_processed_once_after_the_fix_however_often_replayed(
     live_settings, data_dir, tmp_path, capsys
 ):
     fixed = live_settings
-    strict = fixed.model_copy(update={"event_time_earliest": STRICT})
+    strict = fixed.model_copy(
+        update={"event_time_earliest": STRICT, "event_time_max_ahead_seconds": AHEAD / 2}
+    )
     events = timeline([data_dir / "football-data" / "E0_2021.csv"], season_end=2021)
     valid, still_bad = events[:VALID], events[VALID : VALID + STILL_BAD]
     log_file = tmp_path / "worker.log"
@@ -97,6 +122,7 @@ def test_parked_events_are_processed_once_after_the_fix_however_often_replayed(
     try:
         asyncio.run(replay(strict, valid, progress=False))
         asyncio.run(send_with_bad_keys(strict, still_bad))
+        through = asyncio.run(send_watermark_ahead(strict))
         asyncio.run(wait_until_drained(strict, timeout=300))
     finally:
         stop_worker(worker)
@@ -105,13 +131,17 @@ def test_parked_events_are_processed_once_after_the_fix_however_often_replayed(
     # Every message parked by ingest; the valid events by the window (the bad keys may be
     # refused for either reason).
     bad_key = {d.letter_id for d in parked if d.key_bytes.endswith(b"\x00")}
-    assert (len(parked), len(bad_key)) == (VALID + STILL_BAD, STILL_BAD)
+    [ahead] = [d for d in parked if d.headers]  # the watermark: only its header
+    assert (len(parked), len(bad_key)) == (VALID + STILL_BAD + 1, STILL_BAD)
     assert all(d.stage == f"ingest-{d.source_topic.rsplit('.', 1)[-1]}" for d in parked)
     assert all(
         d.error_type == "invalid_value" and STRICT.date().isoformat() in d.reason
         for d in parked
-        if d.letter_id not in bad_key
+        if d.letter_id not in bad_key | {ahead.letter_id}
     )
+    assert (ahead.error_type, ahead.payload) == ("invalid_value", b"")
+    assert ahead.headers == [(WATERMARK_HEADER, str(through).encode())]
+    assert through not in clean_watermarks(fixed)
 
     # The fix: a worker with the default window. Replay the original letters twice, once
     # read from the topic and once from PostgreSQL.
@@ -130,7 +160,7 @@ def test_parked_events_are_processed_once_after_the_fix_however_often_replayed(
     finally:
         stop_worker(worker)
 
-    total = VALID + STILL_BAD
+    total = VALID + STILL_BAD + 1
     assert f"selected {total}, re-sent {total}, skipped 0" in first
     assert f"selected {total}, re-sent {total}, skipped 0" in second
 
@@ -139,6 +169,9 @@ def test_parked_events_are_processed_once_after_the_fix_however_often_replayed(
     assert after_first == Counter(expected)
     assert clean_event_ids(fixed) == Counter(expected)
     assert duplicates == VALID
+    # The watermark went back with its header (from the topic and from PostgreSQL): the
+    # fixed worker passed it on both times, and parked it no more.
+    assert clean_watermarks(fixed).count(through) == 2
 
     # The original letters are all kept; each still-bad message came back as a new letter
     # per replay, naming the letter it was re-sent from.

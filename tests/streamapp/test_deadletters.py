@@ -12,6 +12,7 @@ import orjson
 import psycopg
 import pytest
 
+from schemas.batches import TIMES_HEADER, WATERMARK_HEADER
 from schemas.deadletter import REPLAY_HEADER, DeadLetter, legacy_stage, printable
 from streamapp.db.queries import dead_letter_of_row
 from streamapp.db.sinks import SINK_TABLES
@@ -129,6 +130,24 @@ def test_a_replayed_message_names_its_original_letter(headers):
     assert DeadLetter.of(plain, "bad", "malformed_json").replay_of is None
 
 
+@pytest.mark.parametrize("as_mapping", [False, True])
+def test_a_whole_message_keeps_its_headers_for_the_replay_and_an_event_of_a_batch_none(
+    as_mapping,
+):
+    headers = [(WATERMARK_HEADER, b"1700000000000"), (REPLAY_HEADER, b"ingest-odds/t/0/1")]
+    watermark = SimpleNamespace(
+        topic="sports.raw.odds", partition=1, offset=99, key=b"soccer:E0", value=b"",
+        headers=dict(headers) if as_mapping else headers,
+    )  # fmt: skip
+    parked = DeadLetter.of(watermark, "ahead of now", "invalid_value", stage="ingest-odds")
+    assert parked.headers == [(WATERMARK_HEADER, b"1700000000000")]  # not the replay's own
+    assert DeadLetter.model_validate_json(parked.to_json()) == parked
+    event = DeadLetter.of(
+        watermark, "bad", "invalid_value", stage="ingest-odds", item=0, payload=b"{}"
+    )
+    assert event.headers == []
+
+
 # --- the PostgreSQL row ----------------------------------------------------------------
 
 
@@ -170,11 +189,16 @@ def test_the_upsert_keys_on_the_stage_and_the_source():
 
 
 def test_a_stored_row_reads_back_as_the_same_letter():
-    parked = letter(key=b"\xff\x00k", payload=b"\x00payload")
+    parked = letter(key=b"\xff\x00k", payload=b"\x00payload").model_copy(
+        update={"headers_b64": [(TIMES_HEADER, base64.b64encode(b"1,2\x00").decode())]}
+    )
     row = SINK_TABLES["dead_letters"].row(parked)
     again = dead_letter_of_row(row)
     assert again == parked
     assert again.key_bytes == b"\xff\x00k"
+    assert again.headers == [(TIMES_HEADER, b"1,2\x00")]
+    from_postgresql = dead_letter_of_row((*row[:-1], orjson.loads(row[-1])))  # jsonb decoded
+    assert from_postgresql == parked
 
 
 class RecordingConnection:
@@ -372,6 +396,22 @@ def test_show_names_the_letter_and_the_exact_key():
     assert "letter      ingest-odds/sports.raw.odds/2/7" in shown
     assert "key         soccer:E0\\x00\\xff  (bytes: 73 6f 63" in shown
     assert shown.endswith('{\n  "a": 1\n}')
+
+
+def test_a_letter_cut_to_size_leaves_its_headers_out_and_says_so():
+    parked = letter(payload=b"x" * 100).model_copy(
+        update={"headers_b64": [(TIMES_HEADER, base64.b64encode(b"1" * 50).decode())]}
+    )
+    cut = parked.cut_to(10)
+    assert (cut.payload, cut.headers) == (b"x" * 10, [])
+    assert "its 1 headers left out" in cut.reason
+
+
+def test_show_gives_a_parked_watermark_its_header():
+    parked = letter(payload=b"").model_copy(
+        update={"headers_b64": [(WATERMARK_HEADER, base64.b64encode(b"1700000000000").decode())]}
+    )
+    assert "header      complete-through-ms: 1700000000000" in show_letter(parked)
 
 
 def test_the_list_has_a_line_per_letter_and_counts_by_error_type():
