@@ -37,6 +37,14 @@ def printable_bytes(data: bytes) -> str:
     return printable(data.decode("utf-8", "backslashreplace"))
 
 
+def _named(pairs: Any) -> list[tuple[str, bytes | None]]:
+    """Header pairs with text names (a client may give a name as bytes)."""
+    return [
+        (name.decode("utf-8", "backslashreplace") if isinstance(name, bytes) else str(name), value)
+        for name, value in pairs
+    ]
+
+
 def legacy_stage(source_topic: str, error_type: str, reason: str) -> str:
     """The stage that parked a letter written before letters named their stage, read from
     where it came from; migration 0003 fills existing rows by the same rules.
@@ -85,8 +93,8 @@ class DeadLetter(BaseModel):
         None, description="The key's exact bytes (absent in letters written before stages)."
     )
     payload_b64: str
-    headers_b64: list[tuple[str, str]] = Field(
-        default_factory=list,
+    headers_b64: tuple[tuple[str, str], ...] = Field(
+        (),
         description="The headers of a whole parked message, as a replay sends them again: "
         "name and base64 value (a watermark's instant, a batch's event times); none for one "
         "event of a batch, and not the replay header.",
@@ -104,6 +112,12 @@ class DeadLetter(BaseModel):
         """Text stays one printable line, storable anywhere (PostgreSQL text refuses NUL,
         UTF-8 refuses lone surrogates): a letter must never fail to be written."""
         return printable(value) if isinstance(value, str) else value
+
+    @field_validator("headers_b64", mode="after")
+    @classmethod
+    def _printable_header_names(cls, value: tuple[tuple[str, str], ...]) -> Any:
+        """Names as text is kept (jsonb refuses NUL); the values are base64."""
+        return tuple((printable(name), encoded) for name, encoded in value)
 
     @model_validator(mode="before")
     @classmethod
@@ -147,10 +161,9 @@ class DeadLetter(BaseModel):
             key=printable_bytes(key) if key is not None else None,
             key_b64=base64.b64encode(key).decode() if key is not None else None,
             payload_b64=base64.b64encode(payload or b"").decode(),
-            headers_b64=[
-                (printable(name), base64.b64encode(value or b"").decode())
-                for name, value in headers
-            ],
+            headers_b64=tuple(
+                (name, base64.b64encode(value or b"").decode()) for name, value in headers
+            ),
             received_at=received_at,
             replay_of=replay_of,
         )
@@ -186,7 +199,7 @@ class DeadLetter(BaseModel):
             replay_of=printable_bytes(replay_of) if replay_of is not None else None,
             headers=[]
             if item is not None
-            else [(str(name), value) for name, value in pairs if name != REPLAY_HEADER],
+            else [(name, value) for name, value in _named(pairs) if name != REPLAY_HEADER],
         )
 
     @property
@@ -209,7 +222,7 @@ class DeadLetter(BaseModel):
                 "reason": f"{self.reason} (payload of {len(payload)} bytes cut to its first "
                 f"{limit}; sha256 {digest}{dropped})",
                 "payload_b64": base64.b64encode(payload[:limit]).decode(),
-                "headers_b64": [],
+                "headers_b64": (),
             }
         )
 

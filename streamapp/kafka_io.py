@@ -16,6 +16,7 @@ from streamapp.errors import StackError
 from streamapp.settings import Settings
 
 log = logging.getLogger(__name__)
+READ_SECONDS = 30.0  # longest a read of what a topic holds may take
 
 
 def unreachable(settings: Settings, error: Exception) -> StackError:
@@ -84,6 +85,7 @@ async def _started_consumer(settings: Settings, **options) -> AIOKafkaConsumer:
     try:
         await consumer.start()
     except KafkaConnectionError as error:
+        await consumer.stop()
         raise unreachable(settings, error) from error
     return consumer
 
@@ -115,13 +117,13 @@ async def event_counts(settings: Settings, names: list[str]) -> dict[str, int]:
     counted by reading the committed records: offsets would also count the markers that
     exactly-once transactions leave."""
     async with TopicWatch(settings, names) as watch:
-        return await watch.counts()
+        return await watch.counts(timeout=READ_SECONDS * len(names))
 
 
 class TopicWatch:
     """A consumer group's lag and the events on some topics, polled while a run goes on.
 
-    One admin client and one consumer stay open across polls, and each counted message is
+    One admin client and two consumers stay open across polls, and each counted message is
     read once, as it comes. Reading the output topics again from the beginning at every
     poll took the watching process ~30 % of a core by the end of a season's replay: taken
     from the two cores the watched worker and its broker share."""
@@ -139,10 +141,11 @@ class TopicWatch:
             # The lag is counted to the end of each log, the events of committed records.
             self._ends = await _started_consumer(self.settings)
             stack.push_async_callback(self._ends.stop)
-            self._consumer = await _started_consumer(
-                self.settings, enable_auto_commit=False, isolation_level="read_committed"
-            )
-            stack.push_async_callback(self._consumer.stop)
+            if self.counted:
+                self._consumer = await _started_consumer(
+                    self.settings, enable_auto_commit=False, isolation_level="read_committed"
+                )
+                stack.push_async_callback(self._consumer.stop)
             self._stack = stack.pop_all()
         return self
 
@@ -158,7 +161,8 @@ class TopicWatch:
                 raise
             log.info("group offsets of %s not available yet: %s", group, error)
             return None
-        _, end = await _offsets(self._ends, await self._partitions(names))
+        partitions = await self._partitions(names)
+        end = await self._ends.end_offsets(partitions) if partitions else {}
         if not committed and any(end.values()):
             return None
         lags = dict.fromkeys(names, 0)
@@ -166,7 +170,7 @@ class TopicWatch:
             lags[tp.topic] += max(0, last - (committed[tp].offset if tp in committed else 0))
         return lags
 
-    async def counts(self, timeout: float = 30.0) -> dict[str, int]:
+    async def counts(self, timeout: float = READ_SECONDS) -> dict[str, int]:
         """The events each counted topic holds now (a message may hold a batch of them)."""
         consumer = self._consumer  # assigned: its metadata covers only what it counts
         begin, end = await _offsets(consumer, await self._partitions(self.counted))
@@ -205,9 +209,13 @@ async def _read_to(
         for tp in list(wanted):
             if await consumer.position(tp) >= wanted[tp]:
                 del wanted[tp]
+    if wanted:
+        log.warning("read for %.0f s and still short of the end of %s", timeout, sorted(wanted))
 
 
-async def read_all(settings: Settings, name: str, timeout: float = 30.0) -> list[ConsumerRecord]:
+async def read_all(
+    settings: Settings, name: str, timeout: float = READ_SECONDS
+) -> list[ConsumerRecord]:
     """Every message the topic holds now, from the beginning."""
     consumer = await _started_consumer(
         settings, enable_auto_commit=False, isolation_level="read_committed"

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from schemas import FEEDS, DeadLetter
 from schemas.batches import WATERMARK_HEADER, batch_items, millis, watermark_message, watermark_of
 from streamapp.cli import parser
-from streamapp.kafka_io import read_all
+from streamapp.kafka_io import read_all, started_producer
 from streamapp.replay.catalog import timeline
 from streamapp.replay.producer import replay
 from streamapp.summary import wait_until_drained
@@ -29,15 +29,16 @@ pytestmark = pytest.mark.integration
 VALID = 60  # real events, all before STRICT: parked, then replayed
 STILL_BAD = 4  # real events with a NUL byte in their key: parked again on every replay
 STRICT = datetime(2022, 1, 1, tzinfo=UTC)  # after the replayed season (2020/21)
-AHEAD = 60  # seconds: a watermark this far ahead of now is parked by the strict worker
+# A watermark this far ahead of now (s) is parked by the strict worker, which allows
+# STRICT_AHEAD, and passed on by the fixed one (900 s) however late the replay comes.
+AHEAD, STRICT_AHEAD = 600, 60
 
 
 async def send_watermark_ahead(settings) -> int:
     """A watermark of the odds feed of E0 a minute ahead of now; its instant (ms)."""
     through = millis(time.time() + AHEAD)
     message = watermark_message(through)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
-    await producer.start()
+    producer = await started_producer(settings)
     try:
         await producer.send_and_wait(
             settings.topic(FEEDS["odds"].raw_topic), message.value, key=b"soccer:E0",
@@ -112,7 +113,7 @@ def test_parked_events_are_processed_once_after_the_fix_however_often_replayed(
 ):
     fixed = live_settings
     strict = fixed.model_copy(
-        update={"event_time_earliest": STRICT, "event_time_max_ahead_seconds": AHEAD / 2}
+        update={"event_time_earliest": STRICT, "event_time_max_ahead_seconds": STRICT_AHEAD}
     )
     events = timeline([data_dir / "football-data" / "E0_2021.csv"], season_end=2021)
     valid, still_bad = events[:VALID], events[VALID : VALID + STILL_BAD]

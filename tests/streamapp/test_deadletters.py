@@ -148,6 +148,16 @@ def test_a_whole_message_keeps_its_headers_for_the_replay_and_an_event_of_a_batc
     assert event.headers == []
 
 
+def test_header_names_are_kept_as_printable_text():
+    message = SimpleNamespace(
+        topic="sports.raw.odds", partition=1, offset=5, key=b"k", value=b"v",
+        headers=[(b"from-bytes", b"1"), ("nul\x00name", b"2")],
+    )  # fmt: skip
+    parked = DeadLetter.of(message, "bad", "malformed_json", stage="ingest-odds")
+    assert parked.headers == [("from-bytes", b"1"), ("nul\\x00name", b"2")]
+    assert hash(parked)  # a letter stays hashable
+
+
 # --- the PostgreSQL row ----------------------------------------------------------------
 
 
@@ -190,7 +200,7 @@ def test_the_upsert_keys_on_the_stage_and_the_source():
 
 def test_a_stored_row_reads_back_as_the_same_letter():
     parked = letter(key=b"\xff\x00k", payload=b"\x00payload").model_copy(
-        update={"headers_b64": [(TIMES_HEADER, base64.b64encode(b"1,2\x00").decode())]}
+        update={"headers_b64": ((TIMES_HEADER, base64.b64encode(b"1,2\x00").decode()),)}
     )
     row = SINK_TABLES["dead_letters"].row(parked)
     again = dead_letter_of_row(row)
@@ -400,7 +410,7 @@ def test_show_names_the_letter_and_the_exact_key():
 
 def test_a_letter_cut_to_size_leaves_its_headers_out_and_says_so():
     parked = letter(payload=b"x" * 100).model_copy(
-        update={"headers_b64": [(TIMES_HEADER, base64.b64encode(b"1" * 50).decode())]}
+        update={"headers_b64": ((TIMES_HEADER, base64.b64encode(b"1" * 50).decode()),)}
     )
     cut = parked.cut_to(10)
     assert (cut.payload, cut.headers) == (b"x" * 10, [])
@@ -409,7 +419,7 @@ def test_a_letter_cut_to_size_leaves_its_headers_out_and_says_so():
 
 def test_show_gives_a_parked_watermark_its_header():
     parked = letter(payload=b"").model_copy(
-        update={"headers_b64": [(WATERMARK_HEADER, base64.b64encode(b"1700000000000").decode())]}
+        update={"headers_b64": ((WATERMARK_HEADER, base64.b64encode(b"1700000000000").decode()),)}
     )
     assert "header      complete-through-ms: 1700000000000" in show_letter(parked)
 
