@@ -173,12 +173,13 @@ class TopicWatch:
     async def counts(self, timeout: float = READ_SECONDS) -> dict[str, int]:
         """The events each counted topic holds now (a message may hold a batch of them)."""
         consumer = self._consumer  # assigned: its metadata covers only what it counts
-        begin, end = await _offsets(consumer, await self._partitions(self.counted))
-        if begin.keys() - self._next.keys():
-            self._next = {tp: self._next.get(tp, first) for tp, first in begin.items()}
+        partitions = await self._partitions(self.counted)
+        if new := [tp for tp in partitions if tp not in self._next]:
+            self._next |= await consumer.beginning_offsets(new)
             consumer.assign(list(self._next))  # a new assignment forgets the positions
             for tp, offset in self._next.items():
                 consumer.seek(tp, offset)
+        end = await consumer.end_offsets(partitions) if partitions else {}
         async for records in _read_to(consumer, end, timeout):
             for record in records:
                 self.events[record.topic] += len(batch_items(record.value, record.headers, 0.0))
