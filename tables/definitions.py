@@ -45,6 +45,8 @@ class DurableTable(faust.Table):
         super().__init__(*args, **kwargs)
         # agent name -> its changelog sends not yet awaited
         self.unacknowledged: dict[str, list[faust.types.FutureMessage]] = {}
+        # changelog partition -> its newest acknowledged offset not yet in the store
+        self.acknowledged: dict[faust.types.TP, int] = {}
         self.changelog_records_applied = 0  # recovery and standby updates (operations)
 
     def _new_store_by_url(self, url: Any) -> faust.types.StoreT:
@@ -89,12 +91,29 @@ class DurableTable(faust.Table):
         self.unacknowledged.setdefault(agent.name if agent else "", []).append(sent)
         return sent
 
+    def _on_changelog_sent(self, fut: faust.types.FutureMessage) -> None:
+        """faust writes a partition's acknowledged changelog offset into the store at each
+        record, one RocksDB write each (3 % of a replaying worker); only the newest says
+        where a rebuild starts reading, so ``written`` stores it once. Until then the store
+        holds a lower one, and a rebuild reads a few records again (each sets its key's
+        value as it was, the last one as it is)."""
+        if self.app.in_transaction:  # exactly-once stores it at the commit
+            super()._on_changelog_sent(fut)
+            return
+        sent = fut.result()
+        tp = sent.topic_partition
+        self.acknowledged[tp] = max(sent.offset, self.acknowledged.get(tp, -1))
+
     async def written(self, agent: str) -> None:
         """Returns once every changelog write ``agent`` made is acknowledged by the broker
-        (an agent takes one batch at a time, so nothing else waits for these)."""
+        (an agent takes one batch at a time, so nothing else waits for these), and the
+        newest acknowledged offsets are in the store."""
         sent = self.unacknowledged.pop(agent, None)
         if sent:
             await asyncio.gather(*sent)
+        acknowledged, self.acknowledged = self.acknowledged, {}
+        for tp, offset in acknowledged.items():
+            self.data.set_persisted_offset(tp, offset)
 
 
 @dataclass

@@ -131,6 +131,29 @@ async def test_table_writes_are_waited_for_until_the_broker_acknowledges_them(ap
     assert tables.team_form.unacknowledged == tables.odds_book.unacknowledged == {}
 
 
+async def test_a_table_stores_its_newest_acknowledged_changelog_offsets_once_written(
+    app, monkeypatch
+):
+    table = app.pipeline.tables.team_form
+    stored: list[tuple[TP, int]] = []
+    monkeypatch.setattr(
+        table.data, "set_persisted_offset", lambda tp, offset: stored.append((tp, offset))
+    )
+    first, second = TP("team-form-changelog", 0), TP("team-form-changelog", 1)
+
+    def acknowledged(tp: TP, offset: int) -> SimpleNamespace:
+        metadata = SimpleNamespace(topic_partition=tp, offset=offset)
+        return SimpleNamespace(result=lambda: metadata)
+
+    for tp, offset in ((first, 5), (first, 7), (second, 3), (first, 6)):
+        table._on_changelog_sent(acknowledged(tp, offset))
+    assert stored == []  # not one store write per record
+    await table.written("track-form")
+    assert sorted(stored) == [(first, 7), (second, 3)]
+    await table.written("track-form")
+    assert len(stored) == 2  # nothing new acknowledged: nothing written again
+
+
 def test_under_exactly_once_a_partition_starts_at_or_after_the_position():
     progress = StreamProgress()
     progress.exact_start = False  # the committed offset may be a transaction marker's
