@@ -7,6 +7,7 @@ so a table partition holds whole leagues and a league prefix is a range of keys.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from faust.agents.agent import current_agent
 from faust.stores import by_url
 from faust.stores.base import SerializedStore
 from faust.stores.rocksdb import Store as RocksDBStore
+from faust.types import TP
 
 from schemas.feeds import FEEDS
 
@@ -34,6 +36,14 @@ class RebalanceStore(RocksDBStore):
             tp.topic in table.changelog_topic.topics and tp.partition in self._dbs for tp in tps
         ):
             super().revoke_partitions(table, tps)
+
+    def store_newest_offsets(self, offsets: Mapping[TP, int]) -> None:
+        """Stores each changelog partition's newest acknowledged offset, unless its database
+        was closed (a partition revoked meanwhile is not opened again) or holds a newer one
+        (a partition rebuilt meanwhile keeps the offset its rebuild reached)."""
+        for tp, offset in offsets.items():
+            if tp.partition in self._dbs and offset > (self.persisted_offset(tp) or -1):
+                self.set_persisted_offset(tp, offset)
 
 
 class DurableTable(faust.Table):
@@ -93,10 +103,11 @@ class DurableTable(faust.Table):
 
     def _on_changelog_sent(self, fut: faust.types.FutureMessage) -> None:
         """faust writes a partition's acknowledged changelog offset into the store at each
-        record, one RocksDB write each (3 % of a replaying worker); only the newest says
-        where a rebuild starts reading, so ``written`` stores it once. Until then the store
-        holds a lower one, and a rebuild reads a few records again (each sets its key's
-        value as it was, the last one as it is)."""
+        record, one RocksDB write each (2.9 % of a replaying worker's main thread); only the
+        newest says where a rebuild starts reading, so the next commit's ``written`` (any
+        agent's) stores it once. Until then the store holds a lower one, and a rebuild reads
+        the records in between again: they are in the store already, and each key ends at
+        its last value."""
         if self.app.in_transaction:  # exactly-once stores it at the commit
             super()._on_changelog_sent(fut)
             return
@@ -112,8 +123,8 @@ class DurableTable(faust.Table):
         if sent:
             await asyncio.gather(*sent)
         acknowledged, self.acknowledged = self.acknowledged, {}
-        for tp, offset in acknowledged.items():
-            self.data.set_persisted_offset(tp, offset)
+        if acknowledged and isinstance(self.data, RebalanceStore):  # a memory store keeps none
+            self.data.store_newest_offsets(acknowledged)
 
 
 @dataclass

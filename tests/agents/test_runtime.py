@@ -29,6 +29,7 @@ from agents.runtime import (
 )
 from schemas import DeadLetter
 from schemas.batches import batch_items, event_batches, watermark_message
+from streamapp.app import create_app
 from streamapp.operations import readiness
 from tests.schemas.examples import GAME
 
@@ -131,27 +132,31 @@ async def test_table_writes_are_waited_for_until_the_broker_acknowledges_them(ap
     assert tables.team_form.unacknowledged == tables.odds_book.unacknowledged == {}
 
 
-async def test_a_table_stores_its_newest_acknowledged_changelog_offsets_once_written(
-    app, monkeypatch
-):
+def acknowledged(tp: TP, offset: int) -> SimpleNamespace:
+    """A changelog send the broker acknowledged at ``offset``."""
+    metadata = SimpleNamespace(topic_partition=tp, offset=offset)
+    return SimpleNamespace(result=lambda: metadata)
+
+
+async def test_a_table_stores_its_newest_acknowledged_changelog_offsets_once_written(settings):
+    app = create_app(settings.model_copy(update={"store": "rocksdb://"}))
+    app.finalize()
     table = app.pipeline.tables.team_form
-    stored: list[tuple[TP, int]] = []
-    monkeypatch.setattr(
-        table.data, "set_persisted_offset", lambda tp, offset: stored.append((tp, offset))
-    )
-    first, second = TP("team-form-changelog", 0), TP("team-form-changelog", 1)
+    first, second, revoked = (TP(table.changelog_topic.get_topic_name(), p) for p in range(3))
+    for tp in (first, second):
+        table.data._db_for_partition(tp.partition)  # held by this worker
+    table.data.set_persisted_offset(second, 9)  # a rebuild reached 9
 
-    def acknowledged(tp: TP, offset: int) -> SimpleNamespace:
-        metadata = SimpleNamespace(topic_partition=tp, offset=offset)
-        return SimpleNamespace(result=lambda: metadata)
-
-    for tp, offset in ((first, 5), (first, 7), (second, 3), (first, 6)):
+    for tp, offset in ((first, 5), (first, 7), (second, 3), (first, 6), (revoked, 4)):
         table._on_changelog_sent(acknowledged(tp, offset))
-    assert stored == []  # not one store write per record
+    assert table.data.persisted_offset(first) is None  # not one store write per record
     await table.written("track-form")
-    assert sorted(stored) == [(first, 7), (second, 3)]
-    await table.written("track-form")
-    assert len(stored) == 2  # nothing new acknowledged: nothing written again
+    assert table.data.persisted_offset(first) == 7
+    assert table.data.persisted_offset(second) == 9  # never moved back
+    assert revoked.partition not in table.data._dbs  # a closed partition is not reopened
+    table._on_changelog_sent(acknowledged(first, 8))
+    await table.written("book-odds")  # any agent's commit stores what was acknowledged
+    assert table.data.persisted_offset(first) == 8
 
 
 def test_under_exactly_once_a_partition_starts_at_or_after_the_position():
