@@ -56,7 +56,7 @@ class DurableTable(faust.Table):
         # agent name -> its changelog sends not yet awaited
         self.unacknowledged: dict[str, list[faust.types.FutureMessage]] = {}
         # changelog partition -> its newest acknowledged offset not yet in the store
-        self.acknowledged: dict[faust.types.TP, int] = {}
+        self.acknowledged: dict[TP, int] = {}
         self.changelog_records_applied = 0  # recovery and standby updates (operations)
 
     def _new_store_by_url(self, url: Any) -> faust.types.StoreT:
