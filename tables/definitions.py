@@ -122,9 +122,10 @@ class DurableTable(faust.Table):
         sent = self.unacknowledged.pop(agent, None)
         if sent:
             await asyncio.gather(*sent)
-        acknowledged, self.acknowledged = self.acknowledged, {}
-        if acknowledged and isinstance(self.data, RebalanceStore):  # a memory store keeps none
-            self.data.store_newest_offsets(acknowledged)
+        if self.acknowledged:  # each commit asks every table; most have nothing new
+            acknowledged, self.acknowledged = self.acknowledged, {}
+            if isinstance(self.data, RebalanceStore):  # a memory store keeps none
+                self.data.store_newest_offsets(acknowledged)
 
 
 @dataclass
