@@ -59,6 +59,7 @@ from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import Message, ack_lock
+from mode.utils.futures import maybe_async
 
 from agents.fetch_sessions import FetchSessions
 from schemas.batches import (
@@ -1298,15 +1299,46 @@ class RuntimeStream(faust.Stream):
 
 
 class RuntimeConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
-    """faust's thread running the aiokafka consumer, fetching so that a busy partition is
-    never left waiting for a fetch of quiet ones. aiokafka keeps one fetch in flight per
-    broker; once fetched messages have waited 0.1 s for faust to take them, it fetches the
-    other partitions without theirs, and the broker holds that fetch until something comes
-    or faust's 1.5 s pass. Under a live feed faust is often still delivering the last
-    messages after 0.1 s: the busy partition was then fetched again only after up to 1.5 s
-    (every live quote came in bursts every 1-2 s). Here fetched messages may wait
-    ``STREAMAPP_FETCH_HOLD_SECONDS`` before the others are fetched without them, and an
-    empty fetch is held ``STREAMAPP_FETCH_MAX_WAIT_MS``."""
+    """faust's service running the aiokafka consumer, here on the worker's event loop
+    rather than in a thread of its own, and fetching so that a busy partition is never
+    left waiting for a fetch of quiet ones.
+
+    In its own thread, the consumer took the interpreter from the agents for every fetch
+    (a quarter of a core at 1,000 live quotes/s), and each fetched message crossed to the
+    agents' loop by a wake-up of that loop: raw quote to ingest p50 3.3 ms at 100 quotes/s,
+    1.3 ms of it between the threads, and tens of ms at 1,000/s. On one loop the fetch
+    hands its messages over directly (``call_thread`` is a plain call); the worker's CPU
+    per quote stayed the same and quote-to-output latency fell (README, Benchmark). Agents
+    give the loop a turn every ``BATCH_TURN_SECONDS``, so heartbeats are not held back.
+
+    aiokafka keeps one fetch in flight per broker; once fetched messages have waited 0.1 s
+    for faust to take them, it fetches the other partitions without theirs, and the broker
+    holds that fetch until something comes or faust's 1.5 s pass. Under a live feed faust
+    is often still delivering the last messages after 0.1 s: the busy partition was then
+    fetched again only after up to 1.5 s (every live quote came in bursts every 1-2 s).
+    Here fetched messages may wait ``STREAMAPP_FETCH_HOLD_SECONDS`` before the others are
+    fetched without them, and an empty fetch is held ``STREAMAPP_FETCH_MAX_WAIT_MS``."""
+
+    _serving: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """mode's ``ServiceThread.start`` without the thread: the service is served by a
+        task of the worker's loop (its ``thread_loop``)."""
+        self._thread_started.set()
+        self._thread_running = self.parent_loop.create_future()
+        self._serving = asyncio.ensure_future(self._serve())
+        self._serving.add_done_callback(_seen)  # a crash is reported by ``_serve`` itself
+        try:
+            if not self.should_stop:
+                await self._thread_running  # set once started, or to the start's error
+        finally:
+            self._thread_running = None
+
+    async def call_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await maybe_async(fun(*args, **kwargs))
+
+    async def _gather_remaining_tasks(self) -> None:
+        """Nothing: mode cancels every task left on the thread's loop, the worker's here."""
 
     def _create_worker_consumer(self, transport: aiokafka_driver.Transport):
         consumer = super()._create_worker_consumer(transport)
@@ -1346,7 +1378,9 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         return self.app.pipeline.progress
 
     def _new_consumer_thread(self) -> RuntimeConsumerThread:
-        return RuntimeConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        return RuntimeConsumerThread(
+            self, loop=self.loop, thread_loop=self.loop, beacon=self.beacon
+        )
 
     def pause_partitions(self, tps) -> None:
         tps = set(tps)

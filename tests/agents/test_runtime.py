@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -509,6 +510,38 @@ def test_the_runtime_consumer_belongs_to_this_app_alone(app):
     other = faust.App("another-app", broker="kafka://localhost:9092")
     assert type(other.consumer) is aiokafka_driver.Consumer  # faust's own, unchanged
     assert aiokafka_driver.Consumer.ack is not runtime.RuntimeConsumer.ack
+
+
+async def test_the_consumer_is_served_on_the_workers_event_loop(app, monkeypatch):
+    """In a thread of its own the consumer took the interpreter from the agents for every
+    fetch, and each fetched message crossed to their loop by a wake-up of it."""
+    stopped = []
+
+    async def start_consumer(self) -> None:  # what faust's does, without a broker
+        self._consumer = SimpleNamespace(
+            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=None),
+            stop=lambda: stopped.append(True) or asyncio.sleep(0),
+        )
+
+    monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
+    thread = app.consumer._new_consumer_thread()
+    bystander = asyncio.ensure_future(asyncio.sleep(30))  # another service's task
+    threads = len(threading.enumerate())
+    await thread.start()
+    assert len(threading.enumerate()) == threads  # no thread was started
+    assert thread.thread_loop is thread.parent_loop is asyncio.get_running_loop()
+
+    async def where() -> int:
+        return threading.get_ident()
+
+    # faust's calls into the consumer, coroutines and plain methods alike, run here
+    assert await thread.call_thread(where) == threading.get_ident()
+    assert await thread.call_thread(threading.get_ident) == threading.get_ident()
+    await asyncio.wait_for(thread.stop(), 5)
+    assert stopped == [True] and thread._serving.done()
+    # mode cancels every task left on a thread's loop once it stops: here, the worker's
+    assert not bystander.done()
+    bystander.cancel()
 
 
 async def test_fetched_messages_hold_the_next_fetch_as_long_as_the_settings_say(
