@@ -1546,7 +1546,7 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         # faust pauses them after a recovery, but not when there was nothing to recover:
         # then every fetch asked for them too.
         self.pause_partitions(self.app.tables.recovery.active_tps)
-        thread = self._thread  # the aiokafka driver's consumer thread
+        thread = self._thread  # the aiokafka driver's consumer service (RuntimeConsumerThread)
         client = thread._ensure_consumer()
         streams = [tp for tp in self.assignment() if not self._is_changelog_tp(tp)]
         # One request for all of them (aiokafka's ``committed`` asks for one partition at

@@ -313,7 +313,7 @@ def main() -> None:
         f"ended (offsets are committed every few seconds)"
     )
     print(
-        f"replay: the worker's main thread (every agent) spent "
+        f"replay: the worker's main thread (every agent and the consumer) spent "
         f"{season.main_thread_us_per_event:,.0f} µs of CPU per event"
     )
     live_figures = live.to_dict()

@@ -1,10 +1,11 @@
 """A worker as the kernel counts it: its peak memory, and its CPU time (the main thread's,
 and all its threads').
 
-The main thread runs every agent; its CPU time per event is the work the pipeline does.
-It varies less between runs than events per second on a shared machine, but not nothing:
-it also moves with the machine's speed (the same code gave 354 and 419 µs per event in one
-hour, as the Monte Carlo timing went from 0.80 to 1.18 ms), so compare runs alternated.
+The main thread runs every agent and the Kafka consumer; its CPU time per event is the
+work the pipeline does. It varies less between runs than events per second on a shared
+machine, but not nothing: it also moves with the machine's speed (the same code gave 354
+and 419 µs per event in one hour, as the Monte Carlo timing went from 0.80 to 1.18 ms),
+so compare runs alternated.
 """
 
 from __future__ import annotations
@@ -53,6 +54,6 @@ def main_thread_cpu_seconds(pid: int) -> float:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """CPU time of ``pid`` so far, all its threads (/proc/<pid>/stat): the main thread and
-    the consumer's, the producer's and RocksDB's."""
+    """CPU time of ``pid`` so far, all its threads (/proc/<pid>/stat): the main thread
+    (every agent, the consumer and the producer) and RocksDB's."""
     return _cpu_seconds(PROC / str(pid) / "stat")

@@ -519,7 +519,7 @@ async def test_the_consumer_is_served_on_the_workers_event_loop(app, monkeypatch
 
     async def start_consumer(self) -> None:  # what faust's does, without a broker
         self._consumer = SimpleNamespace(
-            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=None),
+            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=SimpleNamespace(cluster=None)),
             stop=lambda: stopped.append(True) or asyncio.sleep(0),
         )
 
@@ -560,7 +560,7 @@ async def test_fetched_messages_hold_the_next_fetch_as_long_as_the_settings_say(
 
     async def start_consumer(self) -> None:  # what faust's does, without a broker
         self._consumer = SimpleNamespace(
-            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=client)
+            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=client._client)
         )
 
     monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
@@ -568,7 +568,9 @@ async def test_fetched_messages_hold_the_next_fetch_as_long_as_the_settings_say(
     fetcher = thread._consumer._fetcher
     assert fetcher._prefetch_backoff == settings.fetch_hold_seconds == 1.0
     # its fetches go in fetch sessions (agents.fetch_sessions), the rest straight through
-    assert isinstance(fetcher._client, FetchSessions) and fetcher._client._client is client
+    assert isinstance(fetcher._client, FetchSessions) and fetcher._client._client is client._client
+    # read for every partition whenever the fetcher looks for what to fetch: no __getattr__
+    assert "cluster" in vars(fetcher._client) and fetcher._client.cluster is client._client.cluster
 
 
 async def test_changelog_partitions_are_fetched_only_while_faust_reads_them(app, monkeypatch):
