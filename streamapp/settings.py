@@ -50,10 +50,12 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Seconds without heartbeats before a worker's partitions move."
     )
     producer_linger_seconds: float = Field(
-        0.002,
+        0.0,
         ge=0,
-        description="How long a worker's producer waits to fill a batch: fewer, larger "
-        "requests to the broker for at most this much latency per hop.",
+        description="How long a worker's producer waits to fill a batch before sending it. "
+        "It sends one request at a time per broker, so what comes while one is out still "
+        "leaves together; 2 ms added ~2 ms to a live quote's p50 and did not change the "
+        "replay's events/s.",
     )
     producer_batch_bytes: int = Field(
         512 * 1024, ge=1024, description="Largest batch a worker's producer sends per partition."
