@@ -1303,13 +1303,15 @@ class RuntimeConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
     rather than in a thread of its own, and fetching so that a busy partition is never
     left waiting for a fetch of quiet ones.
 
-    In its own thread, the consumer took the interpreter from the agents for every fetch
-    (a quarter of a core at 1,000 live quotes/s), and each fetched message crossed to the
-    agents' loop by a wake-up of that loop: raw quote to ingest p50 3.3 ms at 100 quotes/s,
-    1.3 ms of it between the threads, and tens of ms at 1,000/s. On one loop the fetch
-    hands its messages over directly (``call_thread`` is a plain call); the worker's CPU
-    per quote stayed the same and quote-to-output latency fell (README, Benchmark). Agents
-    give the loop a turn every ``BATCH_TURN_SECONDS``, so heartbeats are not held back.
+    In its own thread, the consumer took the interpreter from the agents at every fetch (a
+    quarter of a core at 1,000 live quotes/s), and each fetched message crossed to the
+    agents' loop by a wake-up of it: 1.3 ms p50 of the 3.3 ms from a raw quote's append to
+    its arrival on the loop at 100 quotes/s. On one loop the fetch hands its messages over
+    directly (``call_thread`` is a plain call); the worker's CPU per quote stayed the same
+    and quote-to-output latency fell (README, Benchmark). Heartbeats now wait for the loop
+    like everything else: handlers give it a turn every ``BATCH_TURN_SECONDS``, and the
+    longest steps timed (full garbage collections, 40-130 ms) stay far below the session
+    timeout (README, Known limits).
 
     aiokafka keeps one fetch in flight per broker; once fetched messages have waited 0.1 s
     for faust to take them, it fetches the other partitions without theirs, and the broker
@@ -1323,16 +1325,35 @@ class RuntimeConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
 
     async def start(self) -> None:
         """mode's ``ServiceThread.start`` without the thread: the service is served by a
-        task of the worker's loop (its ``thread_loop``)."""
+        task of the worker's loop (its ``thread_loop``); returns once it started, raising
+        what stopped it from starting."""
         self._thread_started.set()
-        self._thread_running = self.parent_loop.create_future()
-        self._serving = asyncio.ensure_future(self._serve())
-        self._serving.add_done_callback(_seen)  # a crash is reported by ``_serve`` itself
+        started = self._thread_running = self.parent_loop.create_future()
+        serving = self._serving = self.thread_loop.create_task(self._serve())
+        # A thread that ends, however, leaves the service shut down (mode's _start_thread)
+        serving.add_done_callback(self._served)
         try:
             if not self.should_stop:
-                await self._thread_running  # set once started, or to the start's error
+                await asyncio.wait({started, serving}, return_when=asyncio.FIRST_COMPLETED)
+                (started if started.done() else serving).result()
         finally:
             self._thread_running = None
+
+    def _served(self, serving: asyncio.Task) -> None:
+        _seen(serving)  # a crash is logged and reported by ``_serve`` itself
+        self.set_shutdown()
+
+    async def stop(self) -> None:
+        """mode's stop, then the wait for the service's task to end (in place of the join
+        of its thread)."""
+        await super().stop()
+        serving = self._serving
+        if serving is not None and serving is not asyncio.current_task():
+            await asyncio.wait({serving})
+
+    async def on_thread_started(self) -> None:
+        """Nothing: mode starts the method queue a thread's calls go through here, and
+        ``call_thread`` makes them in place."""
 
     async def call_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await maybe_async(fun(*args, **kwargs))
@@ -1415,19 +1436,18 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         return None if last is None else last / 1000
 
     async def seek_back(self, tp: TP, offset: int) -> None:
-        """Read ``tp`` again from ``offset``: sought in the consumer's own thread, as faust's
-        seeks are (a seek from the event loop races the fetcher: aiokafka raised KeyError in
-        fetched_records and the worker crashed), and faust's read offset moved back with it
-        (faust drops every message below the last offset it delivered, so without this the
-        messages from ``offset`` on were dropped again: a survivor of a killed worker waited
-        for them for ever)."""
+        """Read ``tp`` again from ``offset`` (``_seek_consumer``), and faust's read offset
+        moved back with it (faust drops every message below the last offset it delivered,
+        so without this the messages from ``offset`` on were dropped again: a survivor of a
+        killed worker waited for them for ever)."""
         log.warning("%s: seeking back to %d; before the seek: %s", tp, offset, self.fetch_state(tp))
-        await self._seek_in_thread({tp: offset})
+        await self._seek_consumer({tp: offset})
 
-    async def _seek_in_thread(self, positions: Mapping[TP, int]) -> None:
-        """Seek in the consumer's own thread, as faust's ``seek_wait`` does (faust's ``seek``
-        calls aiokafka from the event loop, racing its fetcher), and move faust's read
-        offsets with the positions, as faust's ``seek`` does."""
+    async def _seek_consumer(self, positions: Mapping[TP, int]) -> None:
+        """Seek through the consumer service's ``seek_wait`` (faust's ``seek`` called
+        aiokafka directly while the consumer ran in a thread of its own, racing its fetcher:
+        aiokafka raised KeyError in fetched_records and the worker crashed), and move
+        faust's read offsets with the positions, as faust's ``seek`` does."""
         await self._thread.seek_wait(positions)
         self._read_offset.update({tp: offset or None for tp, offset in positions.items()})
 
@@ -1557,9 +1577,8 @@ class RuntimeConsumer(aiokafka_driver.Consumer):
         earliest = await self.earliest_offsets(*uncommitted) if uncommitted else {}
         positions = {**committed, **earliest}
         self.progress.sought_to(positions)
-        # Not faust's ``seek``: a survivor of a killed worker crashed on aiokafka's
-        # KeyError in fetched_records right after its recovery (the race).
-        await self._seek_in_thread(positions)
+        # Not faust's ``seek`` (``_seek_consumer``).
+        await self._seek_consumer(positions)
         self._committed_offset.update(
             {tp: offset for tp, offset in committed.items() if offset is not None and offset >= 0}
         )

@@ -544,6 +544,41 @@ async def test_the_consumer_is_served_on_the_workers_event_loop(app, monkeypatch
     bystander.cancel()
 
 
+async def test_a_consumer_that_cannot_start_raises_why_and_is_shut_down(app, monkeypatch):
+    """In a thread, a service that failed was shut down as the thread ended; its task must
+    do the same, or stopping the worker waited a minute for it."""
+
+    async def broker_away(self) -> None:
+        raise KafkaConnectionError("no broker at localhost:9092")
+
+    monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", broker_away)
+    thread = app.consumer._new_consumer_thread()
+    with pytest.raises(KafkaConnectionError, match="no broker"):
+        await asyncio.wait_for(thread.start(), 5)
+    assert thread._serving.done() and thread._shutdown.is_set()
+    await asyncio.wait_for(thread.stop(), 5)
+
+
+async def test_a_consumer_whose_stop_fails_still_lets_the_worker_stop(app, monkeypatch):
+    """mode's thread marked the service shut down when its loop ended, however; without
+    that, a consumer whose stop failed held the worker's stop for a minute."""
+
+    async def refusing_stop() -> None:
+        raise KafkaConnectionError("connection reset")
+
+    async def start_consumer(self) -> None:  # what faust's does, without a broker
+        self._consumer = SimpleNamespace(
+            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=SimpleNamespace(cluster=None)),
+            stop=refusing_stop,
+        )
+
+    monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
+    thread = app.consumer._new_consumer_thread()
+    await thread.start()
+    await asyncio.wait_for(thread.stop(), 5)
+    assert thread._serving.done()
+
+
 async def test_fetched_messages_hold_the_next_fetch_as_long_as_the_settings_say(
     app, settings, monkeypatch
 ):
@@ -883,13 +918,13 @@ async def test_stream_partitions_resume_only_once_sought_to_their_committed_offs
     async def earliest_offsets(*partitions):
         return {tp: 0 for tp in partitions}
 
-    async def seek_wait(positions):  # in the consumer's thread, never from the event loop
+    async def seek_wait(positions):  # the consumer service's seek, as faust's own seeks go
         sought.extend(positions.items())
 
     monkeypatch.setattr(consumer._thread, "_ensure_consumer", lambda: client)
     monkeypatch.setattr(consumer._thread, "call_thread", call_thread)
     monkeypatch.setattr(consumer._thread, "seek_wait", seek_wait)
-    monkeypatch.setattr(consumer._thread, "seek", None)  # faust's seek from the event loop
+    monkeypatch.setattr(consumer._thread, "seek", None)  # faust's seek: aiokafka called directly
     monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
     consumer._read_offset[GAMES] = 55  # delivered further before the rebalance
     monkeypatch.setattr(consumer, "assignment", lambda: assigned)
