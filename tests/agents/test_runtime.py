@@ -512,18 +512,27 @@ def test_the_runtime_consumer_belongs_to_this_app_alone(app):
     assert aiokafka_driver.Consumer.ack is not runtime.RuntimeConsumer.ack
 
 
+def consumer_started_without_broker(monkeypatch, client=None, stop=None) -> None:
+    """faust's start of the consumer, replaced by one that needs no broker: a consumer whose
+    fetcher has aiokafka's 0.1 s hold and ``client`` (by default a stand-in holding cluster
+    metadata), stopped by ``stop``."""
+
+    async def start_consumer(self) -> None:
+        fetcher_client = client if client is not None else SimpleNamespace(cluster=None)
+        self._consumer = SimpleNamespace(
+            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=fetcher_client), stop=stop
+        )
+
+    monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
+
+
 async def test_the_consumer_is_served_on_the_workers_event_loop(app, monkeypatch):
     """In a thread of its own the consumer took the interpreter from the agents for every
     fetch, and each fetched message crossed to their loop by a wake-up of it."""
     stopped = []
-
-    async def start_consumer(self) -> None:  # what faust's does, without a broker
-        self._consumer = SimpleNamespace(
-            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=SimpleNamespace(cluster=None)),
-            stop=lambda: stopped.append(True) or asyncio.sleep(0),
-        )
-
-    monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
+    consumer_started_without_broker(
+        monkeypatch, stop=lambda: stopped.append(True) or asyncio.sleep(0)
+    )
     thread = app.consumer._new_consumer_thread()
     bystander = asyncio.ensure_future(asyncio.sleep(30))  # another service's task
     threads = len(threading.enumerate())
@@ -566,13 +575,7 @@ async def test_a_consumer_whose_stop_fails_still_lets_the_worker_stop(app, monke
     async def refusing_stop() -> None:
         raise KafkaConnectionError("connection reset")
 
-    async def start_consumer(self) -> None:  # what faust's does, without a broker
-        self._consumer = SimpleNamespace(
-            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=SimpleNamespace(cluster=None)),
-            stop=refusing_stop,
-        )
-
-    monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
+    consumer_started_without_broker(monkeypatch, stop=refusing_stop)
     thread = app.consumer._new_consumer_thread()
     await thread.start()
     await asyncio.wait_for(thread.stop(), 5)
@@ -593,12 +596,7 @@ async def test_fetched_messages_hold_the_next_fetch_as_long_as_the_settings_say(
     assert client._max_partition_fetch_bytes == settings.fetch_partition_max_bytes == 256 * 1024
     await client.stop()
 
-    async def start_consumer(self) -> None:  # what faust's does, without a broker
-        self._consumer = SimpleNamespace(
-            _fetcher=SimpleNamespace(_prefetch_backoff=0.1, _client=client._client)
-        )
-
-    monkeypatch.setattr(aiokafka_driver.AIOKafkaConsumerThread, "on_start", start_consumer)
+    consumer_started_without_broker(monkeypatch, client=client._client)
     await thread.on_start()
     fetcher = thread._consumer._fetcher
     assert fetcher._prefetch_backoff == settings.fetch_hold_seconds == 1.0
