@@ -33,7 +33,7 @@ from agents.pipeline import Pipeline, define_topics
 from agents.runtime import RuntimeStream, RuntimeTransport
 from streamapp.db.writer import Database
 from streamapp.metrics import FaustMonitor, Metrics
-from streamapp.operations import RecoveryTimer
+from streamapp.operations import RecoveryTimer, watch_event_loop
 from streamapp.settings import Settings, get_settings
 from streamapp.views import register_views
 from tables.bulk_restore import BulkRestoringTableManager
@@ -121,6 +121,10 @@ def create_app(settings: Settings | None = None) -> faust.App:
         # Source topics are created by the consumer; these are only produced to.
         for topic in pipeline.topics.all():
             await topic.maybe_declare()
+
+    @app.task
+    async def watch_loop() -> None:
+        await watch_event_loop(metrics, settings.session_timeout)
 
     app.pipeline = pipeline
     return app

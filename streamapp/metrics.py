@@ -200,6 +200,14 @@ class Metrics:
             ["agent"],
             registry=self.registry,
         )
+        self.event_loop_lag = Histogram(
+            "streamapp_event_loop_lag_seconds",
+            "How late the worker's event loop woke a timer: how long the step running then "
+            "held it. The Kafka consumer's heartbeats run on that loop: a step longer than "
+            "STREAMAPP_SESSION_TIMEOUT moves the worker's partitions.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
         self.agent_crashes = Counter(
             "streamapp_agent_crashes",
             "Agent bodies that raised out of the processing runtime and were restarted by "

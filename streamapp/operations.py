@@ -1,10 +1,12 @@
 """What a worker reports about itself: readiness, gauges read off faust on each scrape
-(table sizes, recovery and standby progress, stalled agents), and how long each rebalance
-took to recover. Offsets, lag, rebalance counts and commit and send latencies are faust's
-own Prometheus monitor's (``faust_*``, see streamapp.metrics)."""
+(table sizes, recovery and standby progress, stalled agents), how long each rebalance
+took to recover, and how long the event loop's steps hold it. Offsets, lag, rebalance
+counts and commit and send latencies are faust's own Prometheus monitor's (``faust_*``,
+see streamapp.metrics)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -12,9 +14,11 @@ import faust
 from faust.exceptions import ConsumerNotStarted
 
 from agents.pipeline import Pipeline
+from streamapp.metrics import Metrics
 
 log = logging.getLogger(__name__)
 ESTIMATED_KEYS = "rocksdb.estimate-num-keys"
+LOOP_LOOK_SECONDS = 0.5  # how often the event loop's lag is timed
 
 
 def readiness(app: faust.App) -> tuple[bool, str]:
@@ -117,3 +121,25 @@ def refresh_gauges(app: faust.App, pipeline: Pipeline) -> None:
     recovery = app.tables.recovery
     metrics.recovery_remaining.labels("active").set(recovery.active_remaining_total())
     metrics.recovery_remaining.labels("standby").set(recovery.standby_remaining_total())
+
+
+async def watch_event_loop(
+    metrics: Metrics, session_timeout: float, every: float = LOOP_LOOK_SECONDS
+) -> None:
+    """Times, for ever, how late the event loop wakes a sleep of ``every`` seconds: how long
+    the step running at that moment held the loop. The Kafka consumer runs on this loop, its
+    heartbeats too: a step longer than the session timeout moves the worker's partitions to
+    another worker, so one over half of it is also logged."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asleep = loop.time()
+        await asyncio.sleep(every)
+        lag = max(0.0, loop.time() - asleep - every)
+        metrics.event_loop_lag.observe(lag)
+        if lag > session_timeout / 2:
+            log.warning(
+                "one step held the event loop for %.1f s: the Kafka consumer's heartbeats wait "
+                "for it, and past STREAMAPP_SESSION_TIMEOUT (%.0f s) this worker's partitions "
+                "move to another one; raise that setting if such steps are expected",
+                lag, session_timeout,
+            )  # fmt: skip
