@@ -7,6 +7,7 @@ environment, so importing this module for ``create_app`` builds nothing.
 from __future__ import annotations
 
 import faust
+from mode import Service
 
 from agents import (
     assess_injuries,
@@ -33,7 +34,7 @@ from agents.pipeline import Pipeline, define_topics
 from agents.runtime import RuntimeStream, RuntimeTransport
 from streamapp.db.writer import Database
 from streamapp.metrics import FaustMonitor, Metrics
-from streamapp.operations import RecoveryTimer, watch_event_loop
+from streamapp.operations import RecoveryTimer, time_event_loop_lag
 from streamapp.settings import Settings, get_settings
 from streamapp.views import register_views
 from tables.bulk_restore import BulkRestoringTableManager
@@ -69,6 +70,13 @@ class StreamApp(faust.App):
 
     def _new_transport(self) -> RuntimeTransport:
         return RuntimeTransport(self.conf.broker_consumer, self)
+
+    @Service.task
+    async def _time_event_loop_lag(self) -> None:
+        # A task of the class starts with the app, before its tables are rebuilt (faust
+        # starts ``app.task``s once they are), so a rebuild's long steps are timed too.
+        pipeline: Pipeline = self.pipeline
+        await time_event_loop_lag(pipeline.metrics, pipeline.settings.session_timeout)
 
 
 def create_app(settings: Settings | None = None) -> faust.App:
@@ -121,10 +129,6 @@ def create_app(settings: Settings | None = None) -> faust.App:
         # Source topics are created by the consumer; these are only produced to.
         for topic in pipeline.topics.all():
             await topic.maybe_declare()
-
-    @app.task
-    async def watch_loop() -> None:
-        await watch_event_loop(metrics, settings.session_timeout)
 
     app.pipeline = pipeline
     return app

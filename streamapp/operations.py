@@ -18,7 +18,7 @@ from streamapp.metrics import Metrics
 
 log = logging.getLogger(__name__)
 ESTIMATED_KEYS = "rocksdb.estimate-num-keys"
-LOOP_LOOK_SECONDS = 0.5  # how often the event loop's lag is timed
+EVENT_LOOP_LAG_EVERY_SECONDS = 0.5
 
 
 def readiness(app: faust.App) -> tuple[bool, str]:
@@ -123,23 +123,26 @@ def refresh_gauges(app: faust.App, pipeline: Pipeline) -> None:
     metrics.recovery_remaining.labels("standby").set(recovery.standby_remaining_total())
 
 
-async def watch_event_loop(
-    metrics: Metrics, session_timeout: float, every: float = LOOP_LOOK_SECONDS
+async def time_event_loop_lag(
+    metrics: Metrics, session_timeout: float, every: float = EVENT_LOOP_LAG_EVERY_SECONDS
 ) -> None:
-    """Times, for ever, how late the event loop wakes a sleep of ``every`` seconds: how long
-    the step running at that moment held the loop. The Kafka consumer runs on this loop, its
-    heartbeats too: a step longer than the session timeout moves the worker's partitions to
-    another worker, so one over half of it is also logged."""
+    """Times, for ever, how late the event loop wakes a sleep of ``every`` seconds: at least
+    the part of the step then running that came after the wake-up was due (a step longer
+    than ``every`` is always seen, shorter ones by chance). The Kafka consumer and its
+    heartbeats run on this loop: a step longer than the session timeout moves the worker's
+    partitions to another worker, so one over half of it is also logged."""
     loop = asyncio.get_running_loop()
     while True:
-        asleep = loop.time()
+        slept_at = loop.time()
         await asyncio.sleep(every)
-        lag = max(0.0, loop.time() - asleep - every)
+        # (asyncio may run a timer up to its clock resolution early)
+        lag = max(0.0, loop.time() - slept_at - every)
         metrics.event_loop_lag.observe(lag)
         if lag > session_timeout / 2:
             log.warning(
-                "one step held the event loop for %.1f s: the Kafka consumer's heartbeats wait "
-                "for it, and past STREAMAPP_SESSION_TIMEOUT (%.0f s) this worker's partitions "
-                "move to another one; raise that setting if such steps are expected",
+                "one step held the event loop for %.1f s: the Kafka consumer's heartbeats "
+                "wait for it, and past STREAMAPP_SESSION_TIMEOUT (%g s) this worker's "
+                "partitions move to another one; raise that setting if such steps are "
+                "expected (PYTHONASYNCIODEBUG=1 logs each step over 0.1 s by name)",
                 lag, session_timeout,
             )  # fmt: skip

@@ -154,7 +154,11 @@ class Settings(BaseSettings):
     kafka_version: str = Field("4.0.2", description="Apache Kafka version fetched from Maven.")
     kafka_port: int = Field(9092, description="Port of the embedded Kafka broker.")
     kafka_controller_port: int = Field(9093, description="KRaft controller port.")
-    kafka_heap: str = Field("1g", description="Java heap of the embedded broker.")
+    kafka_heap: str = Field(
+        "1g",
+        description="Java heap of the embedded broker (G1 with the settings of Kafka's own "
+        "start script: a 20 ms pause goal).",
+    )
     postgres_port: int = Field(5433, description="Port of the embedded PostgreSQL.")
     database_url: str | None = Field(
         None,
