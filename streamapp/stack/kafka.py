@@ -20,7 +20,8 @@ READY_TIMEOUT = 90.0
 # the production image has them. G1's default pause goal (200 ms) let the embedded broker
 # stop for 24-37 ms every ~9 s under 1,000 live quotes/s, its collector threads on both
 # cores: every client on the machine waited, a worker's live quotes too. With a 20 ms
-# goal it stops more often for less (at most 18-20 ms).
+# goal it stops more often for less (at most 17-20 ms; end to end no difference beyond the
+# runs' spread: README, Benchmark, "Where the live tail came from").
 BROKER_GC = (
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
