@@ -327,6 +327,14 @@ def main() -> None:
         f"{hop} {figures['p50']:.0f} / {figures['p99']:.0f}"
         for hop, figures in live_figures["hop_ms"].items()
     ))  # fmt: skip
+    lag = live.event_loop_lag
+    if lag and lag["wakeups"]:
+        print(
+            f"the worker's event loop while the timed quotes were sent (its lag timer, every "
+            f"0.5 s): {lag['wakeups']:.0f} wake-ups, {lag['over_10_ms']:.0f} later than 10 ms, "
+            f"{lag['over_25_ms']:.0f} later than 25 ms, the latest at most "
+            f"{lag['latest_at_most_ms']:g} ms"
+        )
     print("live latency per 5 s of sending, p50 / p99 ms: " + ", ".join(
         f"{part['p50']:.0f} / {part['p99']:.0f}" for part in live_figures["timeline_ms"]
     ))  # fmt: skip

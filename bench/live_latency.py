@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Collection
@@ -43,6 +44,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from tqdm import tqdm
 
 from bench.live_feed import LiveFeed
+from bench.worker_web import histogram
 from schemas.batches import event_batches
 from schemas.feeds import FEEDS
 from streamapp.kafka_io import ensure_topics, group_lag, kafka_admin
@@ -55,6 +57,7 @@ FIXTURE_HEAD_START = 1.0  # seconds between the fixture and the first quote
 TICK = timedelta(microseconds=1)
 HOPS = ("to the broker", "ingest", "prediction", "to the reader")
 TIMELINE_SLICE_SECONDS = 5.0
+LOOP_LAG = "streamapp_event_loop_lag_seconds"
 
 
 @dataclass
@@ -78,6 +81,9 @@ class LiveLatency:
     raw_odds_lag_after_send: int | None = None
     raw_odds_lag_at_end: int | None = None
     waited_seconds: float = 0.0
+    # how late the worker's event loop woke its lag timer while the timed quotes were sent
+    # (streamapp.operations.time_event_loop_lag): a stall of everything shows there
+    event_loop_lag: dict | None = None
 
     def percentile(self, q: float, values: list[float] | None = None) -> float | None:
         values = self.first_output_ms if values is None else values
@@ -133,6 +139,7 @@ class LiveLatency:
             "raw_odds_lag_after_send": self.raw_odds_lag_after_send,
             "raw_odds_lag_at_end": self.raw_odds_lag_at_end,
             "waited_seconds_after_send": self.waited_seconds,
+            "event_loop_lag": self.event_loop_lag,
         }
 
 
@@ -239,6 +246,25 @@ async def _send_quotes(
     return updates
 
 
+def late_wakeups(before: dict[float, float], after: dict[float, float]) -> dict:
+    """From a lag histogram's cumulative counts at two moments: the wake-ups in between,
+    how many came later than 10 and 25 ms, and the upper bound of the latest one's bucket."""
+    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    looks = counts.get(math.inf, 0.0)
+    return {
+        "wakeups": looks,
+        "over_10_ms": looks - counts.get(0.01, 0.0),
+        "over_25_ms": looks - counts.get(0.025, 0.0),
+        "latest_at_most_ms": next(
+            (bound * 1000 for bound, count in counts.items() if count == looks and looks), None
+        ),
+    }
+
+
+async def _loop_lag_buckets(settings: Settings) -> dict[float, float] | None:
+    return await asyncio.to_thread(histogram, settings.canonical_url, LOOP_LAG)
+
+
 async def _wait_for_outputs(received: list, quiet: float, patience: float) -> float:
     """Until no output came for ``quiet`` seconds, at most ``patience``; returns the wait."""
     started = time.monotonic()
@@ -323,7 +349,11 @@ async def _measure(
         warming = LiveLatency()
         warm = await _send_quotes(producer, settings, feed, rate, warmup, warming)
         result.warmup_quotes_sent = warming.quotes_sent
+        lag_before = await _loop_lag_buckets(settings)
         updates = await _send_quotes(producer, settings, feed, rate, seconds, result)
+        lag_after = await _loop_lag_buckets(settings)
+        if lag_before is not None and lag_after:
+            result.event_loop_lag = late_wakeups(lag_before, lag_after)
         result.raw_odds_lag_after_send = await group_lag(settings, settings.app_id, raw_odds)
         log.info(
             "live: %s quotes sent in %.1f s; %d outputs so far; waiting for the rest",

@@ -33,6 +33,21 @@ def metrics(url: str) -> Samples | None:
     }
 
 
+def histogram(url: str, name: str) -> dict[float, float] | None:
+    """A histogram's cumulative counts by upper bound (``inf`` last); None while the web
+    server is not up."""
+    answer = _get(f"{url}/metrics")
+    if answer is None:
+        return None
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(answer[1])
+        if family.name == name
+        for sample in family.samples
+        if sample.name == f"{name}_bucket"
+    }
+
+
 def total(samples: Samples, name: str, **labels: str) -> float:
     """The sum of a metric's samples that carry ``labels``."""
     return sum(

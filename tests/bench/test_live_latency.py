@@ -3,11 +3,12 @@ into the hops between the broker's and this reader's marks."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.live_latency import LiveLatency, Seen, _match
+from bench.live_latency import LiveLatency, Seen, _match, late_wakeups
 
 SENT = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 AT = SENT.timestamp()
@@ -86,3 +87,17 @@ def test_the_outputs_of_the_warm_up_quotes_are_counted_apart_and_not_timed():
 
     assert result.first_output_ms == pytest.approx([50.0], abs=1e-3)
     assert result.warmup_outputs == 1 and result.unmatched_outputs == 0
+
+
+def test_the_event_loops_late_wakeups_are_those_between_the_two_readings():
+    bounds = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, math.inf)
+    before = dict(zip(bounds, (3, 4, 5, 5, 5, 5, 5), strict=True))  # the warm-up's
+    # then 10 wake-ups: 6 within 1 ms, 2 within 10 ms, 1 within 25 ms, 1 within 100 ms
+    after = dict(zip(bounds, (9, 11, 13, 14, 14, 15, 15), strict=True))
+    assert late_wakeups(before, after) == {
+        "wakeups": 10,
+        "over_10_ms": 2,
+        "over_25_ms": 1,
+        "latest_at_most_ms": 100.0,
+    }
+    assert late_wakeups(after, after)["latest_at_most_ms"] is None  # none in between
