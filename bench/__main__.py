@@ -330,8 +330,9 @@ def main() -> None:
     lag = live.event_loop_lag
     if lag and lag["wakeups"]:
         print(
-            f"the worker's event loop while the timed quotes were sent (its lag timer, every "
-            f"0.5 s): {lag['wakeups']:.0f} wake-ups, {lag['over_10_ms']:.0f} later than 10 ms, "
+            f"the worker's event loop from the first live quote to the last output (its lag "
+            f"timer, every 0.5 s): {lag['wakeups']:.0f} wake-ups, {lag['over_10_ms']:.0f} "
+            f"later than 10 ms, "
             f"{lag['over_25_ms']:.0f} later than 25 ms, the latest at most "
             f"{lag['latest_at_most_ms']:g} ms"
         )

@@ -81,8 +81,9 @@ class LiveLatency:
     raw_odds_lag_after_send: int | None = None
     raw_odds_lag_at_end: int | None = None
     waited_seconds: float = 0.0
-    # how late the worker's event loop woke its lag timer while the timed quotes were sent
-    # (streamapp.operations.time_event_loop_lag): a stall of everything shows there
+    # how late the worker's event loop woke its lag timer from the warm-up's first quote to
+    # the last output (streamapp.operations.time_event_loop_lag): a stall of everything
+    # shows there
     event_loop_lag: dict | None = None
 
     def percentile(self, q: float, values: list[float] | None = None) -> float | None:
@@ -346,20 +347,21 @@ async def _measure(
         # Not timed: a broker the bench just started still compiles its hot code (its JIT
         # threads took 31 % of a core in the first 10 s of quotes after a replay of ~50 s,
         # 12 % after one of ~60 s), and the latency then depended on the replay's length.
+        # (read outside the timed quotes: a scrape is work on the worker's loop too)
+        lag_before = await _loop_lag_buckets(settings)
         warming = LiveLatency()
         warm = await _send_quotes(producer, settings, feed, rate, warmup, warming)
         result.warmup_quotes_sent = warming.quotes_sent
-        lag_before = await _loop_lag_buckets(settings)
         updates = await _send_quotes(producer, settings, feed, rate, seconds, result)
-        lag_after = await _loop_lag_buckets(settings)
-        if lag_before is not None and lag_after:
-            result.event_loop_lag = late_wakeups(lag_before, lag_after)
         result.raw_odds_lag_after_send = await group_lag(settings, settings.app_id, raw_odds)
         log.info(
             "live: %s quotes sent in %.1f s; %d outputs so far; waiting for the rest",
             f"{result.quotes_sent:,}", result.send_seconds, len(received),
         )  # fmt: skip
         result.waited_seconds = await _wait_for_outputs(received, quiet, patience)
+        lag_after = await _loop_lag_buckets(settings)
+        if lag_before is not None and lag_after:
+            result.event_loop_lag = late_wakeups(lag_before, lag_after)
         result.raw_odds_lag_at_end = await group_lag(settings, settings.app_id, raw_odds)
     finally:
         collecting.cancel()
