@@ -332,9 +332,8 @@ def main() -> None:
         print(
             f"the worker's event loop from the first live quote to the last output (its lag "
             f"timer, every 0.5 s): {lag['wakeups']:.0f} wake-ups, {lag['over_10_ms']:.0f} "
-            f"later than 10 ms, "
-            f"{lag['over_25_ms']:.0f} later than 25 ms, the latest at most "
-            f"{lag['latest_at_most_ms']:g} ms"
+            f"later than 10 ms, {lag['over_25_ms']:.0f} later than 25 ms, the latest at "
+            f"most {lag['latest_at_most_ms']:g} ms"
         )
     print("live latency per 5 s of sending, p50 / p99 ms: " + ", ".join(
         f"{part['p50']:.0f} / {part['p99']:.0f}" for part in live_figures["timeline_ms"]

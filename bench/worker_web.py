@@ -23,25 +23,31 @@ def _get(url: str) -> tuple[int, str] | None:
         return None
 
 
-def metrics(url: str) -> Samples | None:
+def _families(url: str) -> list | None:
+    """The worker's metric families; None while the web server is not up."""
     answer = _get(f"{url}/metrics")
-    if answer is None:
+    return None if answer is None else list(text_string_to_metric_families(answer[1]))
+
+
+def metrics(url: str) -> Samples | None:
+    families = _families(url)
+    if families is None:
         return None
     return {
         family.name: [(s.labels, s.value) for s in family.samples if s.name == family.name]
-        for family in text_string_to_metric_families(answer[1])
+        for family in families
     }
 
 
 def histogram(url: str, name: str) -> dict[float, float] | None:
     """A histogram's cumulative counts by upper bound (``inf`` last); None while the web
     server is not up."""
-    answer = _get(f"{url}/metrics")
-    if answer is None:
+    families = _families(url)
+    if families is None:
         return None
     return {
         float(sample.labels["le"]): sample.value
-        for family in text_string_to_metric_families(answer[1])
+        for family in families
         if family.name == name
         for sample in family.samples
         if sample.name == f"{name}_bucket"
