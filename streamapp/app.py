@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         producer_max_batch_size=settings.producer_batch_bytes,
         consumer_max_fetch_size=settings.fetch_partition_max_bytes,
         table_cleanup_interval=settings.window_cleanup_seconds,
+        broker_commit_interval=settings.offset_commit_seconds,
     )
     metrics = Metrics()
     pipeline = Pipeline(

@@ -208,6 +208,14 @@ class Settings(BaseSettings):
         "odds book) is written once per interval, not once per batch. A worker that dies "
         "reads up to this much again, and sends its outputs again with the same ids.",
     )
+    offset_commit_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="How often a worker commits to the broker the offsets its agents "
+        "acknowledged (faust's broker_commit_interval, 2.8 s by default). A worker that dies "
+        "reads up to this much again, and the consumer lag trails what was processed by as "
+        "much: a caught-up worker shows lag 0 only after its next commit.",
+    )
     tick_seconds: float = Field(
         0.05,
         gt=0,
