@@ -10,14 +10,14 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 from faust.agents.agent import current_agent
 from faust.stores import by_url
 from faust.stores.base import SerializedStore
 from faust.stores.rocksdb import Store as RocksDBStore
-from faust.types import TP
+from faust.types import TP, RecordMetadata
 
 from schemas.feeds import FEEDS
 
@@ -46,14 +46,26 @@ class RebalanceStore(RocksDBStore):
                 self.set_persisted_offset(tp, offset)
 
 
+class ChangelogRecord(NamedTuple):
+    partition: int
+    key: bytes | None
+    value: bytes | None
+    headers: Any
+
+
 class DurableTable(faust.Table):
-    """A faust table whose changelog writes can be awaited, by the agent that made them:
-    faust sends them through a buffer that nothing waits for, so an input offset could be
-    committed before the state it produced is on the broker (see agents.runtime)."""
+    """A faust table whose changelog writes are sent, and awaited, by the agent that made
+    them when it commits (``written``): faust sends them through a buffer that nothing
+    waits for, so an input offset could be committed before the state it produced is on
+    the broker (see agents.runtime). Its buffer also cost a task step, a FutureMessage and
+    a callback per record, ~60 µs each (8 % of a replaying worker's main thread), and held
+    every consumed message back while it flushed a commit's hundreds of records."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # agent name -> its changelog sends not yet awaited
+        # agent name -> its changelog records not yet sent (at least once) or its sends
+        # not yet awaited (exactly once: faust's transactional producer sends them)
+        self.unsent: dict[str, list[ChangelogRecord]] = {}
         self.unacknowledged: dict[str, list[faust.types.FutureMessage]] = {}
         # changelog partition -> its newest acknowledged offset not yet in the store
         self.acknowledged: dict[TP, int] = {}
@@ -95,32 +107,65 @@ class DurableTable(faust.Table):
             )
         super().__setitem__(key, value)
 
-    def send_changelog(self, *args: Any, **kwargs: Any) -> faust.types.FutureMessage:
-        sent = super().send_changelog(*args, **kwargs)
-        agent = current_agent()  # tables are written from agents only (faust needs an event)
-        self.unacknowledged.setdefault(agent.name if agent else "", []).append(sent)
-        return sent
+    def on_key_set(self, key: Any, value: Any) -> None:
+        # faust's, with the changelog record staged for the commit rather than buffered
+        partition = self._stage_changelog(self.partition_for_key(key), key, value)
+        self._maybe_set_key_ttl(key, partition)
+        self._sensor_on_set(self, key, value)
 
-    def _on_changelog_sent(self, fut: faust.types.FutureMessage) -> None:
+    def on_key_del(self, key: Any) -> None:
+        partition = self._stage_changelog(self.partition_for_key(key), key, None, "raw")
+        self._maybe_del_key_ttl(key, partition)
+        self._sensor_on_del(self, key)
+
+    def _stage_changelog(
+        self, partition: int | None, key: Any, value: Any, value_serializer: Any = None
+    ) -> int:
+        """Keeps the write's changelog record for the writing agent's ``written``; its
+        partition."""
+        agent = current_agent()  # tables are written from agents only (faust needs an event)
+        name = agent.name if agent else ""
+        if self.app.in_transaction:  # the transaction's producer must send it
+            sent = self.send_changelog(partition, key, value, value_serializer=value_serializer)
+            self.unacknowledged.setdefault(name, []).append(sent)
+            return sent.message.partition
+        topic = self.changelog_topic
+        headers = topic.prepare_headers(None)
+        key, headers = topic.prepare_key(key, self.key_serializer, None, headers)
+        value, headers = topic.prepare_value(
+            value, value_serializer or self.value_serializer, None, headers
+        )
+        if partition is None:
+            partition = self.app.producer.key_partition(topic.get_topic_name(), key).partition
+        self.unsent.setdefault(name, []).append(ChangelogRecord(partition, key, value, headers))
+        return partition
+
+    async def send_records(self, records: list[ChangelogRecord]) -> list[RecordMetadata]:
+        """Sends ``records`` to the changelog, in order; the broker's acknowledgements."""
+        topic, send = self.changelog_topic.get_topic_name(), self.app.producer.send
+        deliveries = [await send(topic, record.key, record.value, record.partition, None,
+                                 record.headers) for record in records]  # fmt: skip
+        return await asyncio.gather(*deliveries)
+
+    def _acknowledge(self, sent: RecordMetadata) -> None:
         """faust writes a partition's acknowledged changelog offset into the store at each
         record, one RocksDB write each (2.9 % of a replaying worker's main thread); only the
-        newest says where a rebuild starts reading, so the next commit's ``written`` (any
-        agent's) stores it once. Until then the store holds a lower one, and a rebuild reads
-        the records in between again: they are in the store already, and each key ends at
-        its last value."""
-        if self.app.in_transaction:  # exactly-once stores it at the commit
-            super()._on_changelog_sent(fut)
-            return
-        sent = fut.result()
+        newest says where a rebuild starts reading, so ``written`` stores it once. A worker
+        stopped before that holds a lower one, and its rebuild reads the records in between
+        again: they are in the store already, and each key ends at its last value."""
         tp = sent.topic_partition
         self.acknowledged[tp] = max(sent.offset, self.acknowledged.get(tp, -1))
 
     async def written(self, agent: str) -> None:
-        """Returns once every changelog write ``agent`` made is acknowledged by the broker
-        (an agent takes one batch at a time, so nothing else waits for these), and the
-        newest acknowledged offsets are in the store."""
+        """Sends the changelog records of ``agent``'s writes, and returns once the broker
+        acknowledged them (an agent takes one batch at a time, so nothing else waits for
+        these) and the newest acknowledged offsets are in the store."""
+        unsent = self.unsent.pop(agent, None)
+        if unsent:
+            for sent in await self.send_records(unsent):
+                self._acknowledge(sent)
         sent = self.unacknowledged.pop(agent, None)
-        if sent:
+        if sent:  # (exactly once: faust stores their offsets at the transaction's commit)
             await asyncio.gather(*sent)
         if self.acknowledged:  # each commit asks every table; most have nothing new
             acknowledged, self.acknowledged = self.acknowledged, {}

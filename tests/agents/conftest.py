@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from types import SimpleNamespace
 from unittest.mock import AsyncMock
 
 import pytest
+from faust.types import TP
 
 from schemas.batches import batch_items, watermark_of
 from streamapp.app import create_app
+from tables.definitions import ChangelogRecord, DurableTable
 
 
 @pytest.fixture
@@ -21,25 +24,29 @@ def app(settings, monkeypatch):
     )
     app.finalize()
     for table in app.pipeline.tables.all().values():
-        topic = table.changelog_topic
-        monkeypatch.setattr(topic, "send_soon", acknowledged_at_once(topic.send_soon))
+        monkeypatch.setattr(table, "send_records", acknowledged_at_once(table))
     app.flow_control.resume()
     app.pipeline.registry_loaded.set()  # no control topic here: the built-in version
     app.pipeline.progress.seeks = False  # no consumer here: events come in the order put
     return app
 
 
-def acknowledged_at_once(send_soon: Callable) -> Callable:
-    """Changelog writes as if the broker acknowledged them at once: no producer runs
+def acknowledged_at_once(table: DurableTable) -> Callable:
+    """Changelog records as if the broker acknowledged them at once: no producer runs
     here, and with state stored after every batch an agent takes its next batch only once
     the last one's table writes are acknowledged."""
+    topic = table.changelog_topic.get_topic_name()
+    offsets: dict[int, int] = {}
 
-    def send(**kwargs):
-        written = send_soon(**kwargs)
-        written.set_result(None)
-        return written
+    async def send_records(records: list[ChangelogRecord]) -> list[SimpleNamespace]:
+        acknowledged = []
+        for record in records:
+            offsets[record.partition] = offset = offsets.get(record.partition, -1) + 1
+            tp = TP(topic, record.partition)
+            acknowledged.append(SimpleNamespace(topic_partition=tp, offset=offset))
+        return acknowledged
 
-    return send
+    return send_records
 
 
 @pytest.fixture

@@ -117,26 +117,45 @@ async def test_the_rebalance_waits_for_batches_in_flight_and_no_longer():
     await finishing
 
 
-async def test_table_writes_are_waited_for_until_the_broker_acknowledges_them(app):
+async def test_table_writes_are_sent_at_the_commit_and_waited_for_until_acknowledged(
+    app, monkeypatch
+):
     tables = app.pipeline.tables
+    table = tables.team_form
+    with runtime.current_event(runtime.partition_event(app, GAMES.topic, 3, 0.0)):
+        table["soccer:E0|Arsenal"] = {"games": [1]}
+    [record] = table.unsent[""]  # staged, not sent: nothing is sent before the commit
+    assert record.partition == 3 and record.value == orjson.dumps({"games": [1]})
+    assert table.changelog_topic.prepare_key("soccer:E0|Arsenal", table.key_serializer,
+                                             None, None)[0] == record.key  # fmt: skip
+
     loop = asyncio.get_running_loop()
-    first, second = loop.create_future(), loop.create_future()
-    tables.team_form.unacknowledged["track-form"] = [first]
-    tables.odds_book.unacknowledged["track-form"] = [second]
+    broker = {tables.team_form: loop.create_future(), tables.odds_book: loop.create_future()}
+    sent = []
+    for written_to, acknowledgement in broker.items():
+
+        async def send_records(records, _table=written_to, _ack=acknowledgement):
+            sent.append((_table.name, records))
+            return await _ack
+
+        monkeypatch.setattr(written_to, "send_records", send_records)
+    tables.team_form.unsent["track-form"] = [record]
+    tables.odds_book.unsent["track-form"] = [record, record]
     waiting = asyncio.create_task(tables.written("track-form"))
-    first.set_result(None)
     await asyncio.sleep(0.01)
-    assert not waiting.done()  # the odds book's write is still in flight
-    second.set_result(None)
+    assert sent == [(tables.team_form.name, [record])]
+    broker[tables.team_form].set_result([acknowledged(TP("changelog", 3), 7)])
+    await asyncio.sleep(0.01)
+    assert sent[1] == (tables.odds_book.name, [record, record])
+    assert not waiting.done()  # the odds book's writes are still in flight
+    broker[tables.odds_book].set_result([])
     await asyncio.wait_for(waiting, 1)
-    await tables.written("track-form")
-    assert tables.team_form.unacknowledged == tables.odds_book.unacknowledged == {}
+    assert tables.team_form.unsent == {"": [record]} and "track-form" not in tables.odds_book.unsent
 
 
 def acknowledged(tp: TP, offset: int) -> SimpleNamespace:
-    """A changelog send the broker acknowledged at ``offset``."""
-    metadata = SimpleNamespace(topic_partition=tp, offset=offset)
-    return SimpleNamespace(result=lambda: metadata)
+    """What the broker answers to a changelog record it stored at ``offset``."""
+    return SimpleNamespace(topic_partition=tp, offset=offset)
 
 
 async def test_a_table_stores_its_newest_acknowledged_changelog_offsets_once_written(settings):
@@ -149,13 +168,13 @@ async def test_a_table_stores_its_newest_acknowledged_changelog_offsets_once_wri
     table.data.set_persisted_offset(second, 9)  # a rebuild reached 9
 
     for tp, offset in ((first, 5), (first, 7), (second, 3), (first, 6), (revoked, 4)):
-        table._on_changelog_sent(acknowledged(tp, offset))
+        table._acknowledge(acknowledged(tp, offset))
     assert table.data.persisted_offset(first) is None  # not one store write per record
     await table.written("track-form")
     assert table.data.persisted_offset(first) == 7
     assert table.data.persisted_offset(second) == 9  # never moved back
     assert revoked.partition not in table.data._dbs  # a closed partition is not reopened
-    table._on_changelog_sent(acknowledged(first, 8))
+    table._acknowledge(acknowledged(first, 8))
     await table.written("book-odds")  # any agent's commit stores what was acknowledged
     assert table.data.persisted_offset(first) == 8
 
@@ -1351,7 +1370,6 @@ async def test_windowed_counts_added_by_batches_are_summed_and_written_once_per_
     """A live game's per-minute counts were written once per batch (a windowed write,
     ~0.2 ms each): at each commit they held the event loop for tens of milliseconds."""
     quote_rate = app.pipeline.tables.quote_rate
-    changelog = quote_rate.table.changelog_topic
     minute = 60 * 28_000_000.0  # the start of a minute, in seconds
 
     def at(seconds: float):
@@ -1365,11 +1383,8 @@ async def test_windowed_counts_added_by_batches_are_summed_and_written_once_per_
     interval = runtime.Checkpoint()
     await interval.absorb(first)
     await interval.absorb(second)
-    sent = []
-    send_soon = changelog.send_soon
-    changelog.send_soon = lambda **kwargs: sent.append(kwargs) or send_soon(**kwargs)
     await interval.commit()
-    assert len(sent) == 3  # one write per game and minute
+    assert len(quote_rate.table.unsent[""]) == 3  # one write per game and minute
     counts = {}
     for key, seconds in (("soccer:E0|g1", 1), ("soccer:E0|g1", 61), ("soccer:E0|g2", 2)):
         with runtime.current_event(at(seconds)):
