@@ -310,7 +310,7 @@ def main() -> None:
         f"\nlive: {live.quotes_sent:,} quotes sent, {sum(live.outputs.values()):,} outputs "
         f"received {dict(live.outputs)}, {len(live.first_output_ms):,} quote updates with "
         f"an output; {live.raw_odds_lag_after_send} raw quotes not yet committed when sending "
-        f"ended (offsets are committed every few seconds)"
+        f"ended (offsets are committed every STREAMAPP_OFFSET_COMMIT_SECONDS)"
     )
     print(
         f"replay: the worker's main thread (every agent and the consumer) spent "

@@ -76,8 +76,8 @@ class LiveLatency:
     first_output_sent_s: list[float] = field(default_factory=list)
     output_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     hop_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    # raw quotes the worker had not committed (commits are periodic: a few seconds' worth
-    # may be processed already)
+    # raw quotes the worker had not committed (offsets are committed every
+    # STREAMAPP_OFFSET_COMMIT_SECONDS: that much may be processed already)
     raw_odds_lag_after_send: int | None = None
     raw_odds_lag_at_end: int | None = None
     waited_seconds: float = 0.0
