@@ -30,7 +30,7 @@ SOURCES = Path(__file__).resolve().parent
 BUILD = SOURCES.parent / "build" / "compiled" / "tables"
 MANIFEST = BUILD / "manifest.json"
 # Every event's path (ingest's ordering check, the merge, the fold, the odds book);
-# tables.simulation is numpy already.
+# tables.simulation is numpy already, but for its Poisson draws.
 HOT_MODULES = (
     "anomalies",
     "elo",
@@ -40,6 +40,7 @@ HOT_MODULES = (
     "league_ratings",
     "margins",
     "odds_book",
+    "poisson_draws",
     "settlement",
     "strengths",
 )

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from schemas.base import Sport
+from tables.poisson_draws import poisson_pair
 
 COUNT_SPORTS = (Sport.SOCCER, Sport.NHL)
 # Simulations kept for reuse: a game's means stay put between results while its set of
@@ -32,7 +33,7 @@ def simulate_scores(
     """``n`` simulated (home, away) final scores; ``seed`` makes a game's draw repeatable."""
     rng = np.random.default_rng(seed)
     if sport in COUNT_SPORTS:
-        return rng.poisson(home_mean, n), rng.poisson(away_mean, n)
+        return poisson_pair(rng, home_mean, away_mean, n)
     scores = rng.normal((home_mean, away_mean), sd, size=(n, 2)).round().clip(0)
     return scores[:, 0], scores[:, 1]
 
