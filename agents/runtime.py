@@ -948,7 +948,11 @@ async def run_batches(
     async def stored(work: Awaitable[None]) -> bool:
         """``work``, then wait until its table writes are on the changelog; False (and a
         permanent stall) when they never got there."""
-        await work
+        try:
+            await work
+        except BaseException:  # (cancelled too) its writes' records are never sent later
+            tables.discard(agent)
+            raise
         try:
             await tables.written(agent)
         except Exception as error:

@@ -212,9 +212,10 @@ class Settings(BaseSettings):
         0.5,
         gt=0,
         description="How often a worker commits to the broker the offsets its agents "
-        "acknowledged (faust's broker_commit_interval, 2.8 s by default). A worker that dies "
-        "reads up to this much again, and the consumer lag trails what was processed by as "
-        "much: a caught-up worker shows lag 0 only after its next commit.",
+        "acknowledged (faust's broker_commit_interval; faust's default: 2.8 s). A worker "
+        "that dies reads up to this much again, on top of the commit interval, and the "
+        "consumer lag trails what was processed by as much: a caught-up worker shows lag 0 "
+        "only after its next commit. Under exactly_once it is how often transactions commit.",
     )
     tick_seconds: float = Field(
         0.05,

@@ -17,7 +17,7 @@ from faust.agents.agent import current_agent
 from faust.stores import by_url
 from faust.stores.base import SerializedStore
 from faust.stores.rocksdb import Store as RocksDBStore
-from faust.types import TP, RecordMetadata
+from faust.types import TP
 
 from schemas.feeds import FEEDS
 
@@ -54,18 +54,21 @@ class ChangelogRecord(NamedTuple):
 
 
 class DurableTable(faust.Table):
-    """A faust table whose changelog writes are sent, and awaited, by the agent that made
-    them when it commits (``written``): faust sends them through a buffer that nothing
-    waits for, so an input offset could be committed before the state it produced is on
-    the broker (see agents.runtime). Its buffer also cost a task step, a FutureMessage and
-    a callback per record, ~60 µs each (8 % of a replaying worker's main thread), and held
-    every consumed message back while it flushed a commit's hundreds of records."""
+    """A faust table whose changelog writes are sent, and waited for, by the commit of the
+    agent that made them (``Tables.written``): faust sends them through a buffer that
+    nothing waits for, so an input offset could be committed before the state it produced
+    is on the broker (see agents.runtime). Under at-least-once the table keeps each write's
+    record and the commit hands them to the producer itself (faust's buffer cost a task
+    step, a future and a callback per record, and held every consumed message back while
+    it flushed: README, Benchmark); under exactly-once faust's transactional producer must
+    send them, as faust does. Each table is written by one agent, so a key's records leave
+    in the order written."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # agent name -> its changelog records not yet sent (at least once) or its sends
-        # not yet awaited (exactly once: faust's transactional producer sends them)
+        # agent name -> the changelog records of its writes, not yet handed to the producer
         self.unsent: dict[str, list[ChangelogRecord]] = {}
+        # agent name -> its writes' sends through faust's buffer (exactly-once), not awaited
         self.unacknowledged: dict[str, list[faust.types.FutureMessage]] = {}
         # changelog partition -> its newest acknowledged offset not yet in the store
         self.acknowledged: dict[TP, int] = {}
@@ -107,27 +110,32 @@ class DurableTable(faust.Table):
             )
         super().__setitem__(key, value)
 
+    # on_key_set and on_key_del are faust 0.15.3's (faust.tables.table.Table), with the
+    # changelog record kept for the commit instead of handed to faust's buffer.
     def on_key_set(self, key: Any, value: Any) -> None:
-        # faust's, with the changelog record staged for the commit rather than buffered
-        partition = self._stage_changelog(self.partition_for_key(key), key, value)
+        partition = self._changelog_write(self.partition_for_key(key), key, value)
         self._maybe_set_key_ttl(key, partition)
         self._sensor_on_set(self, key, value)
 
     def on_key_del(self, key: Any) -> None:
-        partition = self._stage_changelog(self.partition_for_key(key), key, None, "raw")
+        partition = self._changelog_write(self.partition_for_key(key), key, None, "raw")
         self._maybe_del_key_ttl(key, partition)
         self._sensor_on_del(self, key)
 
-    def _stage_changelog(
+    def _changelog_write(
         self, partition: int | None, key: Any, value: Any, value_serializer: Any = None
     ) -> int:
-        """Keeps the write's changelog record for the writing agent's ``written``; its
-        partition."""
-        agent = current_agent()  # tables are written from agents only (faust needs an event)
-        name = agent.name if agent else ""
-        if self.app.in_transaction:  # the transaction's producer must send it
+        """The write's changelog record, kept for the writing agent's commit (sent through
+        faust's transactional producer under exactly-once); its partition."""
+        agent = current_agent()
+        if agent is None:  # nothing would send its record
+            raise RuntimeError(
+                f"{self.name} written outside an agent: tables are written by an agent's "
+                "commit (agents.runtime), which sends their changelog records"
+            )
+        if self.app.in_transaction:
             sent = self.send_changelog(partition, key, value, value_serializer=value_serializer)
-            self.unacknowledged.setdefault(name, []).append(sent)
+            self.unacknowledged.setdefault(agent.name, []).append(sent)
             return sent.message.partition
         topic = self.changelog_topic
         headers = topic.prepare_headers(None)
@@ -137,35 +145,35 @@ class DurableTable(faust.Table):
         )
         if partition is None:
             partition = self.app.producer.key_partition(topic.get_topic_name(), key).partition
-        self.unsent.setdefault(name, []).append(ChangelogRecord(partition, key, value, headers))
+        self.unsent.setdefault(agent.name, []).append(
+            ChangelogRecord(partition, key, value, headers)
+        )
         return partition
 
-    async def send_records(self, records: list[ChangelogRecord]) -> list[RecordMetadata]:
-        """Sends ``records`` to the changelog, in order; the broker's acknowledgements."""
+    async def send_records(self, records: list[ChangelogRecord]) -> list[asyncio.Future]:
+        """Hands ``records`` to the producer, in order; their deliveries (each the broker's
+        acknowledgement: aiokafka's RecordMetadata)."""
         topic, send = self.changelog_topic.get_topic_name(), self.app.producer.send
-        deliveries = [await send(topic, record.key, record.value, record.partition, None,
-                                 record.headers) for record in records]  # fmt: skip
-        return await asyncio.gather(*deliveries)
+        return [await send(topic, record.key, record.value, record.partition, None,
+                           record.headers) for record in records]  # fmt: skip
 
-    def _acknowledge(self, sent: RecordMetadata) -> None:
-        """faust writes a partition's acknowledged changelog offset into the store at each
-        record, one RocksDB write each (2.9 % of a replaying worker's main thread); only the
-        newest says where a rebuild starts reading, so ``written`` stores it once. A worker
-        stopped before that holds a lower one, and its rebuild reads the records in between
-        again: they are in the store already, and each key ends at its last value."""
-        tp = sent.topic_partition
-        self.acknowledged[tp] = max(sent.offset, self.acknowledged.get(tp, -1))
+    def acknowledge(self, sent: list[Any]) -> None:
+        """Keeps the newest acknowledged offset of each changelog partition in ``sent``.
+        faust wrote it into the store at each record, one RocksDB write each (2.9 % of a
+        replaying worker's main thread); only the newest says where a rebuild starts
+        reading, so ``settle`` stores it once. A worker stopped before that holds a lower
+        one, and its rebuild reads the records in between again: they are in the store
+        already, and each key ends at its last value."""
+        for metadata in sent:
+            tp = metadata.topic_partition
+            self.acknowledged[tp] = max(metadata.offset, self.acknowledged.get(tp, -1))
 
-    async def written(self, agent: str) -> None:
-        """Sends the changelog records of ``agent``'s writes, and returns once the broker
-        acknowledged them (an agent takes one batch at a time, so nothing else waits for
-        these) and the newest acknowledged offsets are in the store."""
-        unsent = self.unsent.pop(agent, None)
-        if unsent:
-            for sent in await self.send_records(unsent):
-                self._acknowledge(sent)
+    async def settle(self, agent: str) -> None:
+        """Returns once the sends of ``agent``'s writes through faust's transactional
+        producer are acknowledged (exactly-once: faust stores their offsets at the
+        transaction's commit), with the newest acknowledged offsets stored."""
         sent = self.unacknowledged.pop(agent, None)
-        if sent:  # (exactly once: faust stores their offsets at the transaction's commit)
+        if sent:
             await asyncio.gather(*sent)
         if self.acknowledged:  # each commit asks every table; most have nothing new
             acknowledged, self.acknowledged = self.acknowledged, {}
@@ -209,9 +217,25 @@ class Tables:
         return {t.name: t for t in tables}
 
     async def written(self, agent: str) -> None:
-        """Returns once every table write ``agent`` made is on the broker."""
+        """Sends the changelog records of every table write ``agent`` made, and returns once
+        the broker acknowledged them all (an agent takes one batch at a time, so nothing
+        else waits for these) and each table stored its newest offsets. Every table's
+        records are taken before any is sent, so a failure leaves none to go out later, and
+        they are in flight together: one wait, not one per table."""
+        tables = list(self.all().values())
+        taken = [(table, table.unsent.pop(agent, None)) for table in tables]
+        deliveries = [(table, await table.send_records(records))
+                      for table, records in taken if records]  # fmt: skip
+        for table, sent in deliveries:
+            table.acknowledge(await asyncio.gather(*sent))
+        for table in tables:
+            await table.settle(agent)
+
+    def discard(self, agent: str) -> None:
+        """Drops the changelog records ``agent`` has not sent (its commit failed): sent by
+        a later commit, they could overwrite a new owner's state."""
         for table in self.all().values():
-            await table.written(agent)
+            table.unsent.pop(agent, None)
 
     @property
     def windowed(self) -> set[str]:

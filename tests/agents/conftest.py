@@ -8,11 +8,14 @@ from types import SimpleNamespace
 from unittest.mock import AsyncMock
 
 import pytest
+from faust.agents.agent import _current_agent
 from faust.types import TP
 
 from schemas.batches import batch_items, watermark_of
 from streamapp.app import create_app
 from tables.definitions import ChangelogRecord, DurableTable
+
+TEST_AGENT = "test-agent"
 
 
 @pytest.fixture
@@ -28,7 +31,10 @@ def app(settings, monkeypatch):
     app.flow_control.resume()
     app.pipeline.registry_loaded.set()  # no control topic here: the built-in version
     app.pipeline.progress.seeks = False  # no consumer here: events come in the order put
-    return app
+    # A checkpoint a test commits itself writes as this agent; agents write as themselves.
+    writing = _current_agent.set(SimpleNamespace(name=TEST_AGENT))
+    yield app
+    _current_agent.reset(writing)
 
 
 def acknowledged_at_once(table: DurableTable) -> Callable:
@@ -38,13 +44,15 @@ def acknowledged_at_once(table: DurableTable) -> Callable:
     topic = table.changelog_topic.get_topic_name()
     offsets: dict[int, int] = {}
 
-    async def send_records(records: list[ChangelogRecord]) -> list[SimpleNamespace]:
-        acknowledged = []
+    async def send_records(records: list[ChangelogRecord]) -> list[asyncio.Future]:
+        deliveries = []
         for record in records:
             offsets[record.partition] = offset = offsets.get(record.partition, -1) + 1
-            tp = TP(topic, record.partition)
-            acknowledged.append(SimpleNamespace(topic_partition=tp, offset=offset))
-        return acknowledged
+            delivery = asyncio.get_running_loop().create_future()
+            delivery.set_result(SimpleNamespace(topic_partition=TP(topic, record.partition),
+                                                offset=offset))  # fmt: skip
+            deliveries.append(delivery)
+        return deliveries
 
     return send_records
 

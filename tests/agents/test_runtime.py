@@ -4,6 +4,7 @@ wait for batches in flight, failures retried, split and parked, stalls on /ready
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 import time
@@ -15,6 +16,7 @@ import orjson
 import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
+from faust.agents.agent import _current_agent
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 
@@ -32,6 +34,7 @@ from schemas import DeadLetter
 from schemas.batches import batch_items, event_batches, watermark_message
 from streamapp.app import create_app
 from streamapp.operations import readiness
+from tests.agents.conftest import TEST_AGENT
 from tests.schemas.examples import GAME
 
 GAMES = TP("clean.games", 0)
@@ -117,40 +120,98 @@ async def test_the_rebalance_waits_for_batches_in_flight_and_no_longer():
     await finishing
 
 
-async def test_table_writes_are_sent_at_the_commit_and_waited_for_until_acknowledged(
+async def test_a_commit_sends_every_tables_records_together_and_waits_for_them_all(
     app, monkeypatch
 ):
     tables = app.pipeline.tables
-    table = tables.team_form
+    with runtime.current_event(runtime.partition_event(app, GAMES.topic, 3, 0.0)):
+        tables.team_form["soccer:E0|Arsenal"] = {"games": [1]}
+        tables.odds_book["soccer:E0|g1"] = {"steam": []}
+        tables.odds_book["soccer:E0|g2"] = {"steam": []}
+    [form] = tables.team_form.unsent[TEST_AGENT]  # kept, not sent: nothing leaves before
+    assert form == (3, b'"soccer:E0|Arsenal"', b'{"games":[1]}', {})  # the commit sends it
+    loop = asyncio.get_running_loop()
+    handed: list[tuple[str, list]] = []
+    acknowledgements: list[asyncio.Future] = []
+
+    def broker(table):
+        async def send_records(records):
+            handed.append((table.name, records))
+            acknowledgements.extend(loop.create_future() for _ in records)
+            return acknowledgements[-len(records) :]
+
+        return send_records
+
+    for table in (tables.team_form, tables.odds_book):
+        monkeypatch.setattr(table, "send_records", broker(table))
+    waiting = asyncio.create_task(tables.written(TEST_AGENT))
+    await asyncio.sleep(0.01)
+    # both tables' records are with the producer before the broker acknowledged any
+    assert [(name, len(records)) for name, records in handed] == [
+        (tables.team_form.name, 1), (tables.odds_book.name, 2)]  # fmt: skip
+    for acknowledgement in acknowledgements[:2]:
+        acknowledgement.set_result(acknowledged(TP("changelog", 3), 7))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # an odds book record is still in flight
+    acknowledgements[2].set_result(acknowledged(TP("changelog", 3), 8))
+    await asyncio.wait_for(waiting, 1)
+    assert tables.team_form.unsent == tables.odds_book.unsent == {}
+
+
+async def test_a_failed_commit_leaves_no_changelog_record_for_a_later_one(app, monkeypatch):
+    form = app.pipeline.tables.team_form
+    written = []
+
+    def fail_at_the_second(key, partition):  # after both teams' records were kept
+        written.append(key)
+        if len(written) == 2:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(form, "_maybe_set_key_ttl", fail_at_the_second)
+    track_form = next(a for a in app.agents.values() if a.name.endswith("track-form"))
+    with contextlib.suppress(OSError):
+        async with track_form.test_context() as agent:
+            await agent.put(orjson.dumps(GAME), key=b"soccer:E0")
+    assert len(written) == 2 and "track-form" not in form.unsent  # never sent later
+    assert app.pipeline.metrics.agent_crashes.labels("track-form")._value.get() == 1
+
+
+async def test_a_table_written_outside_an_agent_says_so(app):
+    _current_agent.set(None)  # (this test's own context)
+    with (
+        runtime.current_event(runtime.partition_event(app, GAMES.topic, 3, 0.0)),
+        pytest.raises(RuntimeError, match="written outside an agent"),
+    ):
+        app.pipeline.tables.team_form["soccer:E0|Arsenal"] = {"games": [1]}
+
+
+async def test_changelog_records_go_to_the_producer_and_their_offsets_to_the_store(settings):
+    app = create_app(settings.model_copy(update={"store": "rocksdb://"}))
+    app.finalize()
+    table = app.pipeline.tables.team_form
+    changelog = table.changelog_topic.get_topic_name()
+    table.data._db_for_partition(3)  # held by this worker
+    sent = []
+
+    async def send(topic, key, value, partition, timestamp, headers):
+        sent.append((topic, key, value, partition, timestamp, headers))
+        delivery = asyncio.get_running_loop().create_future()
+        delivery.set_result(acknowledged(TP(topic, partition), 40 + len(sent)))
+        return delivery
+
+    app.producer = SimpleNamespace(send=send)
+    _current_agent.set(SimpleNamespace(name="track-form"))  # (this test's own context)
     with runtime.current_event(runtime.partition_event(app, GAMES.topic, 3, 0.0)):
         table["soccer:E0|Arsenal"] = {"games": [1]}
-    [record] = table.unsent[""]  # staged, not sent: nothing is sent before the commit
-    assert record.partition == 3 and record.value == orjson.dumps({"games": [1]})
-    assert table.changelog_topic.prepare_key("soccer:E0|Arsenal", table.key_serializer,
-                                             None, None)[0] == record.key  # fmt: skip
-
-    loop = asyncio.get_running_loop()
-    broker = {tables.team_form: loop.create_future(), tables.odds_book: loop.create_future()}
-    sent = []
-    for written_to, acknowledgement in broker.items():
-
-        async def send_records(records, _table=written_to, _ack=acknowledgement):
-            sent.append((_table.name, records))
-            return await _ack
-
-        monkeypatch.setattr(written_to, "send_records", send_records)
-    tables.team_form.unsent["track-form"] = [record]
-    tables.odds_book.unsent["track-form"] = [record, record]
-    waiting = asyncio.create_task(tables.written("track-form"))
-    await asyncio.sleep(0.01)
-    assert sent == [(tables.team_form.name, [record])]
-    broker[tables.team_form].set_result([acknowledged(TP("changelog", 3), 7)])
-    await asyncio.sleep(0.01)
-    assert sent[1] == (tables.odds_book.name, [record, record])
-    assert not waiting.done()  # the odds book's writes are still in flight
-    broker[tables.odds_book].set_result([])
-    await asyncio.wait_for(waiting, 1)
-    assert tables.team_form.unsent == {"": [record]} and "track-form" not in tables.odds_book.unsent
+        table["soccer:E0|Arsenal"] = {"games": [1, 2]}
+        del table["soccer:E0|Arsenal"]
+    await app.pipeline.tables.written("track-form")
+    assert sent == [
+        (changelog, b'"soccer:E0|Arsenal"', b'{"games":[1]}', 3, None, {}),
+        (changelog, b'"soccer:E0|Arsenal"', b'{"games":[1,2]}', 3, None, {}),
+        (changelog, b'"soccer:E0|Arsenal"', None, 3, None, {}),  # the key deleted
+    ]  # in the order written
+    assert table.data.persisted_offset(TP(changelog, 3)) == 43
 
 
 def acknowledged(tp: TP, offset: int) -> SimpleNamespace:
@@ -167,15 +228,15 @@ async def test_a_table_stores_its_newest_acknowledged_changelog_offsets_once_wri
         table.data._db_for_partition(tp.partition)  # held by this worker
     table.data.set_persisted_offset(second, 9)  # a rebuild reached 9
 
-    for tp, offset in ((first, 5), (first, 7), (second, 3), (first, 6), (revoked, 4)):
-        table._acknowledge(acknowledged(tp, offset))
+    offsets = ((first, 5), (first, 7), (second, 3), (first, 6), (revoked, 4))
+    table.acknowledge([acknowledged(tp, offset) for tp, offset in offsets])
     assert table.data.persisted_offset(first) is None  # not one store write per record
-    await table.written("track-form")
+    await table.settle("track-form")
     assert table.data.persisted_offset(first) == 7
     assert table.data.persisted_offset(second) == 9  # never moved back
     assert revoked.partition not in table.data._dbs  # a closed partition is not reopened
-    table._acknowledge(acknowledged(first, 8))
-    await table.written("book-odds")  # any agent's commit stores what was acknowledged
+    table.acknowledge([acknowledged(first, 8)])
+    await table.settle("book-odds")  # any agent's commit stores what was acknowledged
     assert table.data.persisted_offset(first) == 8
 
 
@@ -1384,7 +1445,7 @@ async def test_windowed_counts_added_by_batches_are_summed_and_written_once_per_
     await interval.absorb(first)
     await interval.absorb(second)
     await interval.commit()
-    assert len(quote_rate.table.unsent[""]) == 3  # one write per game and minute
+    assert len(quote_rate.table.unsent[TEST_AGENT]) == 3  # one write per game and minute
     counts = {}
     for key, seconds in (("soccer:E0|g1", 1), ("soccer:E0|g1", 61), ("soccer:E0|g2", 2)):
         with runtime.current_event(at(seconds)):
