@@ -30,7 +30,7 @@ SOURCES = Path(__file__).resolve().parent
 BUILD = SOURCES.parent / "build" / "compiled" / "tables"
 MANIFEST = BUILD / "manifest.json"
 # Every event's path (ingest's ordering check, the merge, the fold, the odds book);
-# tables.simulation is numpy already, but for its Poisson draws.
+# tables.simulation is numpy already (its Poisson draws are tables.poisson_draws).
 HOT_MODULES = (
     "anomalies",
     "elo",

@@ -2,11 +2,11 @@
 generator, in a loop Cython compiles (tables.compiled).
 
 Below a mean of 10 numpy draws a count by multiplying uniforms until the product falls to
-exp(-mean) (its ``random_poisson_mult``), a call through the bit generator per uniform:
-~24 ns a draw here, 8 % of a replaying worker's main thread. ``Generator.random`` gives
-the very doubles those draws consume, in the same order, so multiplying them here in the
-same order gives the same counts; only the generator is left further on (it drew a
-block's unused uniforms), and a game's generator is used for nothing after its scores.
+exp(-mean) (its ``random_poisson_mult``), a call through the bit generator per uniform
+(README, Benchmark: ~1.5x the time of this loop). ``Generator.random`` gives the very
+doubles those draws consume, in the same order, so multiplying them here in the same
+order gives the same counts; only the generator is left further on (it drew a block's
+unused uniforms), and a game's generator is used for nothing after its scores.
 Run as plain Python the loop would be slower than numpy: numpy draws then.
 """
 
