@@ -38,13 +38,12 @@ def multiplied_pair(
     ``block`` at a time (by default about as many as the draws take)."""
     counts = np.empty(2 * n, dtype=np.int64)
     block = block or int((home_mean + away_mean + 2) * n * 1.05) + 64
-    uniforms = rng.random(block)
-    filled, used = _multiply(uniforms, 0, counts, 0, n, math.exp(-home_mean),
-                             math.exp(-away_mean))  # fmt: skip
-    while filled < 2 * n:  # the block ran out in the middle of a draw: it starts again
-        uniforms = np.concatenate((uniforms[used:], rng.random(block)))
-        filled, used = _multiply(uniforms, 0, counts, filled, n, math.exp(-home_mean),
-                                 math.exp(-away_mean))  # fmt: skip
+    floors = math.exp(-home_mean), math.exp(-away_mean)
+    uniforms, filled, used = np.empty(0), 0, 0
+    while filled < 2 * n:  # again when a block ran out in mid-draw: that draw starts over
+        more = rng.random(block)
+        uniforms = np.concatenate((uniforms[used:], more)) if used < len(uniforms) else more
+        filled, used = _multiply(uniforms, counts, filled, n, *floors)
     return counts[:n], counts[n:]
 
 
@@ -52,23 +51,23 @@ def multiplied_pair(
 @cython.wraparound(False)
 @cython.locals(
     uniforms=cython.double[:],
-    used=cython.Py_ssize_t,
     counts=cython.long[:],
     filled=cython.Py_ssize_t,
     n=cython.Py_ssize_t,
     home_floor=cython.double,
     away_floor=cython.double,
+    used=cython.Py_ssize_t,
     end=cython.Py_ssize_t,
     start=cython.Py_ssize_t,
     floor=cython.double,
     product=cython.double,
     count=cython.long,
 )
-def _multiply(uniforms, used, counts, filled, n, home_floor, away_floor):
+def _multiply(uniforms, counts, filled, n, home_floor, away_floor):
     """Counts from ``filled`` on (the first ``n`` home, the rest away), each the number of
-    uniforms multiplied, from ``used`` on, before the product falls to its floor; where
-    the counts and the uniforms stopped (at the draw that ran out of uniforms)."""
-    end = uniforms.shape[0]
+    ``uniforms`` multiplied before the product falls to its floor; where the counts and
+    the uniforms stopped (at the draw that ran out of uniforms)."""
+    used, end = 0, uniforms.shape[0]
     while filled < counts.shape[0]:
         floor = home_floor if filled < n else away_floor
         start, count, product = used, 0, 1.0
