@@ -35,7 +35,7 @@ from schemas.deadletter import DeadLetter
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
 from tables.event_merge import complete_through, new_merge, oldest_arrival, push, release
-from tables.league_ratings import LeagueRatings
+from tables.league_ratings import LeagueRatings, more_of_instant
 from tables.settlement import summary
 
 log = logging.getLogger(__name__)
@@ -149,17 +149,25 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         params = registry.active
         sent: list[tuple] = []  # (event, deliveries of its outputs)
         settled = False
+        events = []  # (released item, its event)
         for item in released:
+            try:
+                model = GameEvent if item.feed == "games" else OddsQuote
+                events.append((item, model.from_clean_json(item.payload)))
+            except Exception as error:  # the clean topic holds valid events: a bug
+                log.exception("predict-games could not read %s", item.payload[:200])
+                await park(key, item, error, checkpoint)
+        for index, (item, event) in enumerate(events):
             await checkpoint.turn()
-            model = GameEvent if item.feed == "games" else OddsQuote
+            following = events[index + 1][1] if index + 1 < len(events) else None
             outputs_sent: list[asyncio.Future] = []
             try:
-                event = model.from_clean_json(item.payload)
                 outputs = state.observe(
                     event,
                     params,
                     settings.prediction_min_change,
                     settings.alert_on_outlier_prices,
+                    more_of_instant(event, following),
                 )
                 if outputs:
                     outputs_sent = emit_all(key.encode(), outputs, checkpoint)

@@ -48,7 +48,7 @@ from streamapp.settings import get_settings
 from tables.anomalies import logged
 from tables.event_merge import new_merge, push, release
 from tables.keys import table_key
-from tables.league_ratings import LeagueRatings, millis
+from tables.league_ratings import LeagueRatings, millis, more_of_instant
 from tables.model_params import DEFAULT_PARAMS
 from tables.odds_book import apply_game, apply_quote, new_anomalies, steam_alert
 
@@ -63,6 +63,7 @@ def clean_stream(paths: list[Path], season: int) -> list[tuple[str, bytes]]:
     merges: dict[str, dict] = {}
     offsets: dict[tuple[str, str], int] = {}
     released: list[tuple[str, bytes]] = []
+    live_from = round((time.time() - get_settings().live_window_seconds) * 1000)  # a replay
     for raw in timeline(paths, season):
         if raw.feed not in MERGED:
             continue
@@ -75,7 +76,10 @@ def clean_stream(paths: list[Path], season: int) -> list[tuple[str, bytes]]:
         offsets[(raw.key, raw.feed)] = offset + 1
         push(merge, raw.feed, millis(event.event_time), raw.feed, offset,
              event.to_json().decode())  # fmt: skip
-        released += [(item.feed, item.payload.encode()) for item in release(merge, MERGED)]
+        released += [
+            (item.feed, item.payload.encode())
+            for item in release(merge, MERGED, live_from=live_from)
+        ]
     for merge in merges.values():  # the end of the season: nothing more can come first
         everything = release(merge, MERGED, max_wait=1.0, now=float("inf"))
         released += [(item.feed, item.payload.encode()) for item in everything]
@@ -122,7 +126,13 @@ def observe_all(events) -> tuple[list, dict[str, LeagueRatings]]:
     settings = get_settings()
     leagues: dict[str, LeagueRatings] = {}
     outputs = []
-    for event in events:
+    following: list = [None] * len(events)  # each event's league's next event
+    next_of_league: dict[str, object] = {}
+    for index in range(len(events) - 1, -1, -1):
+        key = events[index].partition_key
+        following[index] = next_of_league.get(key)
+        next_of_league[key] = events[index]
+    for event, then in zip(events, following, strict=True):
         key = event.partition_key
         state = leagues.get(key)
         if state is None:
@@ -132,6 +142,7 @@ def observe_all(events) -> tuple[list, dict[str, LeagueRatings]]:
             DEFAULT_PARAMS,
             settings.prediction_min_change,
             settings.alert_on_outlier_prices,
+            more_of_instant(event, then),
         )
         outputs += [*out.predictions, *out.alerts, *out.settlements]
     return outputs, leagues

@@ -36,6 +36,7 @@ def brier(events, sport: str, changes: dict, periods: list[tuple[str, str]]) -> 
     backtest = Backtest(params, 0.0)
     for feed, payload in events:
         backtest.apply(feed, payload)
+    backtest.finish()
     scores = []
     for period in periods:
         rows = [

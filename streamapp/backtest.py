@@ -25,7 +25,14 @@ from tqdm import tqdm
 from schemas.game import GameEvent, GameStatus
 from schemas.odds import OddsQuote
 from tables.forecast import outcomes
-from tables.league_ratings import MARKET_AWARE, MODEL_ONLY, LeagueRatings, Outputs, millis
+from tables.league_ratings import (
+    MARKET_AWARE,
+    MODEL_ONLY,
+    LeagueRatings,
+    Outputs,
+    millis,
+    more_of_instant,
+)
 from tables.margins import multiplicative
 from tables.model_params import ModelParams
 from tables.settlement import (
@@ -72,20 +79,38 @@ class Backtest:
     rows: list[dict[str, Any]] = field(default_factory=list)
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     invalid: int = 0
+    held: dict[str, GameEvent | OddsQuote] = field(default_factory=dict)  # league -> next
 
     def apply(self, feed: str, payload: dict[str, Any]) -> None:
+        """Take the next event of the files. A league's event is applied when the league's
+        next one is known (the agent's rule for quotes of one instant: ``observe``);
+        ``finish`` applies each league's last."""
         model = GameEvent if feed == "games" else OddsQuote
         try:
             event = model.model_validate(payload)
         except ValidationError:
             self.invalid += 1  # the agents send these to the dead-letter topic
             return
-        league = self.leagues.get(event.partition_key)
-        if league is None:
-            league = self.leagues[event.partition_key] = LeagueRatings(event.sport, event.league)
+        key = event.partition_key
+        if key not in self.leagues:
+            self.leagues[key] = LeagueRatings(event.sport, event.league)
+        self._apply_held(key, event)
         if isinstance(event, OddsQuote):
             self._reference(event)
-        out = league.observe(event, self.params, self.min_change, self.alert_on_outliers)
+        self.held[key] = event
+
+    def finish(self) -> None:
+        """Apply each league's last event (the files have nothing after it)."""
+        for key in list(self.held):
+            self._apply_held(key, None)
+
+    def _apply_held(self, key: str, following: GameEvent | OddsQuote | None) -> None:
+        event = self.held.pop(key, None)
+        if event is None:
+            return
+        league = self.leagues[key]
+        continues = more_of_instant(event, following)
+        out = league.observe(event, self.params, self.min_change, self.alert_on_outliers, continues)
         self._record(event, league, out)
 
     def _reference(self, quote: OddsQuote) -> None:
@@ -187,6 +212,7 @@ def run_backtest(
     backtest = Backtest(params, min_change, alert_on_outliers)
     for event in tqdm(events, desc="backtest", unit="ev", disable=not progress, mininterval=1):
         backtest.apply(event.feed, event.payload)
+    backtest.finish()
     return backtest
 
 

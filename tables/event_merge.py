@@ -32,6 +32,10 @@ from typing import Any, NamedTuple
 
 # At the same instant a game's state goes before its prices (as in the replay timeline).
 FEED_RANK = {"games": 0, "odds": 1}
+# A league's quotes of one instant are one move of its market, which the fold forecasts
+# once, after the instant's last quote (tables.league_ratings.LeagueRatings.observe): a
+# replayed quote goes out with the rest of its instant, once its feed is past it.
+WHOLE_INSTANTS = frozenset({"odds"})
 
 
 class Released(NamedTuple):
@@ -116,7 +120,7 @@ def release(
     while cut < len(pending):
         at = pending[cut][0]
         live = live_from is None or at >= live_from
-        if at > limit and _may_be_preceded(pending[cut], waited_for if live else every_input):
+        if at > limit and _may_be_preceded(pending[cut], waited_for if live else every_input, live):
             break
         cut += 1
     released, merge["pending"] = pending[:cut], pending[cut:]
@@ -128,12 +132,16 @@ def _released(item: list) -> Released:
     return Released(item[_FEED], item[_PAYLOAD], item[2], item[3], place)
 
 
-def _may_be_preceded(item: list, waited_for: list[tuple[str, int]]) -> bool:
+def _may_be_preceded(item: list, waited_for: list[tuple[str, int]], live: bool) -> bool:
     """Whether an input may still bring an event that sorts before ``item``: another feed
     whose latest event time is earlier, or the same instant with a lower feed rank. The
-    item's own feed brings only later events (or, at the same instant, later offsets)."""
+    item's own feed brings only later events, or more of its instant: a replayed one of
+    WHOLE_INSTANTS waits for those too."""
     at, rank, feed = item[0], item[1], item[_FEED]
+    whole = not live and feed in WHOLE_INSTANTS
     return any(
-        other != feed and (latest < at or (latest == at and FEED_RANK[other] < rank))
+        (whole and latest <= at)
+        if other == feed
+        else (latest < at or (latest == at and FEED_RANK[other] < rank))
         for other, latest in waited_for
     )

@@ -141,6 +141,16 @@ def slow_params(sport_params: SportParams) -> SportParams:
     return replace(sport_params, k=sport_params.slow_k)
 
 
+def more_of_instant(event: GameEvent | OddsQuote, following: GameEvent | OddsQuote | None) -> bool:
+    """Whether ``following``, the league's next event (None: none at hand), is another
+    quote of ``event``'s instant (``LeagueRatings.observe``'s ``instant_continues``)."""
+    return (
+        isinstance(event, OddsQuote)
+        and isinstance(following, OddsQuote)
+        and following.event_time == event.event_time
+    )
+
+
 class GameBooks:
     """bookmaker -> selection -> current price, per market of one game.
 
@@ -197,6 +207,17 @@ class GameBooks:
                 if newest >= since
             }  # fmt: skip
         return books
+
+    def complete(self, market: MarketOf, bookmaker: str) -> bool:
+        """Whether ``of`` gives the bookmaker's whole market: a price of every selection,
+        all of one update (read off the bookmaker's own prices, not the market's)."""
+        times = set()
+        for key in market.keys:
+            point = self.prices.get(key, {}).get(bookmaker)
+            if point is None:
+                return False
+            times.add(point[1])
+        return len(times) == 1
 
     def _read(self, market: MarketOf) -> dict[str, tuple[int, dict[str, float]]]:
         """bookmaker -> (time of its newest price, its snapshot) of one market."""
@@ -262,6 +283,10 @@ class LeagueRatings:
     )
     # Not stored: each upcoming game's books as its quotes left them (GameBooks).
     _books: dict[str, GameBooks] = field(default_factory=dict, repr=False, compare=False)
+    # Not stored: the games this instant's quotes made due a forecast (game id -> the last
+    # such quote), forecast when the instant ends (``observe``), and that instant (ms).
+    _due: dict[str, OddsQuote] = field(default_factory=dict, repr=False, compare=False)
+    _due_at: int = field(default=-1, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         averages = START_AVERAGES[self.sport.value]
@@ -332,26 +357,46 @@ class LeagueRatings:
         params: ModelParams,
         min_change: float,
         alert_on_outliers: bool = False,
+        instant_continues: bool = False,
     ) -> Outputs:
         """Apply one game or odds event; return the predictions, alerts and settlements.
         ``alert_on_outliers``: a price far from the other books' may make a value alert
-        (setting STREAMAPP_ALERT_ON_OUTLIER_PRICES)."""
+        (setting STREAMAPP_ALERT_ON_OUTLIER_PRICES). ``instant_continues``: the league's
+        next event is another quote of this one's instant (``more_of_instant``).
+
+        A quote's game is forecast again once the instant's last quote is in: quotes that
+        share an instant are one move of the market (one poll of several bookmakers), and
+        a forecast of half of it would be judged against prices that were never quoted
+        alone. A later event settles an instant whose last quote never came first."""
+        out = Outputs()
+        if self._due and not (
+            isinstance(event, OddsQuote) and millis(event.event_time) == self._due_at
+        ):
+            self._forecast_due(params, min_change, alert_on_outliers, out)
         if isinstance(event, OddsQuote):
-            return self._observe_quote(event, params, min_change, alert_on_outliers)
-        return self._observe_game(event, params, min_change, alert_on_outliers)
+            self._observe_quote(event)
+            if not instant_continues:
+                self._forecast_due(params, min_change, alert_on_outliers, out)
+        else:
+            self._observe_game(event, params, min_change, alert_on_outliers, out)
+        return out
 
     def _observe_game(
-        self, game: GameEvent, params: ModelParams, min_change: float, alert_on_outliers: bool
-    ) -> Outputs:
+        self,
+        game: GameEvent,
+        params: ModelParams,
+        min_change: float,
+        alert_on_outliers: bool,
+        out: Outputs,
+    ) -> None:
         self._models.clear()
         self._books.clear()  # kept between a league's game events only: a bounded cache
         self._enter_season(game.season, params)
-        out = Outputs()
         if game.game_id in self.finished or self._known_fixture(game):
             # Already over, or this very fixture already known: delivered again after a
             # restart (at-least-once upstream), it changes nothing. Forecast again, a known
             # fixture would republish its prediction with whatever came since.
-            return out
+            return
         self._admit(game.home_team, game, params)
         self._admit(game.away_team, game, params)
         if game.status is GameStatus.SCHEDULED:
@@ -363,12 +408,12 @@ class LeagueRatings:
                 type=game.game_type,
             )
             self._forecast(game.game_id, game, params, min_change, alert_on_outliers, out)
-            return out
+            return
         if game.status in (GameStatus.POSTPONED, GameStatus.CANCELLED):
             self.upcoming.pop(game.game_id, None)
-            return out
+            return
         if game.status is not GameStatus.FINAL:
-            return out
+            return
         learned = self._learned(game, params)  # first: a refused result changes nothing
         entry = self.upcoming.pop(game.game_id, None)
         if entry:
@@ -379,7 +424,6 @@ class LeagueRatings:
         for game_id, other in self.upcoming.items():
             if {other["home"], other["away"]} & {game.home_team, game.away_team}:
                 self._forecast(game_id, game, params, min_change, alert_on_outliers, out)
-        return out
 
     def _books_of(self, game_id: str, entry: dict[str, Any]) -> GameBooks:
         """The game's books, kept since its last quote if they still read its prices."""
@@ -397,29 +441,36 @@ class LeagueRatings:
             == (game.home_team, game.away_team, millis(game.start_time), game.game_type)
         )
 
-    def _observe_quote(
-        self, quote: OddsQuote, params: ModelParams, min_change: float, alert_on_outliers: bool
-    ) -> Outputs:
-        out = Outputs()
+    def _observe_quote(self, quote: OddsQuote) -> None:
+        """Take a quote's price into its game's book; the game is due a forecast when the
+        price is new and completes its bookmaker's market."""
         entry = self.upcoming.get(quote.game_id)
         if entry is None or quote.market is Market.PLAYER_PROP:
-            return out
+            return
         at = millis(quote.event_time)
         if at > entry["start"]:
-            return out  # in-play prices are not the pregame market this model prices
+            return  # in-play prices are not the pregame market this model prices
         key = price_key(quote.market.value, quote.line, quote.selection)
         books = entry["prices"].setdefault(key, {})
         known = books.get(quote.bookmaker, [None, -1])
         if known[1] > at or known == [quote.price_decimal, at]:
-            return out  # an older price, or this very quote, delivered again
+            return  # an older price, or this very quote, delivered again
         books[quote.bookmaker] = [quote.price_decimal, at]
         game_books = self._books_of(quote.game_id, entry)
         game_books.changed(key)
-        market = market_of(self.sport, key)
-        if len(game_books.of(market).get(quote.bookmaker, {})) < len(market.selections):
-            return out  # the rest of this bookmaker's update is still arriving
-        self._forecast(quote.game_id, quote, params, min_change, alert_on_outliers, out, game_books)
-        return out
+        if not game_books.complete(market_of(self.sport, key), quote.bookmaker):
+            return  # the rest of this bookmaker's update is still arriving
+        self._due[quote.game_id] = quote
+        self._due_at = at
+
+    def _forecast_due(
+        self, params: ModelParams, min_change: float, alert_on_outliers: bool, out: Outputs
+    ) -> None:
+        """Forecast each game the instant's quotes made due, each after its last such quote."""
+        for game_id, quote in self._due.items():
+            if game_id in self.upcoming:
+                self._forecast(game_id, quote, params, min_change, alert_on_outliers, out)
+        self._due.clear()
 
     # -- ratings ------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ offline. Game and odds events go through the same event-time merge as predict-ga
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ from schemas import FEEDS, GameEvent, OddsQuote, parse_feed_event
 from schemas.feeds import InvalidEvent
 from streamapp.settings import Settings
 from tables.event_merge import complete_through, new_merge, push, release
-from tables.league_ratings import LeagueRatings, millis
+from tables.league_ratings import LeagueRatings, millis, more_of_instant
 from tables.model_params import DEFAULT_PARAMS
 
 MERGED = ("games", "odds")
@@ -62,15 +63,21 @@ def offline_model(events, settings: Settings | None = None) -> OfflineModel:
     settings = settings or Settings()
     model = OfflineModel()
     offsets: Counter = Counter()
+    # As predict-games judges replayed events: from before its live window.
+    live_from = round((time.time() - settings.live_window_seconds) * 1000)
 
     def apply(key: str, released) -> None:
-        for feed, payload, *_ in released:
-            applied = (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
+        events = [
+            (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
+            for feed, payload, *_ in released
+        ]
+        for applied, following in zip(events, [*events[1:], None], strict=True):
             out = model.leagues[key].observe(
                 applied,
                 DEFAULT_PARAMS,
                 settings.prediction_min_change,
                 settings.alert_on_outlier_prices,
+                more_of_instant(applied, following),
             )
             record(model.predictions, out.predictions)
             record(model.alerts, out.alerts)
@@ -87,12 +94,12 @@ def offline_model(events, settings: Settings | None = None) -> OfflineModel:
         offsets[(key, event.feed)] += 1
         if key not in model.leagues:
             model.leagues[key] = LeagueRatings(parsed.sport, parsed.league)
-        apply(key, release(merge, MERGED))
+        apply(key, release(merge, MERGED, live_from=live_from))
     # The replay's end: its watermarks say every feed of every league has been sent up to
     # the last event (streamapp.replay.producer), which releases what still waits.
     last = max((millis(event.event_time) for event in events), default=0)
     for key, merge in model.merges.items():
         for feed in MERGED:
             complete_through(merge, feed, last)
-        apply(key, release(merge, MERGED))
+        apply(key, release(merge, MERGED, live_from=live_from))
     return model

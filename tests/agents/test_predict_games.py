@@ -114,10 +114,14 @@ async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlem
     assert bet.profit == -1.0  # Arsenal lost
     state = table["soccer:E0"]
     assert state["upcoming"] == {} and state["performance"]["v1|model-only"]["n"] == 1
-    # the quote after the final went out once the games feed passed it; the next fixture
-    # waits for the odds feed to pass it (or to go idle: no consumer here, so never)
-    [waiting] = [item[6] for item in state["merge"]["pending"]]  # the payload
-    assert waiting.startswith('{"event_id":"f2"')
+    # the quote after the final and the next fixture wait for the odds feed to pass them
+    # (the rest of the quote's instant; an idle feed lets the fixture through, but no
+    # consumer here says so)
+    waiting = [item[6] for item in state["merge"]["pending"]]  # the payloads
+    assert sorted(payload[:18] for payload in waiting) == [
+        '{"event_id":"f2","',
+        '{"event_id":"later',
+    ]
 
 
 async def test_a_watermark_releases_what_waits_for_its_feed(app, sent, settings):
@@ -151,10 +155,10 @@ async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
 ):
     observe = LeagueRatings.observe
 
-    def fragile(self, event, params, min_change, alert_on_outliers=False):
+    def fragile(self, event, *rest):
         if event.event_id == "fixture":
             raise RuntimeError("a bug")
-        return observe(self, event, params, min_change, alert_on_outliers)
+        return observe(self, event, *rest)
 
     monkeypatch.setattr(LeagueRatings, "observe", fragile)
     table = app.pipeline.tables.league_ratings
@@ -209,9 +213,11 @@ async def test_a_batch_tried_again_within_a_commit_interval_sends_its_outputs(
         await feeds.put("games", NEXT_FIXTURE)
         for quote in quotes("pinnacle", (2.0, 3.6, 4.2), "2021-08-20T15:30:00Z"):
             await feeds.put("odds", quote)
+        await feeds.put_watermark("odds", "2021-08-20T15:30:00Z")  # the instant is whole
         await until(lambda: any(b":2021-08-20T15:30:00Z" in v for _, v in got))
         for quote in quotes("pinnacle", (2.3, 3.3, 3.8), "2021-08-21T15:30:00Z"):
             await feeds.put("odds", quote)
+        await feeds.put_watermark("odds", "2021-08-21T15:30:00Z")
         await until(lambda: refused)  # its first try: the broker was away
         await until(lambda: any(second in v for _, v in got), timeout=3.0)
 
@@ -248,6 +254,7 @@ async def test_a_prediction_the_broker_refuses_after_the_batch_went_on_is_parked
         ):
             for quote in quotes("pinnacle", prices, when):
                 await feeds.put("odds", quote)
+        await feeds.put_watermark("odds", "2021-08-21T15:30:00Z")  # both instants are whole
         await until(lambda: sent[settings.topic("deadletter")])
         await until(lambda: 2.3 in pinnacle_prices(table))
     [(_, value)] = sent[settings.topic("deadletter")]

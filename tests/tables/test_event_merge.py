@@ -92,23 +92,50 @@ def test_an_event_from_before_the_live_window_never_passes_an_idle_input():
 def test_a_watermark_lets_through_what_its_feed_can_no_longer_precede():
     """A watermark through T is a feed's promise that everything up to T was sent: a games
     event at T + 1 goes out (odds at that instant sort after it), an odds event at T + 1
-    still waits for games of that instant. Replayed events, idle or not."""
+    still waits for games of that instant, and for the odds feed's own watermark through
+    it (the rest of its instant). Replayed events, idle or not."""
     every_input = frozenset(FEEDS)
     merge = new_merge()
     push(merge, "odds", 20, "o:0", 0, "quote at 20")
     push(merge, "games", 30, "g:0", 0, "final at 30")
-    assert released(merge, FEEDS, 0, idle=every_input, live_from=DAY) == [("odds", "quote at 20")]
+    assert released(merge, FEEDS, 0, idle=every_input, live_from=DAY) == []  # more at 20?
     complete_through(merge, "odds", 28)
-    assert released(merge, FEEDS, 0, idle=every_input, live_from=DAY) == []  # odds of 29?
+    assert released(merge, FEEDS, 0, idle=every_input, live_from=DAY) == [("odds", "quote at 20")]
     complete_through(merge, "odds", 29)
     assert released(merge, FEEDS, 0, live_from=DAY) == [("games", "final at 30")]
     push(merge, "odds", 40, "o:0", 1, "quote at 40")
     complete_through(merge, "games", 39)
     assert released(merge, FEEDS, 0, live_from=DAY) == []  # a game event at 40 goes first
     complete_through(merge, "games", 40)
+    assert released(merge, FEEDS, 0, live_from=DAY) == []  # more odds at 40?
+    complete_through(merge, "odds", 40)
     assert released(merge, FEEDS, 0, live_from=DAY) == [("odds", "quote at 40")]
     complete_through(merge, "games", 35)  # an older watermark moves nothing back
     assert merge["seen"]["games"] == 41
+
+
+def test_a_replayed_quote_goes_out_with_the_rest_of_its_instant():
+    """The fold forecasts once after an instant's last quote (LeagueRatings.observe), so
+    a replayed quote waits until the odds feed is past its instant, however the batches
+    cut it; a live one goes out at once, and game events never wait for their own feed."""
+    merge = new_merge()
+    push(merge, "games", 10, "g:0", 0, "fixture")
+    push(merge, "odds", 20, "o:0", 0, "bet365 at 20")
+    push(merge, "games", 30, "g:0", 1, "final at 30")
+    assert released(merge, FEEDS, 0, live_from=DAY) == [("games", "fixture")]
+    push(merge, "odds", 20, "o:0", 1, "pinnacle at 20")
+    assert released(merge, FEEDS, 0, live_from=DAY) == []
+    push(merge, "odds", 35, "o:0", 2, "bet365 at 35")
+    assert released(merge, FEEDS, 0, live_from=DAY) == [
+        ("odds", "bet365 at 20"),
+        ("odds", "pinnacle at 20"),
+        ("games", "final at 30"),
+    ]
+    merge = new_merge()
+    push(merge, "games", 10, "g:0", 0, "fixture")
+    push(merge, "odds", 20, "o:0", 0, "live quote")
+    push(merge, "games", 30, "g:0", 1, "final at 30")
+    assert released(merge, FEEDS, 0, live_from=15) == [("games", "fixture"), ("odds", "live quote")]
 
 
 def test_any_arrival_order_gives_the_same_sequence():

@@ -15,6 +15,7 @@ from tables.league_ratings import (
     GameBooks,
     LeagueRatings,
     market_of,
+    more_of_instant,
     quoted_lines,
     with_home_advantage,
 )
@@ -221,6 +222,94 @@ def test_market_aware_waits_for_a_whole_market_and_follows_the_sharp_book():
     assert aware.inputs["market_home"] == pytest.approx(fair[0])
 
 
+def one_instant(when: str) -> list[OddsQuote]:
+    """Pinnacle's and bet365's 1X2 on A-B and Pinnacle's on C-D, all at ``when``, then a
+    player prop of C-D (no market of the model's) last."""
+    quotes = []
+    for game, bookmaker, prices in (("A-B", "pinnacle", (2.0, 3.6, 4.2)),
+                                    ("A-B", "bet365", (2.3, 3.3, 3.8)),
+                                    ("C-D", "pinnacle", (1.8, 3.8, 4.6))):  # fmt: skip
+        quotes += [
+            quote(game, bookmaker, selection, price, when)
+            for selection, price in zip(("home", "draw", "away"), prices, strict=True)
+        ]
+    prop = quote("C-D", "bet365", "over", 1.9, when, market="player_prop", line=0.5,
+                 player="p1", stat="goals")  # fmt: skip
+    return [*quotes, prop]
+
+
+def two_fixtures() -> LeagueRatings:
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    for home, away in (("A", "B"), ("C", "D")):
+        state.observe(event(home, away, "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    return state
+
+
+def test_the_quotes_of_one_instant_are_forecast_once_each_game_after_the_last():
+    """One poll of several bookmakers is one move of the market: each game is forecast
+    once its last quote of the instant is in, with every price of the instant, whatever
+    game or market the instant's last quote is about."""
+    quotes = one_instant("2021-08-06T15:00:00Z")
+    state = two_fixtures()
+    outputs = [
+        state.observe(q, PARAMS, 0.005, instant_continues=more_of_instant(q, following))
+        for q, following in zip(quotes, [*quotes[1:], None], strict=True)
+    ]
+    assert not any(outputs[:-1])
+    out = outputs[-1]
+    assert [(p.game_id, p.model) for p in out.predictions] == [
+        ("A-B", MARKET_AWARE), ("C-D", MARKET_AWARE)
+    ]  # fmt: skip
+    # each game's outputs come from the game's own last quote that completed a market
+    when = "2021-08-06T15:00:00Z"
+    assert [p.event_id for p in out.predictions] == [
+        f"A-B:{MARKET_AWARE}:{PARAMS.version}:A-B:bet365:away:{when}",
+        f"C-D:{MARKET_AWARE}:{PARAMS.version}:C-D:pinnacle:away:{when}",
+    ]
+    [alert] = out.alerts
+    assert (alert.game_id, alert.bookmaker, alert.selection) == ("A-B", "bet365", "home")
+    # the same as quote by quote at the instant's end: a forecast after each bookmaker
+    one_by_one = two_fixtures()
+    each = [one_by_one.observe(q, PARAMS, 0.005) for q in quotes]
+    assert sum(len(o.predictions) for o in each) == 2  # bet365 moves no sharp consensus
+    assert [o.to_json() for o in out.predictions] == [
+        o.to_json().replace(b"A-B:pinnacle:away", b"A-B:bet365:away", 1) if o.game_id == "A-B"
+        else o.to_json()
+        for e in each for o in e.predictions
+    ]  # fmt: skip
+    assert [a.to_json() for e in each for a in e.alerts] == [alert.to_json()]
+    # the same state, but for the id of the last prediction kept for A-B
+    assert orjson.dumps(one_by_one.to_dict()).replace(
+        b"A-B:pinnacle:away", b"A-B:bet365:away"
+    ) == orjson.dumps(state.to_dict())
+
+
+def test_a_later_event_forecasts_an_instant_whose_last_quote_never_came():
+    """Told that more of an instant follows, the fold waits; if what follows is a game
+    event or a quote of a later instant (the last quote was parked), the instant's games
+    are forecast first, with that event's outputs."""
+    quotes = one_instant("2021-08-06T15:00:00Z")[:3]  # Pinnacle's A-B market
+    for later in (event("E", "F", "scheduled", "2021-08-06T15:00:01Z"),
+                  quote("C-D", "pinnacle", "home", 1.8, "2021-08-06T15:00:01Z")):  # fmt: skip
+        state = two_fixtures()
+        for q in quotes:
+            assert not state.observe(q, PARAMS, 0.005, instant_continues=True)
+        out = state.observe(later, PARAMS, 0.005)
+        [aware] = [p for p in out.predictions if p.game_id == "A-B"]
+        assert aware.model == MARKET_AWARE and aware.event_id.endswith(
+            "A-B:pinnacle:away:" + "2021-08-06T15:00:00Z"
+        )
+
+
+def test_more_of_an_instant_is_a_quote_at_the_same_time():
+    first, second = one_instant("2021-08-06T15:00:00Z")[:2]
+    assert more_of_instant(first, second)
+    assert not more_of_instant(first, None)
+    assert not more_of_instant(first, quote("A-B", "bet365", "home", 2.3, "2021-08-06T15:00:01Z"))
+    assert not more_of_instant(first, event("A", "B", "scheduled", "2021-08-06T15:00:00Z"))
+    assert not more_of_instant(event("A", "B", "scheduled", "2021-08-06T15:00:00Z"), second)
+
+
 def test_a_price_above_the_fair_one_makes_one_value_alert_with_a_kelly_stake():
     state = LeagueRatings(Sport.SOCCER, "E0")
     state.observe(event("A", "B", "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
@@ -401,6 +490,11 @@ def test_a_bookmakers_market_is_its_newest_update_and_fresh_books_are_recent():
     # bet365's under is older than its over: the rest of that update is still arriving
     assert books.of(total) == {"pinnacle": {"over": 1.9, "under": 1.95}, "bet365": {"over": 1.8}}
     assert books.of(total, since=150) == {"bet365": {"over": 1.8}}
+    # a bookmaker's market is complete when ``of`` gives it whole
+    assert books.complete(total, "pinnacle") and not books.complete(total, "bet365")
+    assert not books.complete(total, "william hill")  # no price at all
+    prices["total|2.5|under"]["bet365"] = [2.05, 300]  # the rest of bet365's update
+    assert GameBooks(prices).complete(total, "bet365")
 
 
 def test_a_changed_price_makes_only_its_own_market_read_again():
