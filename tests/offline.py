@@ -71,7 +71,8 @@ def offline_model(events, settings: Settings | None = None) -> OfflineModel:
             (GameEvent if feed == "games" else OddsQuote).model_validate_json(payload)
             for feed, payload, *_ in released
         ]
-        for applied, following in zip(events, [*events[1:], None], strict=True):
+        followers = [*events[1:], None] if events else []
+        for applied, following in zip(events, followers, strict=True):
             out = model.leagues[key].observe(
                 applied,
                 DEFAULT_PARAMS,

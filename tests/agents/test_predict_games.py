@@ -107,6 +107,9 @@ async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlem
     # Applied in event-time order: the prices came before the final, so the game has a
     # market-aware prediction and a value alert, and both are settled by the result.
     assert {p.model for p in predictions} == {"model-only", "market-aware"}
+    # Pinnacle's and bet365's prices share an instant: one forecast, after its last quote
+    [aware] = [p for p in predictions if p.model == "market-aware"]
+    assert aware.event_id.endswith(":bet365:away:2021-08-20T15:30:00Z")
     [alert] = alerts
     assert (alert.bookmaker, alert.selection, alert.price_decimal) == ("bet365", "home", 2.3)
     assert {s.ref_id for s in settled} >= {alert.event_id, predictions[-1].event_id}
