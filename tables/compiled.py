@@ -30,7 +30,8 @@ SOURCES = Path(__file__).resolve().parent
 BUILD = SOURCES.parent / "build" / "compiled" / "tables"
 MANIFEST = BUILD / "manifest.json"
 # Every event's path (ingest's ordering check, the merge, the fold, the odds book);
-# tables.simulation is numpy already (its Poisson draws are tables.poisson_draws).
+# tables.simulation is numpy already (its Poisson draws are tables.poisson_draws, their
+# margins and totals counted by tables.score_counts).
 HOT_MODULES = (
     "anomalies",
     "elo",
@@ -41,6 +42,7 @@ HOT_MODULES = (
     "margins",
     "odds_book",
     "poisson_draws",
+    "score_counts",
     "settlement",
     "strengths",
 )

@@ -17,6 +17,8 @@ import numpy as np
 
 from schemas.base import Sport
 from tables.poisson_draws import poisson_pair
+from tables.score_counts import COMPILED as COUNTS_COMPILED
+from tables.score_counts import margin_and_total_counts
 
 COUNT_SPORTS = (Sport.SOCCER, Sport.NHL)
 # Simulations kept for reuse: a game's means stay put between results while its set of
@@ -60,18 +62,29 @@ def tally(results: np.ndarray) -> Tally:
         whole = values.astype(np.int64)
     if values.size and np.array_equal(whole, values) and np.ptp(whole) <= COUNTED_SPAN:
         lowest = int(whole.min())
-        counts = np.bincount(whole - lowest)
-        seen = counts.nonzero()[0]
-        distinct, counts = (seen + lowest).astype(float), counts[seen]
-    else:
-        distinct, counts = np.unique(values, return_counts=True)
-    for array in (distinct, counts):
-        array.flags.writeable = False  # shared by every caller of simulated_tally
-    return Tally(distinct, counts)
+        return _tally_of(np.bincount(whole - lowest), lowest)
+    return _frozen(*np.unique(values, return_counts=True))
 
 
 def tally_scores(home: np.ndarray, away: np.ndarray) -> ScoreTally:
-    return ScoreTally(tally(home - away), tally(home + away))
+    # Poisson scores: one compiled pass
+    counted = margin_and_total_counts(home, away) if COUNTS_COMPILED else None
+    if counted is None:
+        return ScoreTally(tally(home - away), tally(home + away))
+    margins, lowest, totals = counted
+    return ScoreTally(_tally_of(margins, lowest), _tally_of(totals, 0))
+
+
+def _tally_of(counts: np.ndarray, lowest: int) -> Tally:
+    """The Tally of whole numbers counted from ``lowest`` up (``bincount``'s counts)."""
+    seen = counts.nonzero()[0]
+    return _frozen((seen + lowest).astype(float), counts[seen])
+
+
+def _frozen(distinct: np.ndarray, counts: np.ndarray) -> Tally:
+    for array in (distinct, counts):
+        array.flags.writeable = False  # shared by every caller of simulated_tally
+    return Tally(distinct, counts)
 
 
 @lru_cache(maxsize=SIMULATIONS_KEPT)
