@@ -151,6 +151,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         settled = False
         events = []  # (released item, its event)
         for item in released:
+            await checkpoint.turn()
             try:
                 model = GameEvent if item.feed == "games" else OddsQuote
                 events.append((item, model.from_clean_json(item.payload)))
@@ -160,6 +161,9 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
         for index, (item, event) in enumerate(events):
             await checkpoint.turn()
             following = events[index + 1][1] if index + 1 < len(events) else None
+            # A replayed instant is released whole; a live one as its quotes come, so
+            # which of them share a batch (a retry's too) is timing: each is forecast.
+            replayed = millis(event.event_time.timestamp()) < live_from
             outputs_sent: list[asyncio.Future] = []
             try:
                 outputs = state.observe(
@@ -167,7 +171,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     params,
                     settings.prediction_min_change,
                     settings.alert_on_outlier_prices,
-                    more_of_instant(event, following),
+                    replayed and more_of_instant(event, following),
                 )
                 if outputs:
                     outputs_sent = emit_all(key.encode(), outputs, checkpoint)

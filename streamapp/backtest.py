@@ -79,7 +79,9 @@ class Backtest:
     rows: list[dict[str, Any]] = field(default_factory=list)
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     invalid: int = 0
-    held: dict[str, GameEvent | OddsQuote] = field(default_factory=dict)  # league -> next
+    # league -> its latest event, applied once the next one (or the end) shows whether it
+    # is the last quote of its instant
+    held: dict[str, GameEvent | OddsQuote] = field(default_factory=dict)
 
     def apply(self, feed: str, payload: dict[str, Any]) -> None:
         """Take the next event of the files. A league's event is applied when the league's

@@ -181,8 +181,9 @@ class Settings(BaseSettings):
     merge_max_wait_seconds: float = Field(
         300.0,
         gt=0,
-        description="Seconds a league's game/odds events wait for the slower feed before they "
-        "are applied anyway (a stopped feed must not hold predictions back forever).",
+        description="Seconds a league's game/odds events wait for the slower feed (or a "
+        "replayed quote for the rest of its instant) before they are applied anyway (a "
+        "stopped feed must not hold predictions back forever).",
     )
     idle_input_seconds: float = Field(
         0.2,

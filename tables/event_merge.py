@@ -14,8 +14,10 @@ downtime) is in no hurry, and never passes an idle input: a producer may be held
 between its writes to two topics for longer than any quiet time (the README,
 "Predictions"), so only the other feed's own progress lets it through, an event or a
 watermark (schemas.batches: the producer says that feed has sent everything up to an
-instant; a replay ends with one per league and feed). So a replay's order is exactly the
-offline one however the machine is loaded, short of ``max_wait``: a feed that stops but is
+instant; a replay ends with one per league and feed). A replayed quote also waits for its
+own feed to pass its instant (WHOLE_INSTANTS), so an instant is never cut between two
+releases. So a replay's order, and its instants, are exactly the offline ones however the
+machine is loaded, short of ``max_wait``: a feed that stops but is
 not idle (a stuck producer upstream still writing other leagues) would hold events back,
 so one that has waited ``max_wait`` seconds of wall-clock time is released regardless,
 with everything older than it.

@@ -147,7 +147,7 @@ def more_of_instant(event: GameEvent | OddsQuote, following: GameEvent | OddsQuo
     return (
         isinstance(event, OddsQuote)
         and isinstance(following, OddsQuote)
-        and following.event_time == event.event_time
+        and millis(following.event_time) == millis(event.event_time)
     )
 
 
@@ -367,7 +367,8 @@ class LeagueRatings:
         A quote's game is forecast again once the instant's last quote is in: quotes that
         share an instant are one move of the market (one poll of several bookmakers), and
         a forecast of half of it would be judged against prices that were never quoted
-        alone. A later event settles an instant whose last quote never came first."""
+        alone. A later event forecasts an instant whose last quote was never applied (it
+        raised) first, in its own outputs."""
         out = Outputs()
         if self._due and not (
             isinstance(event, OddsQuote) and millis(event.event_time) == self._due_at
@@ -466,11 +467,11 @@ class LeagueRatings:
     def _forecast_due(
         self, params: ModelParams, min_change: float, alert_on_outliers: bool, out: Outputs
     ) -> None:
-        """Forecast each game the instant's quotes made due, each after its last such quote."""
-        for game_id, quote in self._due.items():
-            if game_id in self.upcoming:
-                self._forecast(game_id, quote, params, min_change, alert_on_outliers, out)
-        self._due.clear()
+        """Forecast each game the instant's quotes made due, each after its last such quote
+        (taken first: a forecast that raises leaves none due to fail the next event)."""
+        due, self._due = self._due, {}
+        for game_id, quote in due.items():
+            self._forecast(game_id, quote, params, min_change, alert_on_outliers, out)
 
     # -- ratings ------------------------------------------------------------------------
 
@@ -694,12 +695,10 @@ class LeagueRatings:
         min_change: float,
         alert_on_outliers: bool,
         out: Outputs,
-        books: GameBooks | None = None,
     ) -> None:
-        """Predict a game again, and look for value, after ``trigger``; ``books``: the
-        game's books if the trigger already read some."""
+        """Predict a game again, and look for value, after ``trigger``."""
         entry = self.upcoming[game_id]
-        books = books or self._books_of(game_id, entry)
+        books = self._books_of(game_id, entry)
         sport_params = params.sport(self.sport)
         league_params = self._params(params)
         signature = (params.version, entry["home"], entry["away"], entry["start"])

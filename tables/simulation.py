@@ -67,8 +67,8 @@ def tally(results: np.ndarray) -> Tally:
 
 
 def tally_scores(home: np.ndarray, away: np.ndarray) -> ScoreTally:
-    # Poisson scores: one compiled pass
-    counted = margin_and_total_counts(home, away) if COUNTS_COMPILED else None
+    # Poisson scores: counted in compiled loops
+    counted = margin_and_total_counts(home, away, COUNTED_SPAN) if COUNTS_COMPILED else None
     if counted is None:
         return ScoreTally(tally(home - away), tally(home + away))
     margins, lowest, totals = counted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
@@ -125,6 +125,38 @@ async def test_games_and_odds_in_any_topic_order_give_predictions_alerts_settlem
         '{"event_id":"f2","',
         '{"event_id":"later',
     ]
+
+
+async def test_live_quotes_of_one_instant_are_each_forecast(app, sent, settings):
+    """Live, which quotes of an instant come out of the merge together is timing (and a
+    retry regroups them), so no forecast waits for the rest of a live instant: outputs
+    keep their ids whatever the batches. Here all six quotes come out at once."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    when = now.isoformat().replace("+00:00", "Z")
+    start = (now + timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    table = app.pipeline.tables.league_ratings
+    predict = agent_of(app, "predict-games")
+    async with predict.test_context() as agent:
+        feeds = Feeds(agent, settings)
+        await feeds.put("games", {**FIXTURE, "event_time": when, "start_time": start})
+        for bookmaker, prices in (("pinnacle", (2.0, 3.6, 4.2)), ("bet365", (2.3, 3.3, 3.8))):
+            for quote in quotes(bookmaker, prices, when):
+                await feeds.put("odds", quote)
+        await feeds.put_watermark("games", when)  # lets the fixture and all six through
+        await until(lambda: len(pinnacle_prices(table)) == 3 and not waiting_in(table))
+    aware = [
+        p
+        for p in map(
+            Prediction.model_validate_json, (v for _, v in sent[settings.topic("predictions")])
+        )
+        if p.model == "market-aware"
+    ]
+    # Pinnacle's complete market is forecast at once; bet365's moves no sharp consensus
+    assert [p.event_id.split(":", 3)[-1] for p in aware] == [f"pinnacle:away:{when}"]
+
+
+def waiting_in(table) -> list:
+    return ((table.get("soccer:E0") or {}).get("merge") or {}).get("pending", [])
 
 
 async def test_a_watermark_releases_what_waits_for_its_feed(app, sent, settings):

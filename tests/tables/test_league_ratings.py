@@ -301,6 +301,29 @@ def test_a_later_event_forecasts_an_instant_whose_last_quote_never_came():
         )
 
 
+def test_a_forecast_that_raises_leaves_nothing_due_for_the_next_event(monkeypatch):
+    """The instant's last quote raises in its forecast (and is parked); the league's next
+    event applies as usual, without that instant's forecast raising again first."""
+    *first, last = one_instant("2021-08-06T15:00:00Z")[:3]  # Pinnacle's A-B market
+    state = two_fixtures()
+    for q in first:
+        state.observe(q, PARAMS, 0.005, instant_continues=True)
+    forecast = LeagueRatings._forecast
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("a bug")
+
+    monkeypatch.setattr(LeagueRatings, "_forecast", broken)
+    with pytest.raises(FloatingPointError):
+        state.observe(last, PARAMS, 0.005)
+    monkeypatch.setattr(LeagueRatings, "_forecast", forecast)
+    out = state.observe(
+        event("C", "D", "final", "2021-08-08T17:00:00Z", score=(1, 0)), PARAMS, 0.005
+    )
+    assert [s.game_id for s in out.settlements] == ["C-D"] and not out.predictions
+    assert state.ratings["C"] > MEAN_RATING
+
+
 def test_more_of_an_instant_is_a_quote_at_the_same_time():
     first, second = one_instant("2021-08-06T15:00:00Z")[:2]
     assert more_of_instant(first, second)
