@@ -31,8 +31,6 @@ def app(settings, monkeypatch):
     app.flow_control.resume()
     app.pipeline.registry_loaded.set()  # no control topic here: the built-in version
     app.pipeline.progress.seeks = False  # no consumer here: events come in the order put
-    # ... and no partition is assigned: an agent's tick (every 50 ms) finds none to look at
-    monkeypatch.setattr(app.consumer, "assignment", frozenset)
     # A checkpoint a test commits itself writes as this agent; agents write as themselves.
     writing = _current_agent.set(SimpleNamespace(name=TEST_AGENT))
     yield app
