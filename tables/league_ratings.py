@@ -367,8 +367,8 @@ class LeagueRatings:
         A quote's game is forecast again once the instant's last quote is in: quotes that
         share an instant are one move of the market (one poll of several bookmakers), and
         a forecast of half of it would be judged against prices that were never quoted
-        alone. A later event forecasts an instant whose last quote was never applied (it
-        raised) first, in its own outputs."""
+        alone. A later event first forecasts an instant whose last quote was never applied
+        (it raised): those outputs come with the later event's."""
         out = Outputs()
         if self._due and not (
             isinstance(event, OddsQuote) and millis(event.event_time) == self._due_at
