@@ -284,9 +284,8 @@ class LeagueRatings:
     # Not stored: each upcoming game's books as its quotes left them (GameBooks).
     _books: dict[str, GameBooks] = field(default_factory=dict, repr=False, compare=False)
     # Not stored: the games this instant's quotes made due a forecast (game id -> the last
-    # such quote), forecast when the instant ends (``observe``), and that instant (ms).
+    # such quote), forecast when the instant ends (``observe``).
     _due: dict[str, OddsQuote] = field(default_factory=dict, repr=False, compare=False)
-    _due_at: int = field(default=-1, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         averages = START_AVERAGES[self.sport.value]
@@ -370,9 +369,7 @@ class LeagueRatings:
         alone. A later event first forecasts an instant whose last quote was never applied
         (it raised): those outputs come with the later event's."""
         out = Outputs()
-        if self._due and not (
-            isinstance(event, OddsQuote) and millis(event.event_time) == self._due_at
-        ):
+        if self._due and not more_of_instant(next(iter(self._due.values())), event):
             self._forecast_due(params, min_change, alert_on_outliers, out)
         if isinstance(event, OddsQuote):
             self._observe_quote(event)
@@ -462,7 +459,6 @@ class LeagueRatings:
         if not game_books.complete(market_of(self.sport, key), quote.bookmaker):
             return  # the rest of this bookmaker's update is still arriving
         self._due[quote.game_id] = quote
-        self._due_at = at
 
     def _forecast_due(
         self, params: ModelParams, min_change: float, alert_on_outliers: bool, out: Outputs
