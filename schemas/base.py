@@ -32,8 +32,6 @@ from pydantic import (
     field_validator,
 )
 
-from schemas.recent_events import RecentEvents
-
 
 class Sport(StrEnum):
     SOCCER = "soccer"
@@ -205,9 +203,6 @@ def _trusted_decoder(model: type[BaseModel]) -> Callable[[dict[str, Any]], Any]:
     return decode
 
 
-RECENT_EVENTS = RecentEvents()
-
-
 class Event(BaseModel):
     """Base of every feed event and output."""
 
@@ -246,27 +241,15 @@ class Event(BaseModel):
         raise NotImplementedError
 
     def to_json(self) -> bytes:
-        data = self.model_dump_json(exclude_none=True).encode()
-        RECENT_EVENTS.remember(data, self)  # read back as itself (schemas.recent_events)
-        return data
+        return self.model_dump_json(exclude_none=True).encode()
 
     @classmethod
     def from_clean_json(cls, data: bytes | str) -> Self:
         """The event ``to_json`` wrote, as ``model_validate_json`` reads it, two to three
         times faster: nothing is checked again. Only for JSON this code wrote from a validated
         event (a clean topic, an output topic): anything else, however broken, would come
-        through as an event (tests/schemas/test_clean_json.py shows what passes).
-
-        JSON this process wrote or decoded lately gives the event it came from
-        (``schemas.recent_events``): that object's values, types and JSON are those
-        decoding gives; only ``model_fields_set`` may hold more (a null the feed sent)."""
-        key = data.encode() if isinstance(data, str) else data
-        found = RECENT_EVENTS.get(key)
-        if type(found) is cls:
-            return found
-        event = _trusted_decoder(cls)(orjson.loads(data))
-        RECENT_EVENTS.remember(key, event)
-        return event
+        through as an event (tests/schemas/test_clean_json.py shows what passes)."""
+        return _trusted_decoder(cls)(orjson.loads(data))
 
 
 class GameScoped(Event):
