@@ -5,8 +5,7 @@ ingest validates them, turned into clean-topic JSON, merged per league into even
 order as predict-games merges them (tables.event_merge), then timed through:
 
 - decode: clean JSON -> GameEvent/OddsQuote, as the agents read the clean topics, with
-  model_validate_json and (where the code has it) the trusted Event.from_clean_json, on
-  JSON the process has not seen (none of it among its recent events);
+  model_validate_json and (where the code has it) the trusted Event.from_clean_json;
 - observe: LeagueRatings.observe, as predict-games and the backtest apply them;
 - odds book: apply_game/apply_quote, steam alerts, new anomalies and the league's
   anomaly log, as book-odds applies them.
@@ -41,7 +40,6 @@ from pathlib import Path
 
 import orjson
 
-import schemas.base
 from bench.live_feed import LiveFeed
 from schemas import FEEDS, Alert, GameEvent, OddsQuote, parse_feed_event
 from schemas.feeds import InvalidEvent
@@ -120,10 +118,6 @@ def decode_all(stream: list[tuple[str, bytes]]) -> list[GameEvent | OddsQuote]:
 
 
 def decode_trusted(stream: list[tuple[str, bytes]]) -> list[GameEvent | OddsQuote]:
-    # JSON this process neither wrote nor read before, as a worker that did not ingest it
-    recent = getattr(schemas.base, "RECENT_EVENTS", None)  # code from before it: none
-    if recent is not None:
-        recent.clear()
     return [MODELS[feed].from_clean_json(payload) for feed, payload in stream]
 
 
