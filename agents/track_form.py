@@ -5,7 +5,7 @@ from __future__ import annotations
 import faust
 
 from agents.pipeline import Pipeline
-from agents.runtime import Checkpoint, ValueCache, run_events
+from agents.runtime import Checkpoint, run_events
 from schemas.game import GameEvent, GameStatus
 from tables.keys import table_key
 from tables.team_form import record_result
@@ -13,9 +13,6 @@ from tables.team_form import record_result
 
 def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
     form = pipeline.tables.team_form
-    # A team's season is read and written with each of its finals: kept as objects, it
-    # costs no decoding.
-    stored_forms = ValueCache(pipeline.progress)
 
     async def record_final(record, checkpoint: Checkpoint) -> None:
         game = GameEvent.from_clean_json(record.value)
@@ -23,8 +20,7 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
             return
         for team in (game.home_team, game.away_team):
             key = table_key(game.partition_key, team)
-            state = checkpoint.get(form, key, record, stored_forms)
-            checkpoint.put(form, key, record_result(state, game, team), record, stored_forms)
+            checkpoint.put(form, key, record_result(checkpoint.get(form, key), game, team))
 
     @app.agent(pipeline.topics.clean["games"], name="track-form")
     async def track_form(stream):
