@@ -7,6 +7,8 @@ so a table partition holds whole leagues and a league prefix is a range of keys.
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,11 +27,26 @@ RATE_WINDOW = timedelta(minutes=1)
 RATE_EXPIRES = timedelta(hours=6)
 
 
+# The references to an open database that only its store holds, while ``stop`` counts
+# them: the store's dict, the loop's name and getrefcount's argument.
+ONLY_THE_STORE_HOLDS = 3
+
+
 class RebalanceStore(RocksDBStore):
-    """faust's RocksDB store, but a rebalance that takes none of a table's partitions
-    away does not make a full garbage collection for it. faust makes one per table on
-    every rebalance, to free the handles of the databases it closes; with a season's state
-    alive each takes 40-130 ms, so a worker given partitions stalled for about a second."""
+    """faust's RocksDB store, without the full garbage collections faust makes where
+    nothing needs them. faust makes one per table on every rebalance and as each table
+    stops, to free the handles of the databases it closes; with a season's state alive
+    each takes 40-165 ms, so a worker given partitions stalled for about a second, and a
+    worker's 17 stores took about 2 s to stop."""
+
+    async def stop(self) -> None:
+        """Closes the databases: dropped, each closes at once, unless something else still
+        refers to one (a reference cycle): only then a collection frees it, as faust's."""
+        self.logger.info("Closing rocksdb on stop")
+        held = any(sys.getrefcount(db) > ONLY_THE_STORE_HOLDS for db in self._dbs.values())
+        self._dbs.clear()
+        if held:
+            gc.collect()
 
     def revoke_partitions(self, table: faust.types.CollectionT, tps: set) -> None:
         if any(

@@ -8,6 +8,7 @@ import gc
 import pytest
 from faust.stores.memory import Store as MemoryStore
 from faust.types import TP
+from rocksdict import Rdict
 
 from streamapp.app import create_app
 from tables.definitions import RebalanceStore
@@ -47,3 +48,24 @@ def test_a_rebalance_closes_a_revoked_database_and_collects_only_then(settings, 
     store.revoke_partitions(table, {TP(changelog, 0)})
     assert store._dbs == {}
     assert len(full_collections) == 1  # faust's own collection, which frees the handle
+
+
+async def test_a_stopping_store_closes_its_databases_without_a_full_collection(
+    settings, full_collections
+):
+    store = create_app(settings).pipeline.tables.league_ratings.data
+    store._db_for_partition(0)[b"league"] = b"{}"
+    path = store.partition_path(0)
+    await store.stop()
+    assert store._dbs == {} and full_collections == []
+    reopened = Rdict(str(path))  # RocksDB's lock was released: the database is closed
+    assert reopened[b"league"] == b"{}"
+    reopened.close()
+
+
+async def test_a_database_something_else_holds_is_left_to_a_collection(settings, full_collections):
+    store = create_app(settings).pipeline.tables.league_ratings.data
+    held = store._db_for_partition(0)
+    await store.stop()
+    assert store._dbs == {} and len(full_collections) == 1
+    held.close()
