@@ -38,7 +38,7 @@ class RebalanceStore(RocksDBStore):
     nothing needs them. faust makes one per table on every rebalance and as each table
     stops, to free the handles of the databases it closes; with a season's state alive
     each takes 40-165 ms, so a worker given partitions stalled for about a second, and a
-    worker's stop took about two seconds more."""
+    worker's stop took 1-2 s more."""
 
     async def stop(self) -> None:
         """Closes the databases: a dropped database closes at once. Only when something
