@@ -35,6 +35,7 @@ from schemas.deadletter import DeadLetter
 from schemas.game import GameEvent
 from schemas.odds import OddsQuote
 from tables.event_merge import complete_through, new_merge, oldest_arrival, push, release
+from tables.exceptions import FailedAfterOutputs
 from tables.league_ratings import LeagueRatings, more_of_instant
 from tables.settlement import summary
 
@@ -177,6 +178,11 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     outputs_sent = emit_all(key.encode(), outputs, checkpoint)
                     settled = settled or bool(outputs.settlements)
             except Exception as error:  # one bad event must not stop the league: park it
+                made = error.outputs if isinstance(error, FailedAfterOutputs) else None
+                if made is not None:  # their state is kept: they go out all the same
+                    emit_all(key.encode(), made, checkpoint)  # (waited for by the commit)
+                    settled = settled or bool(made.settlements)
+                    error = error.__cause__
                 if is_transient(error):
                     raise  # the broker is away: the batch is tried again
                 log.exception("predict-games could not apply %s", item.payload[:200])

@@ -36,6 +36,7 @@ from tables.elo import (
     result_score,
     updated_ratings,
 )
+from tables.exceptions import FailedAfterOutputs
 from tables.model_params import ModelParams, SportParams
 from tables.settlement import (
     add_alert,
@@ -367,16 +368,25 @@ class LeagueRatings:
         share an instant are one move of the market (one poll of several bookmakers), and
         a forecast of half of it would be judged against prices that were never quoted
         alone. A later event first forecasts an instant whose last quote was never applied
-        (it raised): those outputs come with the later event's."""
+        (it raised): those outputs come with the later event's.
+
+        An event that raises once outputs were made (that pending instant's, or the
+        games forecast before the one that raised) raises ``FailedAfterOutputs`` with
+        them, from its error: their state is kept, so they are to be sent."""
         out = Outputs()
-        if self._due and not more_of_instant(next(iter(self._due.values())), event):
-            self._forecast_due(params, min_change, alert_on_outliers, out)
-        if isinstance(event, OddsQuote):
-            self._observe_quote(event)
-            if not instant_continues:
+        try:
+            if self._due and not more_of_instant(next(iter(self._due.values())), event):
                 self._forecast_due(params, min_change, alert_on_outliers, out)
-        else:
-            self._observe_game(event, params, min_change, alert_on_outliers, out)
+            if isinstance(event, OddsQuote):
+                self._observe_quote(event)
+                if not instant_continues:
+                    self._forecast_due(params, min_change, alert_on_outliers, out)
+            else:
+                self._observe_game(event, params, min_change, alert_on_outliers, out)
+        except Exception as error:
+            if out:
+                raise FailedAfterOutputs(out) from error
+            raise
         return out
 
     def _observe_game(

@@ -13,6 +13,7 @@ from faust.types import Message
 from agents import runtime
 from schemas import Alert, DeadLetter, Prediction, Settlement
 from schemas.batches import millis, watermark_message
+from tables.exceptions import FailedAfterOutputs
 from tables.league_ratings import LeagueRatings
 from tests.agents.test_ingest import agent_of
 from tests.schemas.examples import GAME, QUOTE
@@ -193,6 +194,23 @@ async def test_a_watermark_releases_what_waits_for_its_feed(app, sent, settings)
     assert "Chelsea" in table["soccer:E0"]["ratings"]
 
 
+async def fixture_result_and_a_later_quote(app, settings) -> None:
+    """The fixture, its result, a quote after it and the next fixture through predict-games,
+    until the result is applied."""
+    table = app.pipeline.tables.league_ratings
+    async with agent_of(app, "predict-games").test_context() as agent:
+        feeds = Feeds(agent, settings)
+        await feeds.put("games", FIXTURE)
+        await feeds.put("games", GAME)
+        await feeds.put(
+            "odds", {**QUOTE, "event_id": "later", "event_time": "2021-08-23T10:00:00Z"}
+        )
+        await feeds.put(
+            "games", {**FIXTURE, "event_id": "next", "event_time": "2021-08-24T10:00:00Z"}
+        )
+        await until(lambda: "Chelsea" in (table.get("soccer:E0") or {}).get("ratings", {}))
+
+
 async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
     app, sent, settings, monkeypatch
 ):
@@ -204,19 +222,7 @@ async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
         return observe(self, event, *rest)
 
     monkeypatch.setattr(LeagueRatings, "observe", fragile)
-    table = app.pipeline.tables.league_ratings
-    predict = agent_of(app, "predict-games")
-    async with predict.test_context() as agent:
-        feeds = Feeds(agent, settings)
-        await feeds.put("games", FIXTURE)
-        await feeds.put("games", GAME)
-        await feeds.put(
-            "odds", {**QUOTE, "event_id": "later", "event_time": "2021-08-23T10:00:00Z"}
-        )
-        await feeds.put(
-            "games", {**FIXTURE, "event_id": "next", "event_time": "2021-08-24T10:00:00Z"}
-        )
-        await until(lambda: "Chelsea" in (table.get("soccer:E0") or {}).get("ratings", {}))
+    await fixture_result_and_a_later_quote(app, settings)
     [(_, value)] = sent[settings.topic("deadletter")]
     letter = DeadLetter.model_validate_json(value)
     assert letter.error_type == "internal" and "RuntimeError: a bug" in letter.reason
@@ -225,6 +231,33 @@ async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
         0,
         0,
     )
+    assert orjson.loads(letter.payload)["event_id"] == "fixture"
+
+
+async def test_outputs_made_before_an_event_raised_are_sent_and_the_event_parked(
+    app, sent, settings, monkeypatch
+):
+    """The fold kept the state of outputs it made before the event raised
+    (FailedAfterOutputs): they go out, and the event is parked for its own error."""
+    observe = LeagueRatings.observe
+
+    def fails_after_outputs(self, event, *rest):
+        out = observe(self, event, *rest)
+        if event.event_id == "fixture":
+            raise FailedAfterOutputs(out) from RuntimeError("a bug")
+        return out
+
+    monkeypatch.setattr(LeagueRatings, "observe", fails_after_outputs)
+    await fixture_result_and_a_later_quote(app, settings)
+    predictions = [
+        Prediction.model_validate_json(v) for _, v in sent[settings.topic("predictions")]
+    ]
+    assert [p.event_id.rsplit(":", 1)[1] for p in predictions] == ["fixture"]  # its trigger
+    settled = [Settlement.model_validate_json(v) for _, v in sent[settings.topic("settlements")]]
+    assert [s.ref_id for s in settled] == [predictions[0].event_id]  # its state was kept
+    [(_, value)] = sent[settings.topic("deadletter")]
+    letter = DeadLetter.model_validate_json(value)
+    assert "RuntimeError: a bug" in letter.reason
     assert orjson.loads(letter.payload)["event_id"] == "fixture"
 
 

@@ -8,6 +8,7 @@ import pytest
 from schemas import GameEvent, OddsQuote, Sport
 from schemas.base import EVENT_ID_MAX_LENGTH, GAME_ID_MAX_LENGTH, OUTPUT_ID_MAX_LENGTH
 from tables.elo import MEAN_RATING, regressed, updated_ratings
+from tables.exceptions import FailedAfterOutputs
 from tables.forecast import poisson_outcomes
 from tables.league_ratings import (
     MARKET_AWARE,
@@ -322,6 +323,58 @@ def test_a_forecast_that_raises_leaves_nothing_due_for_the_next_event(monkeypatc
     )
     assert [s.game_id for s in out.settlements] == ["C-D"] and not out.predictions
     assert state.ratings["C"] > MEAN_RATING
+
+
+def test_an_event_that_raises_after_a_pending_instant_was_forecast_hands_over_its_outputs(
+    monkeypatch,
+):
+    """The instant's last quote never came; the next event forecasts the instant first,
+    then raises itself: the forecast's state is kept, so its outputs come with the error."""
+    state = two_fixtures()
+    for q in one_instant("2021-08-06T15:00:00Z")[:3]:  # Pinnacle's A-B market
+        state.observe(q, PARAMS, 0.005, instant_continues=True)
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("a bug")
+
+    monkeypatch.setattr(LeagueRatings, "_observe_game", broken)
+    with pytest.raises(FailedAfterOutputs) as failed:
+        state.observe(event("E", "F", "scheduled", "2021-08-06T15:00:01Z"), PARAMS, 0.005)
+    [aware] = failed.value.outputs.predictions
+    assert aware.game_id == "A-B" and aware.model == MARKET_AWARE
+    assert isinstance(failed.value.__cause__, FloatingPointError)
+
+
+def test_a_final_that_raises_in_a_later_forecast_hands_over_the_earlier_outputs(monkeypatch):
+    """A final settles its game and forecasts its teams' next games; the second forecast
+    raises: the settlement and the first forecast are kept, and come with the error."""
+    state = LeagueRatings(Sport.SOCCER, "E0")
+    for home, away in (("A", "B"), ("A", "C"), ("B", "D")):
+        state.observe(event(home, away, "scheduled", "2021-08-01T00:00:00Z"), PARAMS, 0.005)
+    forecast, calls = LeagueRatings._forecast, []
+
+    def second_raises(self, *args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise FloatingPointError("a bug")
+        return forecast(self, *args, **kwargs)
+
+    monkeypatch.setattr(LeagueRatings, "_forecast", second_raises)
+    with pytest.raises(FailedAfterOutputs) as failed:
+        state.observe(event("A", "B", "final", "2021-08-08T17:00:00Z", score=(1, 0)), PARAMS, 0.005)
+    made = failed.value.outputs
+    assert [s.game_id for s in made.settlements] == ["A-B"]
+    assert [p.game_id for p in made.predictions] == [calls[0]]
+    assert isinstance(failed.value.__cause__, FloatingPointError)
+
+
+def test_an_event_that_raises_before_any_output_raises_its_own_error(monkeypatch):
+    def broken(*args, **kwargs):
+        raise FloatingPointError("a bug")
+
+    monkeypatch.setattr(LeagueRatings, "_observe_game", broken)
+    with pytest.raises(FloatingPointError):
+        two_fixtures()
 
 
 def test_more_of_an_instant_is_a_quote_at_the_same_time():
