@@ -178,13 +178,14 @@ def register(app: faust.App, pipeline: Pipeline) -> faust.types.AgentT:
                     outputs_sent = emit_all(key.encode(), outputs, checkpoint)
                     settled = settled or bool(outputs.settlements)
             except Exception as error:  # one bad event must not stop the league: park it
-                made = error.outputs if isinstance(error, FailedAfterOutputs) else None
-                if made is not None:  # their state is kept: they go out all the same
-                    emit_all(key.encode(), made, checkpoint)  # (waited for by the commit)
-                    settled = settled or bool(made.settlements)
-                    error = error.__cause__
+                if isinstance(error, FailedAfterOutputs):
+                    # Their state is kept: they are sent all the same (and the event is
+                    # parked again, with the broker's reason, if it refuses them).
+                    sent.append((item, emit_all(key.encode(), error.outputs, checkpoint)))
+                    settled = settled or bool(error.outputs.settlements)
+                    error = error.__cause__ or error
                 if is_transient(error):
-                    raise  # the broker is away: the batch is tried again
+                    raise error  # the broker is away: the batch is tried again
                 log.exception("predict-games could not apply %s", item.payload[:200])
                 await park(key, item, error, checkpoint)
                 continue

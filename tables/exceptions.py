@@ -12,7 +12,7 @@ class FailedAfterOutputs(Exception):
     """A league's event raised after the same ``observe`` had made outputs and kept their
     state: the forecasts of an instant its last quote left pending, or games forecast
     before the one that raised. ``outputs`` are to be sent all the same (the state records
-    them as made); the event is parked for its own error, the ``__cause__``."""
+    them as made); the event is parked with the error it raised, the ``__cause__``."""
 
     def __init__(self, outputs: Outputs) -> None:
         made = len(outputs.predictions) + len(outputs.alerts) + len(outputs.settlements)

@@ -234,20 +234,26 @@ async def test_an_event_the_model_cannot_apply_is_parked_and_the_league_goes_on(
     assert orjson.loads(letter.payload)["event_id"] == "fixture"
 
 
+def fails_after_its_outputs(event_id: str):
+    """``LeagueRatings.observe``, but ``event_id`` raises once its outputs are made and
+    their state kept, as the fold does when a step fails after others made outputs."""
+    observe = LeagueRatings.observe
+
+    def observe_then_fail(self, event, *rest):
+        out = observe(self, event, *rest)
+        if event.event_id == event_id:
+            raise FailedAfterOutputs(out) from RuntimeError("a bug")
+        return out
+
+    return observe_then_fail
+
+
 async def test_outputs_made_before_an_event_raised_are_sent_and_the_event_parked(
     app, sent, settings, monkeypatch
 ):
     """The fold kept the state of outputs it made before the event raised
     (FailedAfterOutputs): they go out, and the event is parked for its own error."""
-    observe = LeagueRatings.observe
-
-    def fails_after_outputs(self, event, *rest):
-        out = observe(self, event, *rest)
-        if event.event_id == "fixture":
-            raise FailedAfterOutputs(out) from RuntimeError("a bug")
-        return out
-
-    monkeypatch.setattr(LeagueRatings, "observe", fails_after_outputs)
+    monkeypatch.setattr(LeagueRatings, "observe", fails_after_its_outputs("fixture"))
     await fixture_result_and_a_later_quote(app, settings)
     predictions = [
         Prediction.model_validate_json(v) for _, v in sent[settings.topic("predictions")]
@@ -259,6 +265,30 @@ async def test_outputs_made_before_an_event_raised_are_sent_and_the_event_parked
     letter = DeadLetter.model_validate_json(value)
     assert "RuntimeError: a bug" in letter.reason
     assert orjson.loads(letter.payload)["event_id"] == "fixture"
+
+
+async def test_outputs_of_a_failed_event_the_broker_refuses_park_it_again_and_the_league_goes_on(
+    app, sent, settings, monkeypatch
+):
+    monkeypatch.setattr(LeagueRatings, "observe", fails_after_its_outputs("fixture"))
+    predictions = app.pipeline.topics.predictions
+    send = predictions.send
+
+    async def too_large(**kwargs):
+        delivery = await send(**kwargs)
+        if b":fixture" not in kwargs["value"]:
+            return delivery
+        refused = asyncio.get_running_loop().create_future()
+        refused.set_exception(MessageSizeTooLargeError())
+        return refused
+
+    monkeypatch.setattr(predictions, "send", too_large)
+    await fixture_result_and_a_later_quote(app, settings)  # the result is applied
+    letters = [DeadLetter.model_validate_json(v) for _, v in sent[settings.topic("deadletter")]]
+    assert {orjson.loads(letter.payload)["event_id"] for letter in letters} == {"fixture"}
+    # (the interval is handled again once the refusal is seen: the first letter twice)
+    errors = {letter.reason.rsplit(": ", 2)[1] for letter in letters}
+    assert errors == {"RuntimeError", "MessageSizeTooLargeError"}
 
 
 async def test_a_batch_tried_again_within_a_commit_interval_sends_its_outputs(
