@@ -43,22 +43,31 @@ class FakeMessage:
     time_in = None
 
 
+class FakeTable:
+    name = "odds-book"
+
+
 def test_the_app_monitor_records_what_fausts_own_records_looking_each_series_up_once():
     """Same hooks, same samples, before and after a rebalance drops the per-partition
     series (a lookup kept across it would record into a series no longer served)."""
 
     def samples(monitor, registry) -> dict:
         stream, odds, games = FakeStream(), TP("sports.clean.odds", 1), TP("sports.raw.games", 0)
+        table = FakeTable()
         for offset in range(3):
             monitor.on_message_in(odds, offset, FakeMessage())
             monitor.on_stream_event_in(odds, offset, stream, None)
             monitor.on_send_initiated(None, "sports.predictions", None, 3, 40)
+            monitor.on_table_get(table, "soccer:E0|g1")
+            monitor.on_table_set(table, "soccer:E0|g1", {})
+        monitor.on_table_del(table, "soccer:E0|g1")
         monitor.track_tp_end_offset(odds, 3)
         monitor._clear_partition_related_metrics()  # what faust does at each rebalance
         monitor.on_message_in(games, 7, FakeMessage())
         monitor.on_stream_event_in(games, 7, stream, None)
         monitor.on_send_initiated(None, "sports.predictions", None, 3, 40)
         monitor.track_tp_end_offset(games, 9)
+        monitor.on_table_set(table, "soccer:E0|g1", {})
         return {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(generate_latest(registry).decode())
@@ -75,5 +84,7 @@ def test_the_app_monitor_records_what_fausts_own_records_looking_each_series_up_
     assert ours == fausts
     assert ours["faust_messages_received_per_topics_partition", (
         ("partition", "0"), ("topic", "sports.raw.games"))] == 7  # fmt: skip
+    operations = (("operation", "keys_updated"), ("table", "table.odds-book"))
+    assert ours["faust_table_operations_total", operations] == 4
     assert ("faust_topic_partition_end_offset", (
         ("partition", "1"), ("topic", "sports.clean.odds"))) not in ours  # fmt: skip
