@@ -104,6 +104,9 @@ def create_app(settings: Settings | None = None) -> faust.App:
         producer_max_request_size=settings.max_message_bytes,
         producer_linger=settings.producer_linger_seconds,
         producer_max_batch_size=settings.producer_batch_bytes,
+        producer_compression_type=(
+            None if settings.producer_compression == "none" else settings.producer_compression
+        ),
         consumer_max_fetch_size=settings.fetch_partition_max_bytes,
         table_cleanup_interval=settings.window_cleanup_seconds,
         broker_commit_interval=settings.offset_commit_seconds,
