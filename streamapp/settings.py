@@ -59,10 +59,11 @@ class Settings(BaseSettings):
     )
     producer_compression: Literal["zstd", "lz4", "snappy", "gzip", "none"] = Field(
         "zstd",
-        description="Compression of what a worker produces (clean events, outputs, table "
-        "changelogs), batch by batch; consumers decompress whatever they fetch. zstd kept "
-        "a replayed season's changelogs and clean topics 8x smaller on the broker (outputs "
-        "3x), for no CPU measurable in the worker or the broker.",
+        description="Compression of everything a worker produces (clean events, outputs, "
+        "dead letters, table changelogs), batch by batch; consumers decompress whatever they "
+        "fetch. The raw topics `streamapp connect` and `streamapp replay` write stay as they "
+        "are. zstd kept a replayed season's changelogs and clean topics 8x smaller on the "
+        "broker (outputs 3x), for no CPU measurable in the worker or the broker.",
     )
     producer_batch_bytes: int = Field(
         512 * 1024, ge=1024, description="Largest batch a worker's producer sends per partition."

@@ -3,6 +3,9 @@ monitor, on the registry that /metrics serves."""
 
 from __future__ import annotations
 
+from collections import Counter
+from functools import partial
+
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
@@ -75,13 +78,35 @@ def test_the_app_monitor_records_what_fausts_own_records_looking_each_series_up_
             if not sample.name.endswith("_created")  # when each series was made
         }
 
-    recorded = []
+    def counted(metrics: FaustMetrics) -> Counter:
+        """``metrics`` with each labelled metric's lookups counted, by metric."""
+        lookups = Counter()
+        for name in dir(metrics):
+            metric = getattr(metrics, name)
+            if getattr(metric, "_labelnames", ()):
+                metric.labels = partial(count_lookup, lookups, name, metric.labels)
+        return lookups
+
+    def count_lookup(lookups: Counter, name: str, labels, *args, **kwargs):
+        lookups[name] += 1
+        return labels(*args, **kwargs)
+
+    recorded, lookups, tables = [], [], []
     for monitor_class in (PrometheusMonitor, FaustMonitor):
         registry = CollectorRegistry()
-        monitor = monitor_class(metrics=FaustMetrics.create(registry, "faust"))
+        metrics = FaustMetrics.create(registry, "faust")
+        lookups.append(counted(metrics))
+        monitor = monitor_class(metrics=metrics)
         recorded.append(samples(monitor, registry))
+        state = monitor.tables["odds-book"]
+        tables.append((state.keys_retrieved, state.keys_updated, state.keys_deleted))
     fausts, ours = recorded
     assert ours == fausts
+    assert tables[0] == tables[1] == (3, 4, 1)  # faust's own counts, kept by both
+    # Each series once per rebalance: the table's get, set and delete, then its set again.
+    assert lookups[1]["table_operations"] == 4
+    assert lookups[0]["table_operations"] == 8
+    assert lookups[1]["messages_received_per_topics_partition"] == 2
     assert ours["faust_messages_received_per_topics_partition", (
         ("partition", "0"), ("topic", "sports.raw.games"))] == 7  # fmt: skip
     operations = (("operation", "keys_updated"), ("table", "table.odds-book"))
