@@ -2,7 +2,8 @@
 real replayed data, printed beside its target and written to ``var/bench/``.
 
 Steps (one worker at a time, like the demo: a fresh app with its own topics):
-1. the Monte Carlo of one game, before anything else runs on the machine;
+1. the Monte Carlo of one game and the model's own work per event (bench.model_floor),
+   before anything else runs on the machine;
 2. a season replayed through worker A (pipeline events/s), then read raw (the ceiling);
 3. A stopped and its local tables deleted, the changelogs read once by a plain consumer
    (their size), worker B started: the rate it replays them at;
@@ -29,6 +30,7 @@ from bench import report
 from bench.demo_wall import DemoWall, time_demo
 from bench.live_feed import LiveFeed
 from bench.live_latency import LiveLatency, measure_live_latency
+from bench.model_floor import ModelFloor, measure_model_floor
 from bench.monte_carlo import MonteCarlo, time_simulations
 from bench.pipeline_throughput import Throughput, measure_throughput
 from bench.recovery import Recovery, read_changelogs, watch_recovery, wipe_local_tables
@@ -204,25 +206,32 @@ def rebuilt_worker_live(settings: Settings, args: argparse.Namespace, run: str) 
         )  # fmt: skip
 
 
+@dataclass
+class Alone:
+    """What is timed while nothing else of ours runs."""
+
+    monte_carlo: MonteCarlo
+    model_floor: ModelFloor
+
+
 def figures(
-    monte_carlo: MonteCarlo, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None
+    alone: Alone, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None
 ) -> dict[str, float | None]:
     return {
         "raw_consume_eps": season.throughput.raw_consume_eps,
         "pipeline_eps": season.throughput.pipeline_eps,
         "pipeline_ratio": season.throughput.ratio,
+        "model_ceiling_eps": alone.model_floor.ceiling_eps,
         "quote_to_alert_p50_ms": rebuilt.live.percentile(50),
         "quote_to_alert_p99_ms": rebuilt.live.percentile(99),
         "recovery_records_per_s": rebuilt.recovery.records_per_second,
-        "mc_10k_sims_ms": monte_carlo.median_ms,
+        "mc_10k_sims_ms": alone.monte_carlo.median_ms,
         "worker_peak_rss_mb": max(season.peak_rss_mb, rebuilt.peak_rss_mb),
         "demo_wall_s": demo.seconds if demo and demo.succeeded else None,
     }
 
 
-def details(
-    monte_carlo: MonteCarlo, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None
-) -> dict:
+def details(alone: Alone, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None) -> dict:
     recovery_seconds = rebuilt.recovery.measured_seconds
     return {
         "throughput": season.throughput.to_dict()
@@ -240,7 +249,8 @@ def details(
         "live": rebuilt.live.to_dict()
         | {"game_id": rebuilt.feed.game_id}
         | rebuilt.live_us_per_quote(),
-        "monte_carlo": monte_carlo.to_dict(),
+        "monte_carlo": alone.monte_carlo.to_dict(),
+        "model_floor": alone.model_floor.to_dict(),
         "peak_rss_mb": {
             "worker_a_after_season": season.peak_rss_mb,
             "worker_b_after_recovery": rebuilt.peak_rss_after_recovery_mb,
@@ -276,13 +286,15 @@ def main() -> None:
     # first, while nothing else of ours runs
     monte_carlo = time_simulations(whole_season, args.mc_runs)
     log.info("Monte Carlo: %.2f ms per game (median of %d)", monte_carlo.median_ms, args.mc_runs)
+    alone = Alone(monte_carlo, measure_model_floor(events))
+    log.info("%s", alone.model_floor.summary())
     # a fresh app (topics, group, state) on a free port: a demo's worker may hold the default
     settings = prepare(base).model_copy(update={"web_port": free_port()})
     season = season_through_worker(settings, events)
     rebuilt = rebuilt_worker_live(settings, args, stamp)
     demo = None if args.skip_demo else time_demo(args.out / f"demo-{stamp}.log")
 
-    measured = figures(monte_carlo, season, rebuilt, demo)
+    measured = figures(alone, season, rebuilt, demo)
     result = {
         "figures": measured,
         "targets": report.targets(),
@@ -297,7 +309,7 @@ def main() -> None:
         "events": season.throughput.events,
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "worker_log": str(settings.state_dir / "worker.log"),
-        "details": details(monte_carlo, season, rebuilt, demo),
+        "details": details(alone, season, rebuilt, demo),
     }
     path = report.write(result, args.out, stamp)
     live = rebuilt.live
@@ -314,7 +326,8 @@ def main() -> None:
     )
     print(
         f"replay: the worker's main thread (every agent and the consumer) spent "
-        f"{season.main_thread_us_per_event:,.0f} µs of CPU per event"
+        f"{season.main_thread_us_per_event:,.0f} µs of CPU per event; "
+        f"{alone.model_floor.summary()}"
     )
     live_figures = live.to_dict()
     live_cpu = rebuilt.live_us_per_quote()

@@ -34,7 +34,7 @@ import cProfile
 import hashlib
 import pstats
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from bench.live_feed import LiveFeed
 from schemas import FEEDS, Alert, GameEvent, OddsQuote, parse_feed_event
 from schemas.feeds import InvalidEvent
 from streamapp.replay.catalog import timeline
+from streamapp.replay.sources import FeedEvent
 from streamapp.settings import get_settings
 from tables.anomalies import logged
 from tables.event_merge import new_merge, push, release
@@ -57,14 +58,14 @@ DEFAULT_FILES = ("football-data/E0_2021.csv", "moneylines/nba.csv")
 MODELS = {"games": GameEvent, "odds": OddsQuote}
 
 
-def clean_stream(paths: list[Path], season: int) -> list[tuple[str, bytes]]:
+def clean_stream(events: Iterable[FeedEvent]) -> list[tuple[str, bytes]]:
     """(feed, clean JSON) of every valid game and odds event, in the order predict-games
     applies them: ingest's validation, then each league's event-time merge."""
     merges: dict[str, dict] = {}
     offsets: dict[tuple[str, str], int] = {}
     released: list[tuple[str, bytes]] = []
     live_from = round((time.time() - get_settings().live_window_seconds) * 1000)  # a replay
-    for raw in timeline(paths, season):
+    for raw in events:
         if raw.feed not in MERGED:
             continue
         try:
@@ -107,7 +108,7 @@ def load_stream(path: Path | None, paths: list[Path], season: int) -> list[tuple
     """The clean stream, from ``path`` when it exists (else built, and kept there)."""
     if path and path.exists():
         return [(feed, payload.encode()) for feed, payload in orjson.loads(path.read_bytes())]
-    stream = clean_stream(paths, season)
+    stream = clean_stream(timeline(paths, season))
     if path:
         path.write_bytes(orjson.dumps([(feed, payload.decode()) for feed, payload in stream]))
     return stream
@@ -191,14 +192,20 @@ def digest_of(events: list, observed: tuple, booked: tuple) -> str:
     return digest.hexdigest()
 
 
-def timed(label: str, count: int, repeat: int, step: Callable[[], object]) -> None:
-    """Run ``step`` ``repeat`` times; print the best per-event CPU time (the least disturbed
-    by other processes: wall time on a shared machine varies far more)."""
+def best_cpu_seconds(step: Callable[[], object], repeat: int) -> float:
+    """The least CPU time of ``repeat`` runs of ``step``: the least disturbed by other
+    processes (wall time on a shared machine varies far more)."""
     best = float("inf")
     for _ in range(repeat):
         started = time.process_time()
         step()
         best = min(best, time.process_time() - started)
+    return best
+
+
+def timed(label: str, count: int, repeat: int, step: Callable[[], object]) -> None:
+    """Print the best per-event CPU time of ``step`` over ``count`` events."""
+    best = best_cpu_seconds(step, repeat)
     print(f"{label:<22}{best * 1e6 / count:>10.1f} us/event  ({count:,} events, {best:.2f} s)")
 
 
