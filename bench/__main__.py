@@ -326,9 +326,9 @@ def main() -> None:
     )
     print(
         f"replay: the worker's main thread (every agent and the consumer) spent "
-        f"{season.main_thread_us_per_event:,.0f} µs of CPU per event; "
-        f"{alone.model_floor.summary()}"
+        f"{season.main_thread_us_per_event:,.0f} µs of CPU per event"
     )
+    print(alone.model_floor.summary())
     live_figures = live.to_dict()
     live_cpu = rebuilt.live_us_per_quote()
     if live.quotes_sent:
