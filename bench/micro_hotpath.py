@@ -122,8 +122,9 @@ def decode_trusted(stream: list[tuple[str, bytes]]) -> list[GameEvent | OddsQuot
     return [MODELS[feed].from_clean_json(payload) for feed, payload in stream]
 
 
-def observe_all(events) -> tuple[list, dict[str, LeagueRatings]]:
-    """Every output of LeagueRatings.observe over ``events``, and each league's state."""
+def observe_all(events, keep_outputs: bool = True) -> tuple[list, dict[str, LeagueRatings]]:
+    """Every output of LeagueRatings.observe over ``events`` (none kept unless
+    ``keep_outputs``: a worker sends them on), and each league's state."""
     settings = get_settings()
     leagues: dict[str, LeagueRatings] = {}
     outputs = []
@@ -145,7 +146,8 @@ def observe_all(events) -> tuple[list, dict[str, LeagueRatings]]:
             settings.alert_on_outlier_prices,
             more_of_instant(event, then),
         )
-        outputs += [*out.predictions, *out.alerts, *out.settlements]
+        if keep_outputs:
+            outputs += [*out.predictions, *out.alerts, *out.settlements]
     return outputs, leagues
 
 
