@@ -222,6 +222,7 @@ def figures(
         "pipeline_eps": season.throughput.pipeline_eps,
         "pipeline_ratio": season.throughput.ratio,
         "model_ceiling_eps": alone.model_floor.ceiling_eps,
+        "model_ceiling_ratio": alone.model_floor.ceiling_eps / season.throughput.raw_consume_eps,
         "quote_to_alert_p50_ms": rebuilt.live.percentile(50),
         "quote_to_alert_p99_ms": rebuilt.live.percentile(99),
         "recovery_records_per_s": rebuilt.recovery.records_per_second,

@@ -32,8 +32,9 @@ FIGURES: dict[str, Figure] = {
     "raw_consume_eps": Figure("events/s"),
     "pipeline_eps": Figure("events/s", Target(20_000, at_least=True)),
     "pipeline_ratio": Figure("", Target(0.05, at_least=True)),
-    # the model's own work alone (bench.model_floor): no runtime can pass it
+    # the model's own work alone (bench.model_floor): no runtime can pass it, nor its ratio
     "model_ceiling_eps": Figure("events/s"),
+    "model_ceiling_ratio": Figure(""),
     "quote_to_alert_p50_ms": Figure("ms"),
     "quote_to_alert_p99_ms": Figure("ms", Target(50, at_least=False)),
     "recovery_records_per_s": Figure("records/s", Target(50_000, at_least=True)),
