@@ -207,7 +207,7 @@ def rebuilt_worker_live(settings: Settings, args: argparse.Namespace, run: str) 
 
 
 @dataclass
-class Alone:
+class BeforeWorkers:
     """What is timed while nothing else of ours runs."""
 
     monte_carlo: MonteCarlo
@@ -215,24 +215,26 @@ class Alone:
 
 
 def figures(
-    alone: Alone, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None
+    first: BeforeWorkers, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None
 ) -> dict[str, float | None]:
     return {
         "raw_consume_eps": season.throughput.raw_consume_eps,
         "pipeline_eps": season.throughput.pipeline_eps,
         "pipeline_ratio": season.throughput.ratio,
-        "model_ceiling_eps": alone.model_floor.ceiling_eps,
-        "model_ceiling_ratio": alone.model_floor.ceiling_eps / season.throughput.raw_consume_eps,
+        "model_ceiling_eps": first.model_floor.ceiling_eps,
+        "model_ceiling_ratio": first.model_floor.ceiling_eps / season.throughput.raw_consume_eps,
         "quote_to_alert_p50_ms": rebuilt.live.percentile(50),
         "quote_to_alert_p99_ms": rebuilt.live.percentile(99),
         "recovery_records_per_s": rebuilt.recovery.records_per_second,
-        "mc_10k_sims_ms": alone.monte_carlo.median_ms,
+        "mc_10k_sims_ms": first.monte_carlo.median_ms,
         "worker_peak_rss_mb": max(season.peak_rss_mb, rebuilt.peak_rss_mb),
         "demo_wall_s": demo.seconds if demo and demo.succeeded else None,
     }
 
 
-def details(alone: Alone, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None) -> dict:
+def details(
+    first: BeforeWorkers, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall | None
+) -> dict:
     recovery_seconds = rebuilt.recovery.measured_seconds
     return {
         "throughput": season.throughput.to_dict()
@@ -250,8 +252,8 @@ def details(alone: Alone, season: SeasonRun, rebuilt: RebuiltRun, demo: DemoWall
         "live": rebuilt.live.to_dict()
         | {"game_id": rebuilt.feed.game_id}
         | rebuilt.live_us_per_quote(),
-        "monte_carlo": alone.monte_carlo.to_dict(),
-        "model_floor": alone.model_floor.to_dict(),
+        "monte_carlo": first.monte_carlo.to_dict(),
+        "model_floor": first.model_floor.to_dict(),
         "peak_rss_mb": {
             "worker_a_after_season": season.peak_rss_mb,
             "worker_b_after_recovery": rebuilt.peak_rss_after_recovery_mb,
@@ -287,15 +289,15 @@ def main() -> None:
     # first, while nothing else of ours runs
     monte_carlo = time_simulations(whole_season, args.mc_runs)
     log.info("Monte Carlo: %.2f ms per game (median of %d)", monte_carlo.median_ms, args.mc_runs)
-    alone = Alone(monte_carlo, measure_model_floor(events))
-    log.info("%s", alone.model_floor.summary())
+    first = BeforeWorkers(monte_carlo, measure_model_floor(events))
+    log.info("%s", first.model_floor.summary())
     # a fresh app (topics, group, state) on a free port: a demo's worker may hold the default
     settings = prepare(base).model_copy(update={"web_port": free_port()})
     season = season_through_worker(settings, events)
     rebuilt = rebuilt_worker_live(settings, args, stamp)
     demo = None if args.skip_demo else time_demo(args.out / f"demo-{stamp}.log")
 
-    measured = figures(alone, season, rebuilt, demo)
+    measured = figures(first, season, rebuilt, demo)
     result = {
         "figures": measured,
         "targets": report.targets(),
@@ -310,7 +312,7 @@ def main() -> None:
         "events": season.throughput.events,
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "worker_log": str(settings.state_dir / "worker.log"),
-        "details": details(alone, season, rebuilt, demo),
+        "details": details(first, season, rebuilt, demo),
     }
     path = report.write(result, args.out, stamp)
     live = rebuilt.live
@@ -329,7 +331,7 @@ def main() -> None:
         f"replay: the worker's main thread (every agent and the consumer) spent "
         f"{season.main_thread_us_per_event:,.0f} µs of CPU per event"
     )
-    print(alone.model_floor.summary())
+    print(first.model_floor.summary())
     live_figures = live.to_dict()
     live_cpu = rebuilt.live_us_per_quote()
     if live.quotes_sent:

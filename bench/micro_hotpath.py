@@ -40,6 +40,7 @@ from pathlib import Path
 
 import orjson
 
+from agents.ingest import validate_message
 from bench.live_feed import LiveFeed
 from schemas import FEEDS, Alert, GameEvent, OddsQuote, parse_feed_event
 from schemas.feeds import InvalidEvent
@@ -69,7 +70,7 @@ def clean_stream(events: Iterable[FeedEvent]) -> list[tuple[str, bytes]]:
         if raw.feed not in MERGED:
             continue
         try:
-            event = parse_feed_event(FEEDS[raw.feed], raw.to_bytes())
+            event = validate_message(FEEDS[raw.feed], raw.key.encode(), raw.to_bytes())
         except InvalidEvent:
             continue  # ingest's dead letters never reach the clean topics
         merge = merges.setdefault(raw.key, new_merge())
@@ -151,9 +152,10 @@ def observe_all(events, keep_outputs: bool = True) -> tuple[list, dict[str, Leag
     return outputs, leagues
 
 
-def book_all(events) -> tuple[list, dict[str, dict], dict[str, dict]]:
+def book_all(events, keep_outputs: bool = True) -> tuple[list, dict[str, dict], dict[str, dict]]:
     """What book-odds makes of ``events``: every price direction, steam alert and new
-    anomaly in order, each game's book and each league's anomaly log."""
+    anomaly in order (none kept unless ``keep_outputs``), each game's book and each
+    league's anomaly log."""
     books: dict[str, dict] = {}
     logs: dict[str, dict] = {}
     emitted: list = []
@@ -165,12 +167,14 @@ def book_all(events) -> tuple[list, dict[str, dict], dict[str, dict]]:
         else:
             steam_before = len(before["steam"]) if before else 0
             book, direction = apply_quote(before, event)
-            emitted.append(direction)
-            emitted += [steam_alert(event, steam) for steam in book["steam"][steam_before:]]
+            alerts = [steam_alert(event, steam) for steam in book["steam"][steam_before:]]
+            if keep_outputs:
+                emitted += [direction, *alerts]
         books[key] = book
         found = new_anomalies(before, book)
         if found:
-            emitted.append(found)
+            if keep_outputs:
+                emitted.append(found)
             logs[event.partition_key] = logged(logs.get(event.partition_key), found)
     return emitted, books, logs
 
