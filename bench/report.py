@@ -32,7 +32,7 @@ FIGURES: dict[str, Figure] = {
     "raw_consume_eps": Figure("events/s"),
     "pipeline_eps": Figure("events/s", Target(20_000, at_least=True)),
     "pipeline_ratio": Figure("", Target(0.05, at_least=True)),
-    # the model's own work alone (bench.model_floor): no runtime can pass it, nor its ratio
+    # the model's own work alone on one core (bench.model_floor): no runtime passes either
     "model_ceiling_eps": Figure("events/s"),
     "model_ceiling_ratio": Figure(""),
     "quote_to_alert_p50_ms": Figure("ms"),
